@@ -1,0 +1,41 @@
+# Detour: two commands. `make run` starts the gateway, `make test` runs the suite.
+# Both depend on `make install`, the shared idempotent set-up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.detour-installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: install run test lint typecheck bench lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml deploy/setup-system.sh
+	@bash deploy/setup-system.sh
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Detour needs Python 3.11 or newer; set PYTHON=python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/detour serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check gateway detectors alternatives tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/throughput.py
+
+# Regenerate the pinned lock file after editing pyproject.toml dependencies.
+lock: install
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --universal -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# System packages Detour needs (Debian 12). Idempotent: checks first, installs
+# with apt-get only when something is missing and we run as root; otherwise it
+# stops with the exact command for an administrator to run.
+set -euo pipefail
+
+# name of the Debian package : a command or shared library that proves it is installed
+required=(
+  "libmagic1:libmagic.so.1"
+)
+
+missing=()
+for entry in "${required[@]}"; do
+  pkg=${entry%%:*}
+  probe=${entry#*:}
+  if [[ $probe == *.so* ]]; then
+    ldconfig -p 2>/dev/null | grep -q "$probe" && continue
+  else
+    command -v "$probe" >/dev/null 2>&1 && continue
+  fi
+  missing+=("$pkg")
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "detour set-up: installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "detour set-up: missing system packages: ${missing[*]}" >&2
+  echo "Install them as an administrator, then run make again:" >&2
+  echo "    sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

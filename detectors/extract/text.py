@@ -1,0 +1,216 @@
+"""Extractor for text formats: plain text in any common encoding, CSV/TSV, JSON and JSON Lines.
+
+Tables become one record per row (cells joined by TAB) so that a row is one
+person; JSON objects become one record each, rendered as ``key: value`` cells so
+that field names serve as context for the values beside them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import charset_normalizer
+
+from detectors.errors import Unscannable
+from detectors.findings import CELL_SEPARATOR, RECORD_SEPARATOR, Layout, Part
+from detectors.limits import Limits
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_DETECT_SAMPLE = 256 * 1024
+_TABLE_SAMPLE_LINES = 50
+_DELIMITERS = ",;\t|"
+
+
+def decode(blob: bytes, declared: str = "") -> str:
+    """Decode ``blob`` as text: BOM first, then UTF-8, then libmagic's or a detected charset."""
+    for bom, codec in _BOMS:
+        if blob.startswith(bom):
+            return blob.decode(codec, errors="replace")
+    if declared.lower() in ("utf-16le", "utf-16be", "utf-32le", "utf-32be"):
+        return blob.decode(declared, errors="replace")
+    try:
+        return blob.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(blob[:_DETECT_SAMPLE]).best()
+    codec = best.encoding if best is not None else "cp1252"
+    if codec in ("ascii", "utf_8"):  # the sample was clean but a later byte was not
+        codec = "cp1252"
+    return blob.decode(codec, errors="replace")
+
+
+def extract_empty(blob: bytes, name: str, encoding: str, limits: Limits) -> Iterator[Part]:
+    return iter(())
+
+
+def extract_text(blob: bytes, name: str, encoding: str, limits: Limits) -> Iterator[Part]:
+    """Plain text, or a delimited table when the text is one."""
+    content = _decode_bounded(blob, encoding, limits)
+    stripped = content.lstrip()
+    if stripped[:1] in ("{", "["):
+        parsed = _parse_json(content, name, limits)
+        if parsed is not None:
+            yield parsed
+            return
+    table = _as_table(content, name, limits)
+    yield table if table is not None else Part(_normalise_newlines(content), name, Layout.PROSE)
+
+
+def extract_json(blob: bytes, name: str, encoding: str, limits: Limits) -> Iterator[Part]:
+    """JSON or JSON Lines; falls back to plain text when it does not parse."""
+    content = _decode_bounded(blob, encoding, limits)
+    parsed = _parse_json(content, name, limits)
+    yield parsed if parsed is not None else Part(_normalise_newlines(content), name, Layout.PROSE)
+
+
+def _decode_bounded(blob: bytes, encoding: str, limits: Limits) -> str:
+    content = decode(blob, encoding)
+    if len(content) > limits.max_text_chars:
+        raise Unscannable(
+            f"the text is longer than the limit of {limits.max_text_chars:,} characters, "
+            "so it can't be checked completely"
+        )
+    return content
+
+
+def _normalise_newlines(content: str) -> str:
+    return content.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# --- tables -----------------------------------------------------------------------------
+
+
+def _as_table(content: str, name: str, limits: Limits) -> Part | None:
+    """Return ``content`` as a TABLE part if it is consistently delimited, else None."""
+    sample_lines = [line for line in content[:_DETECT_SAMPLE].splitlines()[:_TABLE_SAMPLE_LINES] if line]
+    if len(sample_lines) < 2:
+        return None
+    delimiter = _sniff_delimiter(sample_lines)
+    if delimiter is None:
+        return None
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    rows: list[str] = []
+    header: tuple[str, ...] = ()
+    try:
+        for index, row in enumerate(reader):
+            if index >= limits.max_records:
+                raise Unscannable(
+                    f"the table has more than {limits.max_records:,} rows, so it can't be checked completely"
+                )
+            cells = [_clean_cell(cell) for cell in row]
+            if index == 0 and _looks_like_header(cells):
+                header = tuple(cells)
+            rows.append(CELL_SEPARATOR.join(cells))
+    except csv.Error:
+        return None
+    return Part(RECORD_SEPARATOR.join(rows), name, Layout.TABLE, header)
+
+
+def _sniff_delimiter(lines: list[str]) -> str | None:
+    """The delimiter that splits the sample lines into a consistent number (>= 2) of columns."""
+    best: tuple[float, str] | None = None
+    for delimiter in _DELIMITERS:
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            continue
+        width = max(set(counts), key=counts.count)
+        if width < 2:
+            continue
+        agreement = counts.count(width) / len(counts)
+        if agreement < 0.8:
+            continue
+        score = agreement + width / 1000  # prefer consistency, then more columns
+        if best is None or score > best[0]:
+            best = (score, delimiter)
+    if best is None:
+        return None
+    # Prose with commas is not a table: require short-ish cells on average.
+    return best[1] if _cells_are_short(lines, best[1]) else None
+
+
+def _cells_are_short(lines: list[str], delimiter: str) -> bool:
+    cells = [cell for row in csv.reader(lines, delimiter=delimiter) for cell in row]
+    return bool(cells) and sum(len(c) for c in cells) / len(cells) <= 60
+
+
+def _clean_cell(cell: str) -> str:
+    return " ".join(cell.split())  # a cell never spans records or cells
+
+
+def _looks_like_header(cells: list[str]) -> bool:
+    return all(
+        cell and not any(ch.isdigit() for ch in cell) and "@" not in cell and len(cell) <= 60
+        for cell in cells
+    )
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+
+def _parse_json(content: str, name: str, limits: Limits) -> Part | None:
+    values: list[Any] = []
+    try:
+        values.append(json.loads(content))
+    except RecursionError:
+        raise Unscannable("the JSON is nested too deeply to be checked") from None
+    except ValueError:
+        try:
+            values = [json.loads(line) for line in content.splitlines() if line.strip()]
+        except (ValueError, RecursionError):
+            return None
+        if not values:
+            return None
+    records: list[str] = []
+    for value in values:
+        _collect_records(value, "", records, 0, limits)
+    return Part(RECORD_SEPARATOR.join(records), name, Layout.STRUCTURED)
+
+
+def _collect_records(value: Any, path: str, out: list[str], depth: int, limits: Limits) -> None:
+    """Each object is one record of its scalar fields; nested lists of objects are records too."""
+    if depth > limits.max_json_depth:
+        raise Unscannable("the JSON is nested too deeply to be checked")
+    if len(out) > limits.max_records:
+        raise Unscannable(f"the JSON has more than {limits.max_records:,} records, so it can't be checked completely")
+    if isinstance(value, dict):
+        cells: list[str] = []
+        children: list[tuple[str, Any]] = []
+        _flatten(value, path, cells, children, depth, limits)
+        if cells:
+            out.append(CELL_SEPARATOR.join(cells))
+        for child_path, child in children:
+            _collect_records(child, child_path, out, depth + 1, limits)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_records(item, path, out, depth + 1, limits)
+    elif value is not None:
+        out.append(_clean_cell(f"{path}: {value}" if path else str(value)))
+
+
+def _flatten(
+    obj: dict[str, Any], prefix: str, cells: list[str], children: list[tuple[str, Any]], depth: int, limits: Limits
+) -> None:
+    if depth > limits.max_json_depth:
+        raise Unscannable("the JSON is nested too deeply to be checked")
+    for key, value in obj.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            _flatten(value, path, cells, children, depth + 1, limits)
+        elif isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+            children.append((path, value))
+        elif isinstance(value, list):
+            cells.append(_clean_cell(f"{key}: " + ", ".join(str(v) for v in value)))
+        elif value is not None:
+            cells.append(_clean_cell(f"{key}: {value}"))

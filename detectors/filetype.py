@@ -1,0 +1,22 @@
+"""True file type by content (libmagic through python-magic), never by file name."""
+
+from __future__ import annotations
+
+import threading
+
+import magic
+
+_SNIFF_BYTES = 64 * 1024
+_lock = threading.Lock()  # a libmagic handle is not thread-safe
+_magic = magic.Magic(mime=True, mime_encoding=True)
+
+
+def sniff(blob: bytes) -> tuple[str, str]:
+    """Return ``(mime_type, encoding)`` of ``blob`` as libmagic sees its first bytes."""
+    if not blob:
+        return "application/x-empty", "binary"
+    with _lock:
+        found: str = _magic.from_buffer(blob[:_SNIFF_BYTES])
+    mime, _, rest = found.partition(";")
+    encoding = rest.strip().removeprefix("charset=") or "binary"
+    return mime.strip(), encoding

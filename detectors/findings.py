@@ -1,0 +1,81 @@
+"""The records passed between Detour's stages: ``Part`` (extracted text) and ``Finding``.
+
+``extract`` turns an upload into ``Part``s; ``scan`` turns parts into ``Finding``s.
+A ``Finding`` never holds the raw matched value: only a masked example and a
+salted hash, so nothing downstream (decisions, logs, responses) can leak it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from detectors.entities import UNSCANNABLE
+
+
+class Layout(StrEnum):
+    """How the text of a part is organised into records (the unit of 'one person')."""
+
+    PROSE = "prose"  # records are lines, grouped into paragraphs
+    TABLE = "table"  # records are rows; cells joined by TAB, rows by LF
+    STRUCTURED = "structured"  # records are objects (JSON); rendered like table rows
+
+
+CELL_SEPARATOR = "\t"
+RECORD_SEPARATOR = "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of text extracted from an upload, with where it came from.
+
+    For ``TABLE`` and ``STRUCTURED`` layouts each line of ``text`` is one record;
+    ``header`` holds the column names of a table (used as context for its cells).
+    """
+
+    text: str
+    origin: str
+    layout: Layout = Layout.PROSE
+    header: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a finding sits: the part's origin and the record (row or line) within it."""
+
+    part: int  # index of the part within the upload
+    origin: str
+    record: int  # 1-based row (tables) or line (prose)
+    block: int  # paragraph index for prose; equals record for tables
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected value, safe to keep: masked example and salted hash, never the raw text."""
+
+    entity: str
+    masked: str
+    digest: str
+    score: float
+    location: Location
+    layout: Layout = Layout.PROSE
+    note: str = ""  # for UNSCANNABLE / DETECTOR_ERROR: why, in plain words
+
+    @classmethod
+    def unscannable(cls, origin: str, reason: str, part: int = 0) -> Finding:
+        """Content that could not be inspected: a finding the policy decides on, never a pass."""
+        return cls(UNSCANNABLE, "", "", 1.0, Location(part, origin, 0, 0), note=reason)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything the scan learned about one upload."""
+
+    mime_type: str
+    findings: tuple[Finding, ...] = ()
+    parts: int = 0
+    scanned_chars: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def of(self, entities: frozenset[str] | set[str]) -> list[Finding]:
+        return [f for f in self.findings if f.entity in entities]

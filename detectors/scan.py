@@ -1,0 +1,200 @@
+"""The scan stage: run every registered recognizer over extracted parts and keep safe findings.
+
+Presidio's recognizer model is reused as it is (patterns, validation, context
+words, scores), but not its NLP pipeline or its context enhancer: context is
+scored here in a bounded window around each candidate (and, in tables, from the
+column header), so a scan stays linear in the size of the input.
+
+The raw matched text exists only inside ``_finding``: it is masked and hashed
+there, and only the masked example and the salted digest leave this module.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from detectors import entities, masking
+from detectors.errors import Unscannable
+from detectors.extract import extract
+from detectors.filetype import sniff
+from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, ScanResult
+from detectors.limits import Limits
+from detectors.registry import Registry
+
+log = logging.getLogger(__name__)
+
+ACCEPT_SCORE = 0.5  # a candidate at or above this is a finding
+CONTEXT_BOOST = 0.35  # added to a weak candidate when a context word is near (Presidio's factor)
+CONTEXT_WINDOW = 48  # characters either side of a candidate searched for context words
+
+
+class ValueHasher:
+    """Salted, keyed hash of a normalised value: lets IT correlate findings without the value."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the hash key must be at least 16 bytes")
+        self._key = key
+
+    def __call__(self, entity: str, normalised: str) -> str:
+        mac = hmac.new(self._key, f"{entity}\x00{normalised}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    start: int
+    end: int
+    entity: str
+    score: float
+
+
+@dataclass
+class _Records:
+    """Maps offsets in a part's text to 1-based records (lines/rows) and paragraph blocks."""
+
+    text: str
+    starts: list[int] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.starts = [0]
+        self.starts.extend(m.end() for m in re.finditer("\n", self.text))
+        block, previous_blank = 0, False
+        for index, start in enumerate(self.starts):
+            end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text)
+            blank = not self.text[start:end].strip()
+            if blank and not previous_blank:
+                block += 1
+            previous_blank = blank
+            self.blocks.append(block)
+
+    def index(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset) - 1
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text)
+        return self.starts[index], end
+
+
+class Scanner:
+    """Runs the registry's recognizers over parts; turns accepted candidates into findings."""
+
+    def __init__(self, registry: Registry, hasher: ValueHasher) -> None:
+        self.registry = registry
+        self.hasher = hasher
+        self._context = {
+            entity: _context_pattern(recognizer.context or [])
+            for recognizer in registry.recognizers
+            for entity in recognizer.supported_entities
+        }
+
+    def scan_upload(self, blob: bytes, name: str, limits: Limits) -> ScanResult:
+        """Sniff the true type, extract, scan. Never raises for bad content: it becomes a finding."""
+        mime_type, encoding = sniff(blob)
+        if len(blob) > limits.max_upload_bytes:
+            reason = f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, so it can't be checked"
+            return ScanResult(mime_type, (Finding.unscannable(name, reason),))
+        findings: list[Finding] = []
+        parts = chars = 0
+        try:
+            for parts, part in enumerate(extract(blob, mime_type, name, encoding, limits), start=1):
+                chars += len(part.text)
+                findings.extend(self.scan_part(part, parts - 1))
+        except Unscannable as exc:
+            findings.append(Finding.unscannable(name, exc.reason, parts))
+        except Exception:  # a parser bug must not become a pass or a crash
+            log.exception("extraction failed", extra={"file_type": mime_type})
+            findings.append(
+                Finding.unscannable(name, "the file could not be read completely, so it can't be checked", parts)
+            )
+        return ScanResult(mime_type, tuple(findings), parts, chars)
+
+    def scan_part(self, part: Part, index: int) -> list[Finding]:
+        candidates: list[_Candidate] = []
+        records = _Records(part.text) if part.text else None
+        errors: list[Finding] = []
+        for recognizer in self.registry.recognizers:
+            try:
+                results = recognizer.analyze(part.text, recognizer.supported_entities, None)
+            except Exception:
+                log.exception("detector failed", extra={"detector": recognizer.name})
+                errors.append(
+                    Finding(
+                        entities.DETECTOR_ERROR,
+                        recognizer.name,
+                        "",
+                        1.0,
+                        Location(index, part.origin, 0, 0),
+                        part.layout,
+                        f"the {recognizer.name} check failed on {part.origin}, so it was not fully checked",
+                    )
+                )
+                continue
+            for result in results:
+                score = float(result.score)
+                if score < ACCEPT_SCORE and records is not None:
+                    if self._has_context(part, records, result.start, result.end, result.entity_type):
+                        score += CONTEXT_BOOST
+                if score >= ACCEPT_SCORE:
+                    candidates.append(_Candidate(result.start, result.end, result.entity_type, score))
+        if records is None or not candidates:
+            return errors
+        return errors + [self._finding(part, index, records, c) for c in _without_overlaps(candidates)]
+
+    def _has_context(self, part: Part, records: _Records, start: int, end: int, entity: str) -> bool:
+        pattern = self._context.get(entity)
+        if pattern is None:
+            return False
+        if part.layout is Layout.PROSE:
+            lo, hi = max(0, start - CONTEXT_WINDOW), min(len(part.text), end + CONTEXT_WINDOW)
+        else:  # never look across records: the next row is another person
+            record_start, record_end = records.bounds(records.index(start))
+            lo, hi = max(record_start, start - CONTEXT_WINDOW), min(record_end, end + CONTEXT_WINDOW)
+            if part.header:
+                column = part.text.count(CELL_SEPARATOR, record_start, start)
+                if column < len(part.header) and pattern.search(part.header[column].lower()):
+                    return True
+        window = part.text[lo:start] + " " + part.text[end:hi]
+        return pattern.search(window.lower()) is not None
+
+    def _finding(self, part: Part, index: int, records: _Records, candidate: _Candidate) -> Finding:
+        raw = part.text[candidate.start : candidate.end]
+        record = records.index(candidate.start)
+        block = records.blocks[record] if part.layout is Layout.PROSE else record
+        return Finding(
+            entity=candidate.entity,
+            masked=masking.mask(candidate.entity, raw),
+            digest=self.hasher(candidate.entity, masking.normalize(candidate.entity, raw)),
+            score=round(min(candidate.score, 1.0), 2),
+            location=Location(index, part.origin, record + 1, block),
+            layout=part.layout,
+        )
+
+
+def _context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    cleaned = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
+    if not cleaned:
+        return None
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(w) for w in cleaned) + ")")
+
+
+def _without_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
+    """Where candidates overlap, keep the most confident (then the longest)."""
+    kept: list[_Candidate] = []
+    starts: list[int] = []
+    for c in sorted(candidates, key=lambda c: (-c.score, c.start - c.end, c.start)):
+        i = bisect.bisect_right(starts, c.start)
+        if i > 0 and kept[i - 1].end > c.start:
+            continue
+        if i < len(kept) and kept[i].start < c.end:
+            continue
+        starts.insert(i, c.start)
+        kept.insert(i, c)
+    return kept

@@ -1,0 +1,1 @@
+"""Detour's service: wires extraction, detection, policy and alternatives to HTTP, CLI and storage."""

@@ -1,0 +1,54 @@
+"""The FastAPI application: routes, middleware and error answers. ``create_app`` builds it."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import BadRequest
+from gateway.middleware import BodySizeLimit
+from gateway.pipeline import Pipeline
+from gateway.routes import health, inspect
+from gateway.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Detour inspects outbound uploads, decides by the policy files IT edits, and when it
+blocks, answers with the approved alternative routes and a helpdesk message.
+"""
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
+    """Build the app. Raises ``PolicyError`` when the policy is invalid: the service won't start."""
+    settings = settings or get_settings()
+    pipeline = pipeline or Pipeline.from_settings(settings)
+    app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION)
+    app.state.pipeline = pipeline
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.include_router(inspect.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _error(422, "invalid_request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        return _error(exc.status_code, code, str(exc.detail))
+
+    return app

@@ -1,0 +1,225 @@
+"""The ``detour`` command: scan files, serve the gateway, check and test policies.
+
+Exit status of ``detour scan`` follows clamscan: 0 everything allowed, 1 at least
+one upload blocked, 2 an error (unreadable file, invalid policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from alternatives.catalogue import LANGUAGES, Language
+from gateway.errors import DetourError, PolicyError
+from gateway.i18n import LABELS
+from gateway.pipeline import Pipeline, UploadRequest
+from gateway.policy.schema import Action
+from gateway.report import Report
+from gateway.settings import Settings
+
+EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.run(args)
+        return code
+    except PolicyError as exc:
+        print(f"detour: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except DetourError as exc:
+        print(f"detour: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="detour", description="Detour data-loss-prevention upload gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    scan = commands.add_parser("scan", help="inspect files as uploads and print the decisions",
+                               description="Could these files leave the company? Exit 0 = all allowed, "
+                               "1 = at least one blocked, 2 = error.")
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (recursively); - for stdin")
+    scan.add_argument("--destination", help="where the upload goes (default: an unsanctioned external site)")
+    scan.add_argument("--user")
+    scan.add_argument("--group")
+    scan.add_argument("--policies", type=Path, help="policy directory (default: the bundled policies)")
+    scan.add_argument("--lang", choices=LANGUAGES, default=None, help="language of the answer")
+    scan.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
+    scan.set_defaults(run=_scan)
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--policies", type=Path)
+    serve.set_defaults(run=_serve)
+
+    policy = commands.add_parser("policy", help="check, test and describe policy files")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser("check", help="validate the policy files")
+    check.add_argument("--policies", type=Path)
+    check.set_defaults(run=_policy_check)
+    test = policy_commands.add_parser("test", help="run the policy tests (policies/tests/*_test.yaml)")
+    test.add_argument("--policies", type=Path)
+    test.add_argument("tests", nargs="?", type=Path, help="folder of *_test.yaml files (default: POLICIES/tests)")
+    test.set_defaults(run=_policy_test)
+    schema = policy_commands.add_parser("schema", help="print the JSON Schema of the policy files")
+    schema.set_defaults(run=_policy_schema)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "policies", None) is not None:
+        overrides["policies_dir"] = args.policies
+    return Settings(**overrides)
+
+
+# --- scan ---------------------------------------------------------------------------------
+
+
+def _scan(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    pipeline = Pipeline.from_settings(settings)
+    language: Language = args.lang or pipeline.default_language
+    if not settings.audit_log:
+        logging.getLogger("detour.audit").setLevel(logging.WARNING)
+    status = EXIT_ALLOWED
+    for path in _expand(args.paths):
+        try:
+            blob = sys.stdin.buffer.read() if path == Path("-") else path.read_bytes()
+        except OSError as exc:
+            print(f"detour: {path}: can't read: {exc.strerror or exc}", file=sys.stderr)
+            status = EXIT_ERROR
+            continue
+        name = "stdin" if path == Path("-") else str(path)
+        request = UploadRequest(name, args.destination or "", args.user, args.group, channel="cli")
+        report = pipeline.inspect(blob, request, language)
+        if args.format == "json":
+            print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
+        else:
+            print(format_text(report))
+        if report.decision is Action.BLOCK and status == EXIT_ALLOWED:
+            status = EXIT_BLOCKED
+    return status
+
+
+def _expand(paths: Sequence[str]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if raw != "-" and path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            yield path
+
+
+def format_text(report: Report) -> str:
+    """The answer for people: decision, why, what to do instead."""
+    label = LABELS[report.language]
+    destination = report.destination
+    approval = label["sanctioned"] if destination.sanctioned else label["unsanctioned"]
+    lines = [f"{report.file}: {label[report.decision.value]}   {label['reference']}: {report.decision_id}",
+             f"  {label['destination']}: {destination.host or destination.url} "
+             f"({destination.category_title}, {approval})"]
+    if report.reasons:
+        lines.append(f"  {label['why']}:")
+        lines.extend(_wrap(f"- {reason.message}", "    ", "      ") for reason in report.reasons)
+    if report.findings:
+        found = "; ".join(f"{f.type} ×{f.count} ({', '.join(f.examples)})" for f in report.findings)
+        lines.append(_wrap(f"{label['found']}: {found}", "  ", "    "))
+    elif report.decision is Action.ALLOW:
+        lines.append(f"  {label['nothing']}")
+    if report.alternatives:
+        lines.append(f"  {label['instead']}:")
+        for offer in report.alternatives:
+            lines.append(f"    {offer.rank}. {offer.title} — {offer.url}")
+            lines.extend(_wrap(f"{step}", "       · ", "         ") for step in offer.instructions)
+    if report.decision is not Action.ALLOW:
+        lines.append(f"  {label['helpdesk']}:")
+        lines.append(_wrap(report.helpdesk.message, "    ", "    "))
+    return "\n".join(lines) + "\n"
+
+
+def _wrap(text: str, first: str, rest: str) -> str:
+    return textwrap.fill(text, width=100, initial_indent=first, subsequent_indent=rest,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    settings = _settings(args)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    logging.getLogger().setLevel(settings.log_level)
+    logging.getLogger("detour").setLevel(settings.log_level)
+    app = create_app(settings)  # refuses to start with an invalid policy
+    policy = app.state.pipeline.policy
+    print(f"detour: policy {policy.document.policy.name} {policy.document.policy.version} "
+          f"({', '.join(policy.files)} in {policy.directory}) loaded", file=sys.stderr)
+    print(f"detour: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    return EXIT_ALLOWED
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    pipeline = Pipeline.from_settings(_settings(args))
+    policy = pipeline.policy
+    document = policy.document
+    print(f"{policy.directory}: OK — {len(document.destinations)} destination categories, "
+          f"{len(document.data_classes)} data classes, {len(document.rules)} rules, "
+          f"{len(document.alternatives)} alternatives (digest {policy.digest})")
+    for alternative in document.alternatives:
+        missing = [lang for lang in LANGUAGES if lang not in alternative.texts]
+        if missing:
+            print(f"  note: alternative {alternative.id} has no text in {', '.join(missing)}; English is shown")
+    return EXIT_ALLOWED
+
+
+def _policy_test(args: argparse.Namespace) -> int:
+    from gateway.policy.testing import run_policy_tests
+
+    settings = _settings(args)
+    pipeline = Pipeline.from_settings(settings)
+    folder = args.tests or settings.policies_dir / "tests"
+    results = run_policy_tests(pipeline, folder)
+    for result in results:
+        print(f"{'PASS' if result.passed else 'FAIL'} {result.file}: {result.name}")
+        for problem in result.problems:
+            print(f"     {problem}")
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    if not results:
+        print(f"detour: no policy tests found in {folder} (*_test.yaml)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_ERROR if failed else EXIT_ALLOWED
+
+
+def _policy_schema(args: argparse.Namespace) -> int:
+    from gateway.policy.schema import PolicyDocument
+
+    schema = PolicyDocument.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Detour policy"
+    print(json.dumps(schema, indent=2, ensure_ascii=False))
+    return EXIT_ALLOWED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

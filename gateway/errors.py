@@ -1,0 +1,36 @@
+"""Detour's exception hierarchy. Only the adapters (HTTP, CLI) turn these into protocol answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DetourError(Exception):
+    """Base of every error Detour raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a policy file, located for the person who edits it."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class PolicyError(DetourError):
+    """The policy files are invalid; the message names the file, the line and the field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"invalid policy ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
+
+
+class BadRequest(DetourError):
+    """The caller sent something we cannot inspect; the message says what to send instead."""

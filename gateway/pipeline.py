@@ -1,0 +1,125 @@
+"""The pipeline: Upload → extract → scan → decide → render → audit. Adapters call ``inspect``.
+
+Each stage is guarded: a failure in extraction or detection becomes a finding
+(decided by the policy, which blocks unscannable content to unsanctioned
+destinations by default), and a failure in deciding or rendering fails closed
+with a block that names the reference. Every decision is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from detectors.registry import Registry, default_recognizers
+
+from alternatives.catalogue import Language
+from alternatives.helpdesk import HelpdeskMessage
+from detectors import entities
+from detectors.findings import ScanResult
+from detectors.scan import Scanner, ValueHasher
+from gateway.audit import AuditLog
+from gateway.model import Upload
+from gateway.policy.engine import decide
+from gateway.policy.loader import Policy, load_policy
+from gateway.policy.schema import Action
+from gateway.report import DestinationOut, FileTypeOut, PolicyOut, ReasonOut, Report, ScanOut, render, without_query
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+def new_decision_id() -> str:
+    """An unguessable, readable reference: DTR- and 80 random bits in four groups."""
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(16))
+    return "DTR-" + "-".join(chars[i : i + 4] for i in range(0, 16, 4))
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """What an adapter knows about an upload before reading it."""
+
+    file_name: str
+    destination: str
+    user: str | None = None
+    group: str | None = None
+    channel: str = "api"
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, policy: Policy, scanner: Scanner, audit: AuditLog) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.scanner = scanner
+        self.audit = audit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        """Load the recognizers and the policy; raises ``PolicyError`` for an invalid policy."""
+        registry = Registry(default_recognizers())
+        policy = load_policy(settings.policies_dir, known_detectors=registry.entities | SPECIAL_ENTITIES)
+        scanner = Scanner(registry, ValueHasher(settings.hash_key_bytes()))
+        return cls(settings, policy, scanner, AuditLog(settings.audit_log))
+
+    @property
+    def default_language(self) -> Language:
+        return self.policy.document.policy.default_language
+
+    def inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
+        upload = Upload(
+            file_name=request.file_name,
+            destination=request.destination or self.settings.default_destination,
+            size=len(blob),
+            sha256=hashlib.sha256(blob).hexdigest(),
+            user=request.user or None,
+            group=request.group or None,
+            channel=request.channel,
+        )
+        decision_id = new_decision_id()
+        scan = self.scanner.scan_upload(blob, upload.file_name, self.settings.limits())
+        try:
+            decision = decide(scan, upload, self.policy, decision_id)
+            report = render(decision, upload, scan, self.policy, language)
+        except Exception:
+            log.exception("deciding failed; failing closed", extra={"decision_id": decision_id})
+            report = self._failed_closed(upload, scan, decision_id, language)
+        self.audit.record(report, upload)
+        return report
+
+    def _failed_closed(self, upload: Upload, scan: ScanResult, decision_id: str, language: Language) -> Report:
+        destination = self.policy.destinations.classify(upload.destination)
+        details = self.policy.catalogue.helpdesk.contact.details(language)
+        message = (
+            "Sorry — Detour could not finish checking this file, so it was stopped to be safe. "
+            f"Please try again, or contact the helpdesk with reference {decision_id}."
+        )
+        return Report(
+            file=upload.file_name,
+            decision=Action.BLOCK,
+            decision_id=decision_id,
+            language=language,
+            destination=DestinationOut(url=without_query(destination.url), host=destination.host,
+                                       category=destination.category, category_title=destination.category,
+                                       sanctioned=destination.sanctioned),
+            user=upload.user,
+            group=upload.group,
+            size=upload.size,
+            sha256=upload.sha256,
+            file_type=FileTypeOut(mime=scan.mime_type),
+            reasons=[ReasonOut(rule="internal-error", action=Action.BLOCK, data_classes=[],
+                               message="Detour could not finish checking this file.")],
+            findings=[],
+            data_classes=[],
+            alternatives=[],
+            helpdesk=HelpdeskMessage(message=message, reference=decision_id, contact=details),
+            scan=ScanOut(parts=scan.parts, characters=scan.scanned_chars, partial=True),
+            policy=PolicyOut(name=self.policy.document.policy.name, version=self.policy.document.policy.version,
+                             digest=self.policy.digest),
+        )
+
+
+SPECIAL_ENTITIES = frozenset({entities.UNSCANNABLE, entities.DETECTOR_ERROR})

@@ -1,0 +1,233 @@
+"""Load the policy directory: YAML files → one validated ``Policy``, or a ``PolicyError``.
+
+Every top-level ``*.yaml`` file in the directory is read (subfolders such as
+``tests/`` and ``examples/`` are not). List sections (``destinations``,
+``data_classes``, ``rules``, ``alternatives``) may be spread over several files;
+map sections (``policy``, ``unknown_destination``, ``helpdesk``) live in exactly
+one. Every error names the file, the line and the field, so IT can fix it fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from alternatives.catalogue import Catalogue
+from gateway.errors import PolicyError, Problem
+from gateway.policy.destinations import DestinationMatcher
+from gateway.policy.schema import PolicyDocument
+
+LIST_SECTIONS = ("destinations", "data_classes", "rules", "alternatives")
+MAP_SECTIONS = ("policy", "unknown_destination", "helpdesk")
+
+try:
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated, ready-to-use policy."""
+
+    document: PolicyDocument
+    catalogue: Catalogue
+    destinations: DestinationMatcher
+    directory: Path
+    files: tuple[str, ...]
+    digest: str  # changes whenever any policy file changes (e.g. for an ICAP ISTag)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    file: str
+    node: yaml.Node
+
+
+class _Sources:
+    """Remembers which file and YAML node each merged section (or list item) came from."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list[_Origin]] = {}
+        self.maps: dict[str, _Origin] = {}
+
+    def locate(self, loc: Sequence[int | str]) -> tuple[str, int | None]:
+        if not loc:
+            return "", None
+        section, rest = str(loc[0]), list(loc[1:])
+        if section in self.lists and rest and isinstance(rest[0], int) and rest[0] < len(self.lists[section]):
+            origin = self.lists[section][rest[0]]
+            rest = rest[1:]
+        elif section in self.maps:
+            origin = self.maps[section]
+        else:
+            return "", None
+        return origin.file, _walk(origin.node, rest)
+
+
+def _walk(node: yaml.Node, path: Iterable[int | str]) -> int:
+    """Follow ``path`` through YAML nodes as far as it goes; return that node's 1-based line."""
+    line = node.start_mark.line + 1
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == step), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def load_policy(directory: Path | str, known_detectors: Iterable[str] | None = None) -> Policy:
+    """Read and validate every policy file in ``directory``; raise ``PolicyError`` on any problem."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PolicyError([Problem(str(directory), None, "", "policy directory not found")])
+    paths = sorted(p for p in directory.glob("*.yaml") if p.is_file()) + sorted(directory.glob("*.yml"))
+    if not paths:
+        raise PolicyError([Problem(str(directory), None, "", "no *.yaml policy files in this directory")])
+    merged: dict[str, Any] = {}
+    sources = _Sources()
+    problems: list[Problem] = []
+    digest = hashlib.sha256()
+    for path in paths:
+        raw = path.read_bytes()
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        problems.extend(_merge_file(str(path), raw, merged, sources))
+    if problems:
+        raise PolicyError(problems)
+    try:
+        document = PolicyDocument.model_validate(merged)
+    except ValidationError as exc:
+        raise PolicyError(_problems_from(exc, sources)) from exc
+    problems = _cross_check(document, sources, set(known_detectors) if known_detectors is not None else None)
+    if problems:
+        raise PolicyError(problems)
+    try:
+        catalogue = Catalogue(alternatives=document.alternatives, helpdesk=document.helpdesk)
+    except ValidationError as exc:
+        file, line = sources.locate(("alternatives",))
+        raise PolicyError([Problem(file, line, "alternatives", e["msg"]) for e in exc.errors()]) from exc
+    return Policy(
+        document=document,
+        catalogue=catalogue,
+        destinations=DestinationMatcher(document.destinations, document.unknown_destination),
+        directory=directory,
+        files=tuple(p.name for p in paths),
+        digest=digest.hexdigest()[:16],
+    )
+
+
+def _merge_file(file: str, raw: bytes, merged: dict[str, Any], sources: _Sources) -> list[Problem]:
+    try:
+        text = raw.decode("utf-8")
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except UnicodeDecodeError:
+        return [Problem(file, None, "", "the file is not UTF-8 text")]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return [Problem(file, mark.line + 1 if mark else None, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        return [Problem(file, 1, "", "a policy file must be a mapping of sections (rules:, data_classes:, …)")]
+    problems: list[Problem] = []
+    for key_node, value_node in node.value:
+        key, value = key_node.value, data.get(key_node.value)
+        line = key_node.start_mark.line + 1
+        if key in LIST_SECTIONS:
+            if not isinstance(value, list):
+                problems.append(Problem(file, line, key, "must be a list (each item starts with '- ')"))
+                continue
+            merged.setdefault(key, []).extend(value)
+            sources.lists.setdefault(key, []).extend(_Origin(file, item) for item in value_node.value)
+        elif key in MAP_SECTIONS:
+            if key in sources.maps:
+                problems.append(Problem(file, line, key, f"already defined in {sources.maps[key].file}"))
+                continue
+            merged[key] = value
+            sources.maps[key] = _Origin(file, value_node)
+        else:
+            known = ", ".join(LIST_SECTIONS + MAP_SECTIONS)
+            problems.append(Problem(file, line, key, f"unknown section; known sections: {known}"))
+    return problems
+
+
+def _problems_from(exc: ValidationError, sources: _Sources) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc = error["loc"]
+        file, line = sources.locate(loc)
+        field = _dotted(loc)
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling)"
+        elif error["type"] == "missing" and not file:
+            file = "(policy directory)"
+        problems.append(Problem(file, line, field, message))
+    return problems
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    out = ""
+    for step in loc:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _cross_check(document: PolicyDocument, sources: _Sources, detectors: set[str] | None) -> list[Problem]:
+    """References between sections: ids must exist and must not repeat."""
+    problems: list[Problem] = []
+
+    def problem(loc: tuple[int | str, ...], message: str) -> None:
+        file, line = sources.locate(loc)
+        problems.append(Problem(file, line, _dotted(loc), message))
+
+    for section, items in (
+        ("destinations", document.destinations),
+        ("data_classes", document.data_classes),
+        ("rules", document.rules),
+        ("alternatives", document.alternatives),
+    ):
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if item.id in seen:
+                problem((section, index, "id"), f"id {item.id!r} is already used by {section}[{seen[item.id]}]")
+            seen.setdefault(item.id, index)
+
+    data_classes = {d.id for d in document.data_classes}
+    categories = {c.id for c in document.destinations} | {document.unknown_destination.id}
+    alternatives = {a.id for a in document.alternatives}
+    for i, data_class in enumerate(document.data_classes):
+        for j, detector in enumerate(data_class.detectors):
+            if detectors is not None and detector not in detectors:
+                known = ", ".join(sorted(detectors))
+                problem(("data_classes", i, "detectors", j), f"unknown detector {detector!r}; known: {known}")
+    for i, rule in enumerate(document.rules):
+        for j, ref in enumerate(rule.when.data_classes):
+            if ref not in data_classes:
+                problem(("rules", i, "when", "data_classes", j), f"unknown data class {ref!r}")
+        exempt = rule.unless.destinations if rule.unless else []
+        for field_name, refs in (("when", rule.when.destinations), ("unless", exempt)):
+            for j, ref in enumerate(refs):
+                if ref not in categories:
+                    problem(("rules", i, field_name, "destinations", j), f"unknown destination category {ref!r}")
+        for j, ref in enumerate(rule.alternatives):
+            if ref not in alternatives:
+                problem(("rules", i, "alternatives", j), f"unknown alternative {ref!r}")
+    for i, alternative in enumerate(document.alternatives):
+        for j, ref in enumerate(alternative.approved_for):
+            if ref != "*" and ref not in data_classes:
+                problem(("alternatives", i, "approved_for", j), f"unknown data class {ref!r}")
+    return problems

@@ -1,0 +1,191 @@
+"""The policy model: destinations, data classes, rules and the alternatives catalogue.
+
+Frozen pydantic models loaded from the YAML files in ``policies/``; unknown
+fields are errors so a typo is reported with its file and line, never ignored.
+A JSON Schema generated from ``PolicyDocument`` lets editors validate the files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alternatives.catalogue import (
+    Alternative,
+    Catalogue,
+    Helpdesk,
+    Identifier,
+    Language,
+    Localized,
+    placeholders,
+)
+
+REASON_PLACEHOLDERS = frozenset({"found", "destination", "category"})
+FOUND_PLACEHOLDERS = frozenset({"count", "distinct", "people"})
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    WARN = "warn"
+    BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        return {"allow": 0, "warn": 1, "block": 2}[self.value]
+
+
+def _valid_host_pattern(pattern: str) -> str:
+    pattern = pattern.strip().lower().rstrip(".")
+    try:
+        ipaddress.ip_network(pattern, strict=False)
+        return pattern
+    except ValueError:
+        pass
+    body = pattern.removeprefix("*.")
+    labels = body.split(".")
+    if not body or "*" in body or "/" in body or any(not label for label in labels):
+        raise ValueError(
+            f"{pattern!r} is not a host pattern; use a domain (example.com, which includes its "
+            "subdomains), *.example.com (subdomains only), an IP address or a CIDR range"
+        )
+    return pattern
+
+
+HostPattern = Annotated[str, Field(min_length=1)]
+
+
+class DestinationCategory(Model):
+    id: Identifier
+    title: Localized
+    sanctioned: bool
+    hosts: list[HostPattern] = Field(default_factory=list)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_are_patterns(cls, hosts: list[str]) -> list[str]:
+        return [_valid_host_pattern(h) for h in hosts]
+
+
+class UnknownDestination(Model):
+    """Where hosts that no category lists end up: unsanctioned unless IT says otherwise."""
+
+    id: Identifier = "unknown_external"
+    title: Localized = Localized(en="an unknown external site", sv="en okänd extern webbplats",
+                                 nl="een onbekende externe website")
+    sanctioned: bool = False
+
+
+class Plural(Model):
+    one: str
+    other: str
+
+
+class LocalizedPlural(Model):
+    en: Plural
+    sv: Plural | None = None
+    nl: Plural | None = None
+
+    def get(self, language: Language, n: int) -> str:
+        forms: Plural = getattr(self, language) or self.en
+        return forms.one if n == 1 else forms.other
+
+
+class DataClass(Model):
+    """A kind of sensitive data the policy talks about, defined by detectors and a threshold."""
+
+    id: Identifier
+    title: Localized
+    found: LocalizedPlural = Field(description="How a finding is described; {count} {distinct} {people}.")
+    detectors: list[str] = Field(min_length=1)
+    min_count: int = Field(default=1, ge=1)
+    min_distinct: int = Field(default=1, ge=1)
+    min_people: int | None = Field(default=None, ge=1)
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> DataClass:
+        for language in ("en", "sv", "nl"):
+            forms: Plural | None = getattr(self.found, language)
+            for text in (forms.one, forms.other) if forms else ():
+                unknown = placeholders(text) - FOUND_PLACEHOLDERS
+                if unknown:
+                    raise ValueError(f"found.{language}: unknown placeholder {{{sorted(unknown)[0]}}}; "
+                                     "allowed: {count}, {distinct}, {people}")
+        return self
+
+    @property
+    def counted_by(self) -> str:
+        """Which number describes this data class best: people, distinct values or matches."""
+        return "people" if self.min_people else "distinct"
+
+
+class Condition(Model):
+    data_classes: list[str] = Field(min_length=1)
+    sanctioned: bool | None = None
+    destinations: list[str] = Field(default_factory=list, description="Destination category ids")
+    groups: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list)
+
+
+class Exemption(Model):
+    destinations: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    users: list[str] = Field(default_factory=list)
+
+
+class Rule(Model):
+    id: Identifier
+    description: str = ""
+    when: Condition
+    unless: Exemption | None = None
+    action: Action
+    reason: Localized = Field(description="One sentence for staff; {found} {destination} {category}.")
+    alternatives: list[str] = Field(default_factory=list, description="Alternative ids, in order of preference")
+
+    @field_validator("reason")
+    @classmethod
+    def _known_placeholders(cls, reason: Localized) -> Localized:
+        for language in ("en", "sv", "nl"):
+            unknown = placeholders(reason.get(language)) - REASON_PLACEHOLDERS  # type: ignore[arg-type]
+            if unknown:
+                raise ValueError(f"{language}: unknown placeholder {{{sorted(unknown)[0]}}}; "
+                                 "allowed: {found}, {destination}, {category}")
+        return reason
+
+
+class PolicyMeta(Model):
+    name: str = "default"
+    version: str = "1"
+    default_action: Action = Action.ALLOW
+    default_language: Language = "en"
+
+
+class PolicyDocument(Model):
+    """Everything in the policy directory, merged: the schema IT's YAML files follow."""
+
+    policy: PolicyMeta = PolicyMeta()
+    destinations: list[DestinationCategory] = Field(default_factory=list)
+    unknown_destination: UnknownDestination = UnknownDestination()
+    data_classes: list[DataClass] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    alternatives: list[Alternative] = Field(default_factory=list)
+    helpdesk: Helpdesk
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return Catalogue(alternatives=self.alternatives, helpdesk=self.helpdesk)
+
+    def data_class(self, data_class_id: str) -> DataClass | None:
+        return next((d for d in self.data_classes if d.id == data_class_id), None)
+
+    def category(self, category_id: str) -> DestinationCategory | UnknownDestination | None:
+        if category_id == self.unknown_destination.id:
+            return self.unknown_destination
+        return next((c for c in self.destinations if c.id == category_id), None)

@@ -1,0 +1,1 @@
+"""HTTP routes: thin adapters that translate requests into ``Pipeline.inspect`` calls."""

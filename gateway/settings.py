@@ -1,0 +1,65 @@
+"""Settings for the gateway: one pydantic-settings model, read from ``DETOUR_*`` variables.
+
+``get_settings()`` is cached; tests build their own ``Settings`` and pass it in.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from detectors.limits import Limits
+
+BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+PLACEHOLDER_KEYS = {"", "change-me", "changeme", "secret", "detour"}
+
+log = logging.getLogger(__name__)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DETOUR_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    policies_dir: Path = BUNDLED_POLICIES
+    hash_key: SecretStr | None = Field(
+        default=None,
+        description="Key for the salted hashes of findings. Required in production; "
+        "in development a random key per process is used.",
+    )
+    default_destination: str = Field(
+        default="https://unknown-external.invalid/",
+        description="Destination assumed when none is given: an unsanctioned external site.",
+    )
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_placeholder_key_in_production(self) -> Settings:
+        if self.environment == "production":
+            key = self.hash_key.get_secret_value() if self.hash_key else ""
+            if key.lower() in PLACEHOLDER_KEYS or len(key) < 16:
+                raise ValueError("DETOUR_HASH_KEY must be set to a random value of 16+ characters in production")
+        return self
+
+    def hash_key_bytes(self) -> bytes:
+        if self.hash_key is not None and len(self.hash_key.get_secret_value()) >= 16:
+            return self.hash_key.get_secret_value().encode()
+        log.warning("DETOUR_HASH_KEY is not set: finding hashes use a random key and won't match across restarts")
+        return secrets.token_bytes(32)
+
+    def limits(self) -> Limits:
+        return Limits(max_upload_bytes=self.max_upload_bytes)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,42 @@
+"""Shared fixtures: the bundled policy, a pipeline, the dev corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from gateway.pipeline import Pipeline
+from gateway.policy.loader import Policy
+from gateway.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+CORPUS = Path(os.environ.get("DETOUR_CORPUS", ROOT.parent / "shared" / "corpus" / "files"))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(policies_dir=POLICIES, hash_key=secrets.token_hex(16))
+
+
+@pytest.fixture(scope="session")
+def pipeline(settings: Settings) -> Pipeline:
+    return Pipeline.from_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def policy(pipeline: Pipeline) -> Policy:
+    return pipeline.policy
+
+
+@pytest.fixture(scope="session")
+def corpus_labels() -> dict[str, dict[str, str]]:
+    labels = CORPUS / "labels.json"
+    if not labels.is_file():
+        pytest.fail(f"the dev corpus is missing: expected {labels} (set DETOUR_CORPUS to its folder)")
+    data: dict[str, dict[str, str]] = json.loads(labels.read_text())
+    return data

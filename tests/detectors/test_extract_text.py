@@ -1,0 +1,94 @@
+"""Text extraction: true type, any common encoding, tables with any delimiter, JSON records."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors.errors import Unscannable
+from detectors.extract import extract
+from detectors.filetype import sniff
+from detectors.findings import Layout, Part
+from detectors.limits import Limits
+
+TEXT = "Kund: Åsa Öberg, gatan 5 — café\nRad två\n"
+
+
+def _parts(blob: bytes, name: str = "upload", limits: Limits | None = None) -> list[Part]:
+    mime, encoding = sniff(blob)
+    return list(extract(blob, mime, name, encoding, limits or Limits()))
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        TEXT.encode("utf-8"),
+        TEXT.encode("utf-8-sig"),
+        TEXT.encode("utf-16"),  # with BOM
+        TEXT.encode("utf-16-le"),
+        TEXT.encode("cp1252", errors="replace").replace(b"?", b"-"),
+    ],
+    ids=["utf-8", "utf-8-bom", "utf-16-bom", "utf-16le-no-bom", "cp1252"],
+)
+def test_decodes_common_encodings(blob: bytes) -> None:
+    (part,) = _parts(blob)
+    assert "Åsa Öberg" in part.text and "café" in part.text
+    assert part.layout is Layout.PROSE
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_tables_with_any_delimiter_become_rows_of_cells(delimiter: str) -> None:
+    rows = [["name", "email", "phone"], ["Ann", "ann@example.com", "070-123 45 67"], ["Bo", "bo@example.com", ""]]
+    blob = "\n".join(delimiter.join(r) for r in rows).encode()
+    (part,) = _parts(blob)
+    assert part.layout is Layout.TABLE
+    assert part.header == ("name", "email", "phone")
+    assert part.text.split("\n")[1] == "Ann\tann@example.com\t070-123 45 67"
+
+
+def test_quoted_cells_with_delimiters_and_newlines_stay_in_their_row() -> None:
+    blob = b'name,company,email\n"Cole, Ann","Lynch\nand Jones",ann@example.com\nBo,X,bo@example.com\n'
+    (part,) = _parts(blob)
+    assert part.text.split("\n")[1] == "Cole, Ann\tLynch and Jones\tann@example.com"
+
+
+def test_type_comes_from_content_not_the_file_name() -> None:
+    blob = b"name;email\nAnn;ann@example.com\nBo;bo@example.com\n"
+    (part,) = _parts(blob, name="holiday.png")
+    assert part.layout is Layout.TABLE and part.origin == "holiday.png"
+
+
+def test_json_objects_become_records_with_field_names() -> None:
+    blob = b'[{"name": "Ann", "contact": {"email": "ann@example.com"}}, {"name": "Bo", "tags": ["a", "b"]}]'
+    (part,) = _parts(blob)
+    assert part.layout is Layout.STRUCTURED
+    assert part.text.split("\n") == ["name: Ann\temail: ann@example.com", "name: Bo\ttags: a, b"]
+
+
+def test_json_lines_are_records() -> None:
+    (part,) = _parts(b'{"email": "ann@example.com"}\n{"email": "bo@example.com"}\n')
+    assert part.text.split("\n") == ["email: ann@example.com", "email: bo@example.com"]
+
+
+def test_broken_json_is_still_scanned_as_text() -> None:
+    (part,) = _parts(b'{"email": "ann@example.com", ')
+    assert part.layout is Layout.PROSE and "ann@example.com" in part.text
+
+
+def test_deeply_nested_json_is_unscannable_not_a_crash() -> None:
+    with pytest.raises(Unscannable, match="nested too deeply"):
+        _parts(b"[" * 5000 + b"]" * 5000)
+
+
+def test_prose_with_commas_is_not_a_table() -> None:
+    blob = b"Well, this is a sentence, with commas, that goes on.\nAnd another, also with commas, here.\n"
+    (part,) = _parts(blob)
+    assert part.layout is Layout.PROSE
+
+
+def test_binary_formats_are_unscannable_until_an_extractor_exists() -> None:
+    with pytest.raises(Unscannable, match="can't be read"):
+        _parts(bytes(range(256)) * 40)
+
+
+def test_empty_upload_has_no_parts() -> None:
+    assert _parts(b"") == []

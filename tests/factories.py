@@ -1,0 +1,39 @@
+"""Small factories for the pipeline records, as mitmproxy ships tflow()."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from detectors import entities
+from detectors.findings import Finding, Layout, Location, ScanResult
+from gateway.model import Upload
+
+
+def make_upload(
+    destination: str = "https://wetransfer.com/", file_name: str = "upload.csv", user: str | None = None,
+    group: str | None = None,
+) -> Upload:
+    return Upload(file_name=file_name, destination=destination, size=1, sha256="0" * 64, user=user, group=group)
+
+
+def make_finding(
+    entity: str = entities.EMAIL_ADDRESS, value: str = "a@example.com", record: int = 1, block: int | None = None,
+    layout: Layout = Layout.TABLE, part: int = 0, score: float = 1.0,
+) -> Finding:
+    digest = hashlib.sha256(f"{entity}:{value}".encode()).hexdigest()[:24]
+    return Finding(entity, "masked", digest, score, Location(part, "upload.csv", record,
+                   record if block is None else block), layout)
+
+
+def make_contacts(people: int, layout: Layout = Layout.TABLE) -> list[Finding]:
+    """One e-mail and one phone per person, each person on their own row/line."""
+    findings = []
+    for i in range(people):
+        findings.append(make_finding(entities.EMAIL_ADDRESS, f"p{i}@example.com", record=i + 1, layout=layout))
+        findings.append(make_finding(entities.PHONE_NUMBER, f"+4670000{i:04d}", record=i + 1, layout=layout))
+    return findings
+
+
+def make_scan(findings: Iterable[Finding] = (), mime_type: str = "text/csv") -> ScanResult:
+    return ScanResult(mime_type, tuple(findings), parts=1, scanned_chars=100)

@@ -1,0 +1,168 @@
+"""The `detour` command, run as a real process: decisions, exit codes, JSON Lines, languages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CORPUS, POLICIES
+
+DETOUR = str(Path(sys.executable).parent / "detour")
+TEXT_BASED = (".csv", ".txt", ".json", ".env")
+
+
+def detour(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DETOUR, *args], capture_output=True, text=True, timeout=120,
+                          input=stdin.decode() if stdin is not None else None)
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+CorpusScan = tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def corpus_scan(corpus_labels: dict[str, dict[str, str]]) -> CorpusScan:
+    files = [str(CORPUS / name) for name in sorted(corpus_labels) if name.endswith(TEXT_BASED)]
+    assert len(files) >= 8
+    result = detour("scan", "--format", "json", *files)
+    return result, json_lines(result.stdout)
+
+
+def test_text_based_corpus_files_get_their_labelled_decision(
+    corpus_scan: CorpusScan,
+    corpus_labels: dict[str, dict[str, str]],
+) -> None:
+    result, reports = corpus_scan
+    got = {Path(r["file"]).name: r["decision"] for r in reports}
+    expected = {name: label["expect"] for name, label in corpus_labels.items() if name in got}
+    assert got == expected
+    assert result.returncode == 1  # at least one blocked
+
+
+def test_json_lines_carry_the_documented_fields(
+    corpus_scan: CorpusScan,
+) -> None:
+    _, reports = corpus_scan
+    customers = next(r for r in reports if r["file"].endswith("customers_q3.csv"))
+    assert customers["decision"] == "block"
+    assert customers["decision_id"].startswith("DTR-")
+    assert customers["reasons"][0]["rule"] == "block-contact-lists-external"
+    assert "60 people" in customers["reasons"][0]["message"]
+    email = next(f for f in customers["findings"] if f["type"] == "EMAIL_ADDRESS")
+    assert email["count"] == 60 and email["examples"] and all("*" in e for e in email["examples"])
+    assert len(customers["alternatives"]) >= 2
+    assert [a["id"] for a in customers["alternatives"]][0] == "partner-sharepoint"
+    assert customers["alternatives"][-1]["kind"] == "request_review"
+    for alternative in customers["alternatives"]:
+        assert {"id", "title", "url", "instructions"} <= alternative.keys()
+        assert alternative["instructions"]
+    helpdesk = customers["helpdesk"]
+    assert helpdesk["reference"] == customers["decision_id"]
+    assert customers["decision_id"] in helpdesk["message"]
+    assert helpdesk["contact"]["email"]
+    assert customers["destination"]["sanctioned"] is False
+
+
+def test_exit_status_zero_when_everything_is_allowed() -> None:
+    result = detour("scan", str(CORPUS / "products.csv"), str(CORPUS / "blog_post.txt"))
+    assert result.returncode == 0, result.stderr
+    assert "ALLOWED" in result.stdout
+
+
+def test_exit_status_two_for_an_unreadable_file_and_the_rest_still_scanned(tmp_path: Path) -> None:
+    result = detour("scan", "--format", "json", str(tmp_path / "missing.csv"), str(CORPUS / "ssn_note.txt"))
+    assert result.returncode == 2
+    assert "missing.csv: can't read" in result.stderr
+    assert json_lines(result.stdout)[0]["decision"] == "block"
+
+
+def test_exit_status_two_for_an_invalid_policy_naming_file_and_line(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    for name in ("alternatives.yaml", "destinations.yaml", "default.yaml"):
+        text = (POLICIES / name).read_text()
+        if name == "default.yaml":
+            text = text.replace("default_action: allow", "default_action: permit")
+        (policies / name).write_text(text)
+    result = detour("scan", "--policies", str(policies), str(CORPUS / "products.csv"))
+    assert result.returncode == 2
+    assert "default.yaml:17: policy.default_action:" in result.stderr
+
+
+def test_sanctioned_destination_allows_a_contact_list() -> None:
+    result = detour("scan", "--destination", "https://corp-example.sharepoint.com/sites/partners",
+                    str(CORPUS / "customers_q3.csv"))
+    assert result.returncode == 0
+    assert "ALLOWED" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("lang", "blocked", "sorry", "instead"),
+    [("en", "BLOCKED", "Sorry", "What you can do instead"),
+     ("sv", "STOPPAD", "Tyvärr", "Det här kan du göra i stället"),
+     ("nl", "GEBLOKKEERD", "Sorry", "Dit kun je in plaats daarvan doen")],
+)
+def test_text_answer_for_people_in_each_language(lang: str, blocked: str, sorry: str, instead: str) -> None:
+    result = detour("scan", "--lang", lang, "--destination", "wetransfer.com", str(CORPUS / "customers_q3.csv"))
+    assert result.returncode == 1
+    out = result.stdout
+    assert blocked in out and sorry in out and instead in out
+    assert "1. " in out and "2. " in out  # ranked routes
+    assert "wetransfer.com" in out
+
+
+def test_json_in_swedish_translates_routes_and_reasons() -> None:
+    result = detour("scan", "--format", "json", "--lang", "sv", str(CORPUS / "bot.env"))
+    (report,) = json_lines(result.stdout)
+    assert report["language"] == "sv"
+    assert report["decision"] == "block"
+    assert report["alternatives"][0]["title"] == "Dela hemligheten via företagets valv"
+    assert report["reasons"][0]["message"].startswith("Filen innehåller")
+
+
+def test_stdin_and_folders_are_scanned(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "note.txt").write_text("SSN 536-22-1234\n")
+    (tmp_path / "ok.txt").write_text("nothing here\n")
+    result = detour("scan", "--format", "json", str(tmp_path))
+    assert sorted(r["decision"] for r in json_lines(result.stdout)) == ["allow", "block"]
+    piped = detour("scan", "--format", "json", "-", stdin=b"Card 4111 1111 1111 1111\n")
+    assert json_lines(piped.stdout)[0]["file"] == "stdin" and piped.returncode == 1
+
+
+def test_policy_check_and_policy_test_pass_on_the_bundled_policy() -> None:
+    check = detour("policy", "check")
+    assert check.returncode == 0 and "OK" in check.stdout
+    test = detour("policy", "test")
+    assert test.returncode == 0, test.stdout
+    assert "FAIL" not in test.stdout and " 0 failed" in test.stdout
+
+
+def test_policy_test_reports_a_failing_case(tmp_path: Path) -> None:
+    (tmp_path / "x_test.yaml").write_text(
+        "cases:\n  - name: wrong on purpose\n    destination: wetransfer.com\n"
+        "    content: \"Card 4111 1111 1111 1111\"\n    expect: allow\n")
+    result = detour("policy", "test", str(tmp_path))
+    assert result.returncode == 2
+    assert "FAIL x_test.yaml: wrong on purpose" in result.stdout
+    assert "expected allow, got block (block-payment-cards-external)" in result.stdout
+
+
+def test_policy_test_with_no_cases_fails(tmp_path: Path) -> None:
+    result = detour("policy", "test", str(tmp_path))
+    assert result.returncode == 2 and "no policy tests found" in result.stderr
+
+
+def test_policy_schema_is_json_schema() -> None:
+    result = detour("policy", "schema")
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "Detour policy"
+    assert {"rules", "data_classes", "destinations", "alternatives", "helpdesk"} <= schema["properties"].keys()

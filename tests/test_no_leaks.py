@@ -1,0 +1,68 @@
+"""Never leak what we protect: no raw matched value in responses, text output, audit records or logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import format_text
+from gateway.pipeline import Pipeline, UploadRequest
+from gateway.settings import Settings
+from tests.conftest import CORPUS
+
+SECRETS = {
+    "card": "4111 1111 1111 1111",
+    "card_digits": "4111111111111111",
+    "ssn": "536-22-1234",
+    "personnummer": "811218-9876",
+    "nino": "AB 12 34 56 C",
+    "email": "anna.berg@example.com",
+    "phone": "+46 70 123 45 67",
+    "aws": "AKIA2OGYBAH6STMMNXNN",
+    "slack": "xoxb-821993518190-937865797543-YlSXpfKtHF4vUCsMehGAkWvj",
+}
+DOCUMENT = "\n".join(f"{k}: {v}" for k, v in SECRETS.items()) + "\n" + "\n".join(
+    f"person{i}@example.com" for i in range(6))
+
+
+def _all_output(pipeline: Pipeline, blob: bytes, name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> str:
+    pipeline.audit.path = tmp_path / "audit.jsonl"
+    out = []
+    with caplog.at_level(logging.DEBUG):
+        for language in ("en", "sv", "nl"):
+            report = pipeline.inspect(blob, UploadRequest(name, "wetransfer.com", "u", "g"), language)
+            out.append(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
+            out.append(format_text(report))
+    out.append(pipeline.audit.path.read_text())
+    out.append(caplog.text)
+    return "\n".join(out)
+
+
+@pytest.fixture
+def isolated_pipeline(settings: Settings) -> Pipeline:
+    return Pipeline.from_settings(settings)
+
+
+def test_no_raw_value_in_any_output(isolated_pipeline: Pipeline, tmp_path: Path,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    output = _all_output(isolated_pipeline, DOCUMENT.encode(), "mixed.txt", tmp_path, caplog)
+    assert '"decision": "block"' in output
+    for kind, value in SECRETS.items():
+        assert value not in output, f"raw {kind} leaked"
+        assert value.replace(" ", "") not in output.replace(" ", ""), f"raw {kind} leaked (spacing)"
+
+
+def test_no_raw_corpus_value_in_any_output(isolated_pipeline: Pipeline, tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    for name in ("customers_q3.csv", "segment.json", "ssn_note.txt", "bot.env"):
+        raw = (CORPUS / name).read_text()
+        output = _all_output(isolated_pipeline, raw.encode(), name, tmp_path, caplog)
+        emails = re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", raw)
+        tokens = re.findall(r"xox[a-z]-[\w-]+|\d{3}-\d{2}-\d{4}", raw)
+        assert emails or tokens
+        for value in emails + tokens:
+            assert value not in output, f"{name}: a raw value leaked"
