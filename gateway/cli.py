@@ -13,6 +13,7 @@ import sys
 import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from alternatives.catalogue import LANGUAGES, Language
 from gateway.errors import DetourError, PolicyError
@@ -125,16 +126,18 @@ def format_text(report: Report) -> str:
     """The answer for people: decision, why, what to do instead."""
     label = LABELS[report.language]
     destination = report.destination
-    approval = label["sanctioned"] if destination.sanctioned else label["unsanctioned"]
     lines = [f"{report.file}: {label[report.decision.value]}   {label['reference']}: {report.decision_id}",
-             f"  {label['destination']}: {destination.host or destination.url} "
-             f"({destination.category_title}, {approval})"]
+             f"  {label['destination']}: {destination.host or destination.url} ({destination.category_title})"]
     if report.reasons:
         lines.append(f"  {label['why']}:")
         lines.extend(_wrap(f"- {reason.message}", "    ", "      ") for reason in report.reasons)
-    if report.findings:
-        found = "; ".join(f"{f.type} ×{f.count} ({', '.join(f.examples)})" for f in report.findings)
-        lines.append(_wrap(f"{label['found']}: {found}", "  ", "    "))
+    if report.data_classes:
+        lines.append(f"  {label['found']}:")
+        examples = {f.type: f.examples for f in report.findings}
+        for data_class in report.data_classes:
+            lines.append(_wrap(f"- {data_class.description}", "    ", "      "))
+        for finding_type, shown in examples.items():
+            lines.append(_wrap(f"{finding_type}: {', '.join(shown)}", "      ", "        "))
     elif report.decision is Action.ALLOW:
         lines.append(f"  {label['nothing']}")
     if report.alternatives:
@@ -211,13 +214,21 @@ def _policy_test(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_ALLOWED
 
 
-def _policy_schema(args: argparse.Namespace) -> int:
+def policy_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy files (published as policies/policy.schema.json)."""
     from gateway.policy.schema import PolicyDocument
 
     schema = PolicyDocument.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Detour policy"
-    print(json.dumps(schema, indent=2, ensure_ascii=False))
+    schema["description"] = ("One file of a Detour policy directory. Sections may be spread over files, "
+                             "so none is required in a single file; `detour policy check` checks the whole.")
+    schema.pop("required", None)
+    return schema
+
+
+def _policy_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(policy_schema(), indent=2, ensure_ascii=False))
     return EXIT_ALLOWED
 
 

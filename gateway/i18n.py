@@ -6,8 +6,6 @@ fixed labels Detour itself prints live here.
 
 from __future__ import annotations
 
-from typing import cast
-
 from alternatives.catalogue import DEFAULT_LANGUAGE, LANGUAGES, Language
 
 LABELS: dict[Language, dict[str, str]] = {
@@ -22,8 +20,6 @@ LABELS: dict[Language, dict[str, str]] = {
         "helpdesk": "Message from the helpdesk",
         "reference": "Reference",
         "nothing": "Nothing sensitive was found for this destination.",
-        "sanctioned": "approved by IT",
-        "unsanctioned": "not approved by IT",
         "allowed_with_findings": "Allowed: nothing here is restricted for this destination.",
     },
     "sv": {
@@ -37,8 +33,6 @@ LABELS: dict[Language, dict[str, str]] = {
         "helpdesk": "Meddelande från IT-supporten",
         "reference": "Referens",
         "nothing": "Inget känsligt hittades för den här mottagaren.",
-        "sanctioned": "godkänd av IT",
-        "unsanctioned": "inte godkänd av IT",
         "allowed_with_findings": "Tillåten: inget här är begränsat för den här mottagaren.",
     },
     "nl": {
@@ -52,8 +46,6 @@ LABELS: dict[Language, dict[str, str]] = {
         "helpdesk": "Bericht van de servicedesk",
         "reference": "Referentie",
         "nothing": "Er is niets gevoeligs gevonden voor deze bestemming.",
-        "sanctioned": "goedgekeurd door IT",
-        "unsanctioned": "niet goedgekeurd door IT",
         "allowed_with_findings": "Toegestaan: niets hiervan is beperkt voor deze bestemming.",
     },
 }
@@ -64,7 +56,7 @@ def parse_language(value: str | None) -> Language | None:
     if not value:
         return None
     primary = value.strip().replace("_", "-").split("-")[0].lower()
-    return cast(Language, primary) if primary in LANGUAGES else None
+    return next((language for language in LANGUAGES if language == primary), None)
 
 
 def negotiate(accept_language: str | None, default: Language = DEFAULT_LANGUAGE) -> Language:

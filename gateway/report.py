@@ -100,6 +100,11 @@ class Report(BaseModel):
     policy: PolicyOut
 
 
+def display_name(file_name: str) -> str:
+    """The file's own name, without any folder a client sent along (POSIX or Windows)."""
+    return file_name.replace("\\", "/").rstrip("/").rpartition("/")[2] or file_name
+
+
 def without_query(url: str) -> str:
     """Drop the query and fragment: upload URLs often carry signatures or tokens."""
     try:
@@ -131,7 +136,7 @@ def render(
 
     context = RouteContext(
         decision_id=decision.id,
-        file_name=upload.file_name,
+        file_name=display_name(upload.file_name),
         destination_host=destination.host,
         user=upload.user or "",
         group=upload.group or "",
@@ -236,7 +241,7 @@ def _helpdesk(
         policy.catalogue.helpdesk,
         language,
         blocked=decision.action is Action.BLOCK,
-        file_name=upload.file_name,
+        file_name=display_name(upload.file_name),
         destination=destination,
         found=found,
         offers=offers,

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     def hash_key_bytes(self) -> bytes:
         if self.hash_key is not None and len(self.hash_key.get_secret_value()) >= 16:
             return self.hash_key.get_secret_value().encode()
-        log.warning("DETOUR_HASH_KEY is not set: finding hashes use a random key and won't match across restarts")
+        log.info("DETOUR_HASH_KEY is not set: finding hashes use a random key and won't match across restarts")
         return secrets.token_bytes(32)
 
     def limits(self) -> Limits:

@@ -42,6 +42,10 @@ def extractor_for(mime_type: str) -> Extractor | None:
 def extract(blob: bytes, mime_type: str, name: str, encoding: str, limits: Limits) -> Iterator[Part]:
     """Yield the text parts of ``blob``; raise ``Unscannable`` for formats Detour cannot read."""
     extractor = extractor_for(mime_type)
+    if extractor is None and mime_type == "application/octet-stream":
+        sniffed = text.text_encoding(blob)  # libmagic misses e.g. UTF-16 without a BOM
+        if sniffed is not None:
+            extractor, encoding = text.extract_text, sniffed
     if extractor is None:
         raise Unscannable(f"files of type {mime_type} can't be read by Detour yet, so it can't be checked")
     yield from extractor(blob, name, encoding, limits)

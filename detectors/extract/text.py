@@ -43,11 +43,42 @@ def decode(blob: bytes, declared: str = "") -> str:
         return blob.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    return blob.decode(_legacy_codec(blob), errors="replace")
+
+
+# Single-byte and CJK codecs for scripts other than Latin. Detection on short samples cannot
+# tell the Latin code pages apart (cp1250, cp1252, mac_iceland all "fit" Swedish text), so any
+# Latin guess becomes cp1252, by far the most common legacy encoding for en/sv/nl/de files.
+_NON_LATIN = ("cp1251", "koi8", "mac_cyrillic", "cp866", "cp855", "iso8859_5", "cp1125", "ptcp154",
+              "kz1048", "cp1253", "iso8859_7", "mac_greek", "cp1255", "iso8859_8", "cp1256", "iso8859_6",
+              "cp874", "tis_620", "shift_jis", "cp932", "euc_jp", "iso2022", "gb2312", "gbk", "gb18030",
+              "big5", "cp950", "euc_kr", "cp949", "johab", "hz", "utf_16", "utf_32")
+
+
+def _legacy_codec(blob: bytes) -> str:
     best = charset_normalizer.from_bytes(blob[:_DETECT_SAMPLE]).best()
-    codec = best.encoding if best is not None else "cp1252"
-    if codec in ("ascii", "utf_8"):  # the sample was clean but a later byte was not
-        codec = "cp1252"
-    return blob.decode(codec, errors="replace")
+    if best is not None and best.encoding.startswith(_NON_LATIN):
+        return str(best.encoding)
+    return "cp1252"
+
+
+def text_encoding(blob: bytes) -> str | None:
+    """The encoding of ``blob`` if it is text libmagic did not recognise (e.g. UTF-16 without BOM)."""
+    sample = blob[:_DETECT_SAMPLE]
+    even, odd = sample[0::2], sample[1::2]
+    if len(sample) >= 4:
+        if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
+            return "utf-16le"
+        if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
+            return "utf-16be"
+    try:
+        decoded = sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # not just a character cut at the sample's end
+            return None
+        decoded = sample[: exc.start].decode("utf-8")
+    controls = sum(1 for ch in decoded if ch < " " and ch not in "\t\n\r\f")
+    return "utf-8" if decoded and controls <= len(decoded) // 100 else None
 
 
 def extract_empty(blob: bytes, name: str, encoding: str, limits: Limits) -> Iterator[Part]:

@@ -194,17 +194,18 @@ def _cross_check(document: PolicyDocument, sources: _Sources, detectors: set[str
         file, line = sources.locate(loc)
         problems.append(Problem(file, line, _dotted(loc), message))
 
-    for section, items in (
-        ("destinations", document.destinations),
-        ("data_classes", document.data_classes),
-        ("rules", document.rules),
-        ("alternatives", document.alternatives),
-    ):
+    sections: dict[str, list[str]] = {
+        "destinations": [c.id for c in document.destinations],
+        "data_classes": [d.id for d in document.data_classes],
+        "rules": [r.id for r in document.rules],
+        "alternatives": [a.id for a in document.alternatives],
+    }
+    for section, ids in sections.items():
         seen: dict[str, int] = {}
-        for index, item in enumerate(items):
-            if item.id in seen:
-                problem((section, index, "id"), f"id {item.id!r} is already used by {section}[{seen[item.id]}]")
-            seen.setdefault(item.id, index)
+        for index, item_id in enumerate(ids):
+            if item_id in seen:
+                problem((section, index, "id"), f"id {item_id!r} is already used by {section}[{seen[item_id]}]")
+            seen.setdefault(item_id, index)
 
     data_classes = {d.id for d in document.data_classes}
     categories = {c.id for c in document.destinations} | {document.unknown_destination.id}

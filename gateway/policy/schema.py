@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alternatives.catalogue import (
+    LANGUAGES,
     Alternative,
     Catalogue,
     Helpdesk,
@@ -111,7 +112,7 @@ class DataClass(Model):
 
     @model_validator(mode="after")
     def _known_placeholders(self) -> DataClass:
-        for language in ("en", "sv", "nl"):
+        for language in LANGUAGES:
             forms: Plural | None = getattr(self.found, language)
             for text in (forms.one, forms.other) if forms else ():
                 unknown = placeholders(text) - FOUND_PLACEHOLDERS
@@ -152,8 +153,8 @@ class Rule(Model):
     @field_validator("reason")
     @classmethod
     def _known_placeholders(cls, reason: Localized) -> Localized:
-        for language in ("en", "sv", "nl"):
-            unknown = placeholders(reason.get(language)) - REASON_PLACEHOLDERS  # type: ignore[arg-type]
+        for language in LANGUAGES:
+            unknown = placeholders(reason.get(language)) - REASON_PLACEHOLDERS
             if unknown:
                 raise ValueError(f"{language}: unknown placeholder {{{sorted(unknown)[0]}}}; "
                                  "allowed: {found}, {destination}, {category}")

@@ -130,3 +130,12 @@ def test_example_policy_loads_next_to_the_default(policy_dir: Path) -> None:
     shutil.copy(POLICIES / "examples" / "warn-bank-accounts.yaml", policy_dir)
     policy = load_policy(policy_dir)
     assert policy.document.category("payroll_provider") is not None
+
+
+def test_published_json_schema_matches_the_models() -> None:
+    import json
+
+    from gateway.cli import policy_schema
+
+    published = json.loads((POLICIES / "policy.schema.json").read_text())
+    assert published == policy_schema(), "run: detour policy schema > policies/policy.schema.json"
