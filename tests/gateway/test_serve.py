@@ -26,23 +26,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
-    process = subprocess.Popen([DETOUR, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log_path = tmp_path_factory.mktemp("serve") / "detour.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([DETOUR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                   stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                pytest.fail(f"detour serve exited early:\n{process.stdout.read() if process.stdout else ''}")
+                pytest.fail(f"detour serve exited early:\n{log_path.read_text()}")
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
         else:
-            pytest.fail("detour serve did not become ready within 60 s")
+            pytest.fail(f"detour serve did not become ready within 60 s:\n{log_path.read_text()}")
         yield base
     finally:
         process.terminate()

@@ -1,0 +1,240 @@
+"""Recognizers for personal data: contact details, payment cards, bank accounts, national IDs.
+
+Checksummed identifiers are ``PatternRecognizer``s whose ``validate_result``
+returns True (valid and unambiguous: score 1.0), None (valid but a bare digit
+run that needs a context word: the pattern's low score stays) or False
+(invalid: dropped). Phone numbers have no checksum; ``PhoneRecognizer`` scores
+them by how phone-like their formatting is.
+"""
+
+from __future__ import annotations
+
+import regex
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+
+from detectors import entities
+from detectors.recognizers.checksums import bsn_valid, digits, iban_valid, luhn_valid, personnummer_valid
+
+WEAK = 0.3  # valid but ambiguous: needs a context word
+CASE_SENSITIVE = regex.MULTILINE
+FILE_EXTENSIONS = frozenset("png jpg jpeg gif svg webp css js ico bmp tif tiff pdf zip mp4 mov".split())
+
+
+class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
+    PATTERNS = [
+        Pattern(
+            "email",
+            r"(?<![\w.%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
+            r"[A-Za-z]{2,24}(?![\w\-])",
+            0.5,
+        )
+    ]
+    CONTEXT = ["email", "e-mail", "mail", "e-post", "epost", "mejl", "e-mailadres", "emailadres", "contact", "kontakt"]
+
+    def __init__(self) -> None:
+        super().__init__(entities.EMAIL_ADDRESS, name="EmailRecognizer", patterns=self.PATTERNS,
+                         context=self.CONTEXT)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        local, _, domain = pattern_text.rpartition("@")
+        tld = domain.rsplit(".", 1)[-1].lower()
+        return bool(local) and not local.endswith(".") and ".." not in pattern_text and tld not in FILE_EXTENSIONS
+
+
+class CreditCardRecognizer(PatternRecognizer):  # type: ignore[misc]
+    """Payment cards: issuer prefix (IIN) and length per network, Luhn check digit."""
+
+    PATTERNS = [Pattern("card", r"(?<![\d\-.])\d(?:[ \-]?\d){11,18}(?![\d\-]|\.\d)", 0.3)]
+    CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "maestro", "cc", "pan", "kort", "kortnummer",
+               "kreditkort", "betalkort", "betaalkaart", "creditcard", "kaartnummer", "kreditkarte", "karte"]
+
+    def __init__(self) -> None:
+        super().__init__(entities.CREDIT_CARD, name="CreditCardRecognizer", patterns=self.PATTERNS,
+                         context=self.CONTEXT)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        number = digits(pattern_text)
+        if not _consistent_groups(pattern_text) or len(set(number)) == 1 or not luhn_valid(number):
+            return False
+        strength = _card_network_strength(number)
+        if strength is None:
+            return False
+        return True if strength else None
+
+
+def _consistent_groups(text: str) -> bool:
+    separators = {ch for ch in text if not ch.isdigit()}
+    if not separators:
+        return True
+    if len(separators) > 1:
+        return False
+    groups = [len(g) for g in text.split(separators.pop())]
+    return groups[0] == 4 and (all(g == 4 for g in groups[:-1]) or groups in ([4, 6, 5], [4, 6, 4]))
+
+
+def _card_network_strength(number: str) -> bool | None:
+    """True: a card number; False: plausible but ambiguous (needs context); None: no network."""
+    length, prefix = len(number), int(number[:6])
+    p2, p3, p4 = prefix // 10_000, prefix // 1_000, prefix // 100
+    if number[0] == "4":
+        return True if length in (16, 19) else None  # 13-digit Visa collides with EAN-13 barcodes
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
+        return True if length == 16 else None
+    if p2 in (34, 37):
+        return True if length == 15 else None
+    if p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or p2 == 62:
+        return True if 16 <= length <= 19 else None
+    if 3528 <= p4 <= 3589:
+        return True if 16 <= length <= 19 else None
+    if 300 <= p3 <= 305 or p2 in (36, 38, 39):
+        return True if 14 <= length <= 19 else None
+    if 2200 <= p4 <= 2204:
+        return True if length == 16 else None
+    if p2 == 50 or 56 <= p2 <= 69:  # Maestro: short forms look like any order number
+        return (length >= 16) if 12 <= length <= 19 else None
+    return None
+
+
+class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
+    PATTERNS = [Pattern("iban", r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
+                        0.3)]
+    CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer", "bic"]
+
+    def __init__(self) -> None:
+        super().__init__(entities.IBAN_CODE, name="IbanRecognizer", patterns=self.PATTERNS, context=self.CONTEXT,
+                         global_regex_flags=CASE_SENSITIVE)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return iban_valid(pattern_text)
+
+
+class UsSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+    PATTERNS = [Pattern("ssn", r"(?<![\d\-])\d{3}([\- ]?)\d{2}\1\d{4}(?![\d\-])", WEAK)]
+    CONTEXT = ["ssn", "social security", "social", "security number", "ss#", "ssa", "taxpayer"]
+    NOT_ISSUED = frozenset({"078051120", "219099999", "123456789"})
+
+    def __init__(self) -> None:
+        super().__init__(entities.US_SSN, name="UsSsnRecognizer", patterns=self.PATTERNS, context=self.CONTEXT)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        number = digits(pattern_text)
+        area, group, serial = number[:3], number[3:5], number[5:]
+        if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000" or number in self.NOT_ISSUED:
+            return False
+        return True if len(pattern_text) == 11 else None  # formatted 123-45-6789; bare digits are weak
+
+
+class SePersonnummerRecognizer(PatternRecognizer):  # type: ignore[misc]
+    PATTERNS = [Pattern("personnummer", r"(?<![\d\-+])(?:(?:18|19|20)\d{2}|\d{2})\d{4}(?:[\-+]\d{4}|\d{4})(?![\d\-])",
+                        WEAK)]
+    CONTEXT = ["personnummer", "personnr", "pnr", "person nr", "samordningsnummer", "födelsenummer", "personal number",
+               "personal identity", "id-nummer", "swedish id"]
+
+    def __init__(self) -> None:
+        super().__init__(entities.SE_PERSONNUMMER, name="SePersonnummerRecognizer", patterns=self.PATTERNS,
+                         context=self.CONTEXT)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        number = digits(pattern_text)
+        if len(number) not in (10, 12) or not personnummer_valid(number):
+            return False
+        strong = "-" in pattern_text or "+" in pattern_text or len(number) == 12
+        return True if strong else None
+
+
+class NlBsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+    PATTERNS = [Pattern("bsn", r"(?<![\d.\-])(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})(?![\d\-]|\.\d)", WEAK)]
+    CONTEXT = ["bsn", "burgerservicenummer", "burgerservice", "sofinummer", "sofi", "citizen service number"]
+
+    def __init__(self) -> None:
+        super().__init__(entities.NL_BSN, name="NlBsnRecognizer", patterns=self.PATTERNS, context=self.CONTEXT)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        if not bsn_valid(digits(pattern_text)):
+            return False
+        return True if "." in pattern_text else None
+
+
+class UkNinoRecognizer(PatternRecognizer):  # type: ignore[misc]
+    PATTERNS = [Pattern("nino", r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+                                r"(?: ?\d{2} ?\d{2} ?\d{2}| \d{6})( ?)[A-Z](?![A-Za-z0-9])", 0.4)]
+    CONTEXT = ["national insurance", "nino", "ni number", "ni no", "nin", "insurance number"]
+    NOT_ALLOCATED = frozenset({"BG", "GB", "KN", "NK", "NT", "TN"})
+
+    def __init__(self) -> None:
+        super().__init__(entities.UK_NINO, name="UkNinoRecognizer", patterns=self.PATTERNS, context=self.CONTEXT,
+                         global_regex_flags=CASE_SENSITIVE)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        if pattern_text[:2] in self.NOT_ALLOCATED:
+            return False
+        if " " in pattern_text or pattern_text[-1] in "ABCD":
+            return True
+        return None
+
+
+class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
+    """Phone numbers in international and national formats, scored by how phone-like they are."""
+
+    # Digit groups are possessive, so a long digit run is one group and never split into phones.
+    _GROUP = r"(?:\(\d++\)|\d++)"
+    PATTERN = regex.compile(
+        rf"(?<![\w+/.\-])(?:\+|00)?(?: ?){_GROUP}(?:[ .\-/]{{0,2}}{_GROUP}){{0,7}}"
+        r"(?: ?(?:x|ext\.?|\#) ?\d{1,6})?(?![\w/]|[ .\-/]{0,2}\d)",
+        regex.IGNORECASE,
+    )
+    _DATE = regex.compile(r"^(\d{1,4})([./\-])(\d{1,2})\2(\d{1,4})$")
+    _THOUSANDS = regex.compile(r"^[1-9]\d{0,2}(?:([ .,])\d{3})(?:\1\d{3})*$")
+    _DOTTED = regex.compile(r"^\d{1,3}(?:\.\d{1,3}){2,}$")
+    _EXTENSION = regex.compile(r" ?(?:x|ext\.?|\#) ?\d{1,6}$", regex.IGNORECASE)
+    CONTEXT = ["phone", "tel", "telephone", "mobile", "mob", "cell", "call", "fax", "contact", "telefon", "telefonnummer",
+               "mobil", "mobilnummer", "tfn", "telefoon", "telefoonnummer", "mobiel", "gsm", "handy", "rufnummer"]
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=[entities.PHONE_NUMBER], name="PhoneRecognizer", context=self.CONTEXT)
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[RecognizerResult]:
+        results = []
+        for match in self.PATTERN.finditer(text):
+            candidate = match.group().strip()
+            score = self.score(candidate)
+            if score:
+                start = match.start() + (len(match.group()) - len(match.group().lstrip()))
+                results.append(RecognizerResult(self.supported_entities[0], start, start + len(candidate), score))
+        return results
+
+    def score(self, candidate: str) -> float:
+        """0 when not a phone number; otherwise how sure its formatting makes us."""
+        core = self._EXTENSION.sub("", candidate)
+        count = sum(ch.isdigit() for ch in core)
+        international = core.startswith(("+", "00"))
+        if international and not 8 <= count <= 15:
+            return 0.0
+        if not international and not 7 <= count <= 13:
+            return 0.0
+        plain = core.replace("(", "").replace(")", "")
+        if self._DATE.match(plain) and _date_like(self._DATE.match(plain)):  # type: ignore[arg-type]
+            return 0.0
+        if self._THOUSANDS.match(plain) or self._DOTTED.match(plain) or regex.fullmatch(r"\d+\.\d{1,2}", plain):
+            return 0.0
+        if international:
+            return 0.7
+        groups = len(regex.findall(r"\d+", core))
+        if "(" in core or groups >= 3:
+            return 0.6
+        if groups == 2:
+            return 0.6 if core.startswith("0") else 0.4
+        return WEAK
+
+
+def _date_like(match: regex.Match[str]) -> bool:
+    a, _, b, c = match.groups()
+    first, middle, last = int(a), int(b), int(c)
+    if len(a) == 4:  # 2024-01-15
+        return 1 <= middle <= 12 and 1 <= last <= 31
+    if len(c) in (2, 4):  # 15.01.2024, 01/15/24
+        return (1 <= middle <= 12 and 1 <= first <= 31) or (1 <= first <= 12 and 1 <= middle <= 31)
+    return False

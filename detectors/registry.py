@@ -1,0 +1,56 @@
+"""The one registry of detectors: every recognizer Detour runs, in one explicit list.
+
+Like Presidio's ``RecognizerRegistry`` with its predefined recognizers, and
+mitmproxy's ``default_addons()``: no import-time discovery. Two recognizers
+with the same name, or claiming the same entity, are a programming error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from presidio_analyzer import EntityRecognizer
+
+from detectors.recognizers import pii, secrets
+
+
+def default_recognizers() -> list[EntityRecognizer]:
+    return [
+        pii.EmailRecognizer(),
+        pii.PhoneRecognizer(),
+        pii.CreditCardRecognizer(),
+        pii.IbanRecognizer(),
+        pii.UsSsnRecognizer(),
+        pii.SePersonnummerRecognizer(),
+        pii.NlBsnRecognizer(),
+        pii.UkNinoRecognizer(),
+        secrets.PrivateKeyRecognizer(),
+        secrets.AwsAccessKeyRecognizer(),
+        secrets.AwsSecretKeyRecognizer(),
+        secrets.GithubTokenRecognizer(),
+        secrets.SlackTokenRecognizer(),
+        secrets.GoogleApiKeyRecognizer(),
+        secrets.StripeSecretKeyRecognizer(),
+    ]
+
+
+class Registry:
+    """An immutable set of recognizers with unique names and one recognizer per entity."""
+
+    def __init__(self, recognizers: Iterable[EntityRecognizer]) -> None:
+        self.recognizers: tuple[EntityRecognizer, ...] = tuple(recognizers)
+        names: set[str] = set()
+        owners: dict[str, str] = {}
+        for recognizer in self.recognizers:
+            if recognizer.name in names:
+                raise ValueError(f"two recognizers are named {recognizer.name!r}")
+            names.add(recognizer.name)
+            for entity in recognizer.supported_entities:
+                if entity in owners:
+                    raise ValueError(f"{entity} is claimed by both {owners[entity]} and {recognizer.name}")
+                owners[entity] = recognizer.name
+        self.entities: frozenset[str] = frozenset(owners)
+        self._by_entity = {entity: next(r for r in self.recognizers if r.name == name) for entity, name in owners.items()}
+
+    def for_entity(self, entity: str) -> EntityRecognizer:
+        return self._by_entity[entity]
