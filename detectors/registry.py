@@ -50,7 +50,8 @@ class Registry:
                     raise ValueError(f"{entity} is claimed by both {owners[entity]} and {recognizer.name}")
                 owners[entity] = recognizer.name
         self.entities: frozenset[str] = frozenset(owners)
-        self._by_entity = {entity: next(r for r in self.recognizers if r.name == name) for entity, name in owners.items()}
+        by_name = {r.name: r for r in self.recognizers}
+        self._by_entity = {entity: by_name[name] for entity, name in owners.items()}
 
     def for_entity(self, entity: str) -> EntityRecognizer:
         return self._by_entity[entity]

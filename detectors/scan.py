@@ -19,12 +19,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from detectors import entities, masking
+from detectors import entities
 from detectors.errors import Unscannable
 from detectors.extract import extract
 from detectors.filetype import sniff
 from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, ScanResult
 from detectors.limits import Limits
+from detectors.masking import mask, normalize
 from detectors.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -170,8 +171,8 @@ class Scanner:
         block = records.blocks[record] if part.layout is Layout.PROSE else record
         return Finding(
             entity=candidate.entity,
-            masked=masking.mask(candidate.entity, raw),
-            digest=self.hasher(candidate.entity, masking.normalize(candidate.entity, raw)),
+            masked=mask(candidate.entity, raw),
+            digest=self.hasher(candidate.entity, normalize(candidate.entity, raw)),
             score=round(min(candidate.score, 1.0), 2),
             location=Location(index, part.origin, record + 1, block),
             layout=part.layout,

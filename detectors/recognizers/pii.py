@@ -96,9 +96,10 @@ def _card_network_strength(number: str) -> bool | None:
 
 
 class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
-    PATTERNS = [Pattern("iban", r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
-                        0.3)]
-    CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer", "bic"]
+    PATTERNS = [Pattern("iban", r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
+                                r"(?![A-Za-z0-9])", 0.3)]
+    CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer",
+               "bic"]
 
     def __init__(self) -> None:
         super().__init__(entities.IBAN_CODE, name="IbanRecognizer", patterns=self.PATTERNS, context=self.CONTEXT,
@@ -187,8 +188,9 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
     _THOUSANDS = regex.compile(r"^[1-9]\d{0,2}(?:([ .,])\d{3})(?:\1\d{3})*$")
     _DOTTED = regex.compile(r"^\d{1,3}(?:\.\d{1,3}){2,}$")
     _EXTENSION = regex.compile(r" ?(?:x|ext\.?|\#) ?\d{1,6}$", regex.IGNORECASE)
-    CONTEXT = ["phone", "tel", "telephone", "mobile", "mob", "cell", "call", "fax", "contact", "telefon", "telefonnummer",
-               "mobil", "mobilnummer", "tfn", "telefoon", "telefoonnummer", "mobiel", "gsm", "handy", "rufnummer"]
+    CONTEXT = ["phone", "tel", "telephone", "mobile", "mob", "cell", "call", "fax", "contact", "telefon",
+               "telefonnummer", "mobil", "mobilnummer", "tfn", "telefoon", "telefoonnummer", "mobiel", "gsm", "handy",
+               "rufnummer"]
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.PHONE_NUMBER], name="PhoneRecognizer", context=self.CONTEXT)
@@ -216,7 +218,8 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
         if not international and not 7 <= count <= 13:
             return 0.0
         plain = core.replace("(", "").replace(")", "")
-        if self._DATE.match(plain) and _date_like(self._DATE.match(plain)):  # type: ignore[arg-type]
+        date = self._DATE.match(plain)
+        if date is not None and _date_like(date):
             return 0.0
         if self._THOUSANDS.match(plain) or self._DOTTED.match(plain) or regex.fullmatch(r"\d+\.\d{1,2}", plain):
             return 0.0
