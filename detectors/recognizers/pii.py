@@ -13,7 +13,14 @@ import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from detectors import entities
-from detectors.recognizers.checksums import bsn_valid, digits, iban_valid, luhn_valid, personnummer_valid
+from detectors.recognizers.checksums import (
+    bsn_valid,
+    digits,
+    ean13_valid,
+    iban_valid,
+    luhn_valid,
+    personnummer_valid,
+)
 
 WEAK = 0.3  # valid but ambiguous: needs a context word
 CASE_SENSITIVE = regex.MULTILINE
@@ -220,6 +227,9 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
         plain = core.replace("(", "").replace(")", "")
         date = self._DATE.match(plain)
         if date is not None and _date_like(date):
+            return 0.0
+        number = "".join(ch for ch in core if ch.isdigit())
+        if len(number) == 13 and number.startswith(("978", "979")) and ean13_valid(number):  # ISBN-13
             return 0.0
         if self._THOUSANDS.match(plain) or self._DOTTED.match(plain) or regex.fullmatch(r"\d+\.\d{1,2}", plain):
             return 0.0
