@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from presidio_analyzer import EntityRecognizer
+
 from detectors import entities
 from detectors.errors import Unscannable
 from detectors.extract import extract
@@ -121,7 +123,12 @@ class Scanner:
         candidates: list[_Candidate] = []
         records = _Records(part.text) if part.text else None
         errors: list[Finding] = []
+        lowered: str | None = None
         for recognizer in self.registry.recognizers:
+            if getattr(recognizer, "REQUIRES_CONTEXT", False):
+                lowered = lowered if lowered is not None else (" ".join(part.header) + "\n" + part.text).lower()
+                if not self._context_anywhere(recognizer, lowered):
+                    continue
             try:
                 results = recognizer.analyze(part.text, recognizer.supported_entities, None)
             except Exception:
@@ -148,6 +155,10 @@ class Scanner:
         if records is None or not candidates:
             return errors
         return errors + [self._finding(part, index, records, c) for c in _without_overlaps(candidates)]
+
+    def _context_anywhere(self, recognizer: EntityRecognizer, lowered: str) -> bool:
+        pattern = self._context.get(recognizer.supported_entities[0])
+        return pattern is not None and pattern.search(lowered) is not None
 
     def _has_context(self, part: Part, records: _Records, start: int, end: int, entity: str) -> bool:
         pattern = self._context.get(entity)

@@ -79,6 +79,8 @@ class AwsAccessKeyRecognizer(_TokenRecognizer):
 class AwsSecretKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
     """40 characters of base64: only with a context word (a git SHA or a hash is no AWS secret)."""
 
+    REQUIRES_CONTEXT = True  # no result stands on its own: skip parts without a context word
+
     PATTERNS = [Pattern("aws secret key", r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])", 0.3)]
     CONTEXT = ["aws_secret_access_key", "secret access key", "aws secret", "secretaccesskey", "aws_secret"]
 
