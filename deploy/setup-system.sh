@@ -4,16 +4,22 @@
 # stops with the exact command for an administrator to run.
 set -euo pipefail
 
-# name of the Debian package : a command or shared library that proves it is installed
+# name of the Debian package : a command, a shared library or a file that proves it is installed
 required=(
   "libmagic1:libmagic.so.1"
+  "tesseract-ocr:tesseract"
+  "tesseract-ocr-eng:/usr/share/tesseract-ocr/5/tessdata/eng.traineddata"
+  "tesseract-ocr-swe:/usr/share/tesseract-ocr/5/tessdata/swe.traineddata"
+  "tesseract-ocr-nld:/usr/share/tesseract-ocr/5/tessdata/nld.traineddata"
 )
 
 missing=()
 for entry in "${required[@]}"; do
   pkg=${entry%%:*}
   probe=${entry#*:}
-  if [[ $probe == *.so* ]]; then
+  if [[ $probe == /* ]]; then
+    [ -e "$probe" ] && continue
+  elif [[ $probe == *.so* ]]; then
     ldconfig -p 2>/dev/null | grep -q "$probe" && continue
   else
     command -v "$probe" >/dev/null 2>&1 && continue

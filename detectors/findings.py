@@ -19,6 +19,7 @@ class Layout(StrEnum):
     PROSE = "prose"  # records are lines, grouped into paragraphs
     TABLE = "table"  # records are rows; cells joined by TAB, rows by LF
     STRUCTURED = "structured"  # records are objects (JSON); rendered like table rows
+    METADATA = "metadata"  # document properties (sensitivity labels); one property per line
 
 
 CELL_SEPARATOR = "\t"
@@ -37,6 +38,14 @@ class Part:
     origin: str
     layout: Layout = Layout.PROSE
     header: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Content extraction could not inspect (encrypted, corrupt, over a limit): never a silent pass."""
+
+    origin: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

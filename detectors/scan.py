@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from presidio_analyzer import EntityRecognizer
 
 from detectors import entities
-from detectors.errors import Unscannable
-from detectors.extract import extract
+from detectors.extract import Context, Item, extract, is_plain_text
 from detectors.filetype import sniff
-from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, ScanResult
+from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, ScanResult, Skipped
+from detectors.isolation import extract_isolated
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
 from detectors.registry import Registry
@@ -104,19 +104,19 @@ class Scanner:
         if len(blob) > limits.max_upload_bytes:
             reason = f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, so it can't be checked"
             return ScanResult(mime_type, (Finding.unscannable(name, reason),))
+        if is_plain_text(mime_type):  # our own linear parsers: the fast path stays in-process
+            items: Iterable[Item] = extract(blob, name, Context.fresh(limits), mime_type, encoding)
+        else:
+            items = extract_isolated(blob, name, mime_type, encoding, limits)
         findings: list[Finding] = []
         parts = chars = 0
-        try:
-            for parts, part in enumerate(extract(blob, mime_type, name, encoding, limits), start=1):
-                chars += len(part.text)
-                findings.extend(self.scan_part(part, parts - 1))
-        except Unscannable as exc:
-            findings.append(Finding.unscannable(name, exc.reason, parts))
-        except Exception:  # a parser bug must not become a pass or a crash
-            log.exception("extraction failed", extra={"file_type": mime_type})
-            findings.append(
-                Finding.unscannable(name, "the file could not be read completely, so it can't be checked", parts)
-            )
+        for item in items:
+            if isinstance(item, Skipped):
+                findings.append(Finding.unscannable(item.origin, item.reason, parts))
+                continue
+            chars += len(item.text)
+            findings.extend(self.scan_part(item, parts))
+            parts += 1
         return ScanResult(mime_type, tuple(findings), parts, chars)
 
     def scan_part(self, part: Part, index: int) -> list[Finding]:

@@ -11,14 +11,17 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import charset_normalizer
 
 from detectors.errors import Unscannable
 from detectors.findings import CELL_SEPARATOR, RECORD_SEPARATOR, Layout, Part
 from detectors.limits import Limits
+
+if TYPE_CHECKING:
+    from detectors.extract import Context
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -81,12 +84,13 @@ def text_encoding(blob: bytes) -> str | None:
     return "utf-8" if decoded and controls <= len(decoded) // 100 else None
 
 
-def extract_empty(blob: bytes, name: str, encoding: str, limits: Limits) -> Iterator[Part]:
+def extract_empty(blob: bytes, name: str, encoding: str, context: Context) -> Iterator[Part]:
     return iter(())
 
 
-def extract_text(blob: bytes, name: str, encoding: str, limits: Limits) -> Iterator[Part]:
+def extract_text(blob: bytes, name: str, encoding: str, context: Context) -> Iterator[Part]:
     """Plain text, or a delimited table when the text is one."""
+    limits = context.limits
     content = _decode_bounded(blob, encoding, limits)
     stripped = content.lstrip()
     if stripped[:1] in ("{", "["):
@@ -98,8 +102,9 @@ def extract_text(blob: bytes, name: str, encoding: str, limits: Limits) -> Itera
     yield table if table is not None else Part(_normalise_newlines(content), name, Layout.PROSE)
 
 
-def extract_json(blob: bytes, name: str, encoding: str, limits: Limits) -> Iterator[Part]:
+def extract_json(blob: bytes, name: str, encoding: str, context: Context) -> Iterator[Part]:
     """JSON or JSON Lines; falls back to plain text when it does not parse."""
+    limits = context.limits
     content = _decode_bounded(blob, encoding, limits)
     parsed = _parse_json(content, name, limits)
     yield parsed if parsed is not None else Part(_normalise_newlines(content), name, Layout.PROSE)
@@ -130,22 +135,24 @@ def _as_table(content: str, name: str, limits: Limits) -> Part | None:
     delimiter = _sniff_delimiter(sample_lines)
     if delimiter is None:
         return None
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
-    rows: list[str] = []
-    header: tuple[str, ...] = ()
     try:
-        for index, row in enumerate(reader):
-            if index >= limits.max_records:
-                raise Unscannable(
-                    f"the table has more than {limits.max_records:,} rows, so it can't be checked completely"
-                )
-            cells = [_clean_cell(cell) for cell in row]
-            if index == 0 and _looks_like_header(cells):
-                header = tuple(cells)
-            rows.append(CELL_SEPARATOR.join(cells))
+        return table_part(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter), name, limits)
     except csv.Error:
         return None
-    return Part(RECORD_SEPARATOR.join(rows), name, Layout.TABLE, header)
+
+
+def table_part(rows: Iterable[Sequence[object]], origin: str, limits: Limits) -> Part:
+    """A TABLE part from rows of cells (CSV, spreadsheets, tables in documents): one record per row."""
+    lines: list[str] = []
+    header: tuple[str, ...] = ()
+    for index, row in enumerate(rows):
+        if index >= limits.max_records:
+            raise Unscannable(f"the table has more than {limits.max_records:,} rows, so it can't be checked completely")
+        cells = [_clean_cell("" if cell is None else str(cell)) for cell in row]
+        if index == 0 and _looks_like_header(cells):
+            header = tuple(cells)
+        lines.append(CELL_SEPARATOR.join(cells))
+    return Part(RECORD_SEPARATOR.join(lines), origin, Layout.TABLE, header)
 
 
 def _sniff_delimiter(lines: list[str]) -> str | None:

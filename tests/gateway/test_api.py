@@ -56,6 +56,16 @@ def test_multipart_upload_returns_the_decision_json(client: AppClient) -> None:
     assert report["helpdesk"]["reference"] == report["decision_id"]
 
 
+def test_every_corpus_file_gets_its_labelled_decision(
+    client: AppClient, corpus_labels: dict[str, dict[str, str]]
+) -> None:
+    files = [("file", (name, (CORPUS / name).read_bytes())) for name in sorted(corpus_labels)]
+    response = client.post("/v1/inspect", files=files, data={"destination": "https://wetransfer.com/"})
+    assert response.status_code == 200
+    got = {report["file"]: report["decision"] for report in response.json()}
+    assert got == {name: label["expect"] for name, label in corpus_labels.items()}
+
+
 def test_several_files_give_a_list_in_order(client: AppClient) -> None:
     files = [("file", (name, (CORPUS / name).read_bytes())) for name in ("products.csv", "ssn_note.txt")]
     response = client.post("/v1/inspect", files=files)

@@ -1,0 +1,149 @@
+"""Extractor for archives and compressed files: ZIP, GZIP, BZIP2, XZ and TAR, nested at any depth.
+
+Members are read one at a time, each bounded before it is read (declared size,
+compression ratio) and while it is read (actual size), against the upload's
+shared budget. Encrypted members are reported, not skipped silently. Member
+names are only ever displayed: nothing is written to disk, so zip-slip names
+are harmless. ZIPs that are Office or OpenDocument packages go to ``office``.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import IO, Protocol
+
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+from detectors.errors import Unscannable
+from detectors.extract import Context, Item, extract_member, member_origin, office
+from detectors.findings import Skipped
+from detectors.limits import MB
+
+CHUNK = 1024 * 1024
+
+
+def read_bounded(stream: Readable, limit: int, origin: str) -> bytes:
+    """Read at most ``limit`` bytes; more than that is a limit exceeded, whatever the header claimed."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(CHUNK, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise Unscannable(f"{origin} unpacks to more than {limit // MB} MB, so it can't be checked completely")
+
+
+def read_capped(stream: Readable, limit: int, packed: int, origin: str, max_ratio: int) -> bytes:
+    """Like ``read_bounded``, but also stop once the output outgrows ``max_ratio`` times the input."""
+    ratio_cap = max(MB, packed * max_ratio)
+    if ratio_cap >= limit:
+        return read_bounded(stream, limit, origin)
+    try:
+        return read_bounded(stream, ratio_cap, origin)
+    except Unscannable:
+        raise Unscannable(f"{origin} is compressed suspiciously well (more than {max_ratio}:1, like a zip bomb), "
+                          "so it can't be checked") from None
+
+
+def extract_zip(blob: bytes, origin: str, encoding: str, context: Context) -> Iterator[Item]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise Unscannable(f"{origin} is a damaged ZIP archive, so it can't be checked") from exc
+    with archive:
+        package = office.package_kind(archive)
+        if package is not None:
+            yield from office.extract_package(archive, package, origin, context)
+            return
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            name = member_origin(origin, info.filename)
+            if info.flag_bits & 0x1:
+                yield Skipped(name, f"{name} is encrypted, so it can't be checked")
+                continue
+            try:
+                data = read_zip_member(archive, info, name, context)
+            except Unscannable as exc:
+                yield Skipped(name, exc.reason)
+                continue
+            yield from extract_member(data, name, context)
+
+
+def read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, context: Context) -> bytes:
+    limits = context.limits
+    if info.compress_size and info.file_size / info.compress_size > limits.max_ratio and info.file_size > MB:
+        raise Unscannable(f"{origin} is compressed suspiciously well (more than {limits.max_ratio}:1, "
+                          "like a zip bomb), so it can't be checked")
+    limit = min(limits.max_member_bytes, limits.max_total_bytes - context.budget.bytes_used)
+    if info.file_size > limit:
+        raise Unscannable(f"{origin} is larger than {limit // MB} MB unpacked, so it can't be checked completely")
+    try:
+        with archive.open(info) as stream:  # the header may lie: bound the bytes actually produced too
+            data = read_capped(stream, limit, info.compress_size, origin, limits.max_ratio)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise Unscannable(f"{origin} is damaged or uses an unsupported compression, so it can't be checked") from exc
+    context.budget.spend_bytes(len(data), origin)
+    return data
+
+
+def _extract_stream(opener: Callable[[IO[bytes]], Readable], suffixes: tuple[str, ...]) -> Callable[
+        [bytes, str, str, Context], Iterator[Item]]:
+    def extract_compressed(blob: bytes, origin: str, encoding: str, context: Context) -> Iterator[Item]:
+        inner = origin.rsplit("/", 1)[-1]
+        for suffix in suffixes:
+            if inner.lower().endswith(suffix):
+                inner = inner[: -len(suffix)]
+                break
+        name = member_origin(origin, inner or "content")
+        limit = min(context.limits.max_member_bytes, context.limits.max_total_bytes - context.budget.bytes_used)
+        try:
+            data = read_capped(opener(io.BytesIO(blob)), limit, len(blob), name, context.limits.max_ratio)
+        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+            raise Unscannable(f"{origin} is damaged, so it can't be checked") from exc
+        context.budget.spend_bytes(len(data), name)
+        yield from extract_member(data, name, context)
+
+    return extract_compressed
+
+
+extract_gzip = _extract_stream(lambda f: gzip.GzipFile(fileobj=f), (".gz", ".tgz"))
+extract_bzip2 = _extract_stream(lambda f: bz2.BZ2File(f), (".bz2",))
+extract_xz = _extract_stream(lambda f: lzma.LZMAFile(f), (".xz",))
+
+
+def extract_tar(blob: bytes, origin: str, encoding: str, context: Context) -> Iterator[Item]:
+    try:
+        archive = tarfile.open(fileobj=io.BytesIO(blob), mode="r:")
+    except (tarfile.TarError, OSError) as exc:
+        raise Unscannable(f"{origin} is a damaged TAR archive, so it can't be checked") from exc
+    with archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            name = member_origin(origin, member.name)
+            limit = min(context.limits.max_member_bytes, context.limits.max_total_bytes - context.budget.bytes_used)
+            if member.size > limit:
+                yield Skipped(name, f"{name} is larger than {limit // MB} MB, so it can't be checked completely")
+                continue
+            stream = archive.extractfile(member)
+            if stream is None:
+                continue
+            try:
+                data = read_bounded(stream, limit, name)
+                context.budget.spend_bytes(len(data), name)
+            except Unscannable as exc:
+                yield Skipped(name, exc.reason)
+                continue
+            yield from extract_member(data, name, context)
