@@ -18,16 +18,16 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import IO, Protocol
 
-
-class Readable(Protocol):
-    def read(self, size: int = ..., /) -> bytes: ...
-
 from detectors.errors import Unscannable
 from detectors.extract import Context, Item, extract_member, member_origin, office
 from detectors.findings import Skipped
 from detectors.limits import MB
 
 CHUNK = 1024 * 1024
+
+class Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
 
 
 def read_bounded(stream: Readable, limit: int, origin: str) -> bytes:
