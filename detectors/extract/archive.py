@@ -25,9 +25,9 @@ from detectors.limits import MB
 
 CHUNK = 1024 * 1024
 
+
 class Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
-
 
 
 def read_bounded(stream: Readable, limit: int, origin: str) -> bytes:
