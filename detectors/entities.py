@@ -19,6 +19,8 @@ GITHUB_TOKEN = "GITHUB_TOKEN"
 SLACK_TOKEN = "SLACK_TOKEN"
 GOOGLE_API_KEY = "GOOGLE_API_KEY"
 STRIPE_SECRET_KEY = "STRIPE_SECRET_KEY"
+# A Confidential (or stricter) sensitivity label or classification marking.
+SENSITIVITY_LABEL = "SENSITIVITY_LABEL"
 
 # Not content: the upload (or a part of it) could not be inspected.
 UNSCANNABLE = "UNSCANNABLE"

@@ -18,7 +18,7 @@ SECRET_PREFIXES = ("sk_live_", "rk_live_", "github_pat_", "ghp_", "gho_", "ghu_"
 
 def normalize(entity: str, raw: str) -> str:
     value = raw.strip()
-    if entity == entities.EMAIL_ADDRESS:
+    if entity in (entities.EMAIL_ADDRESS, entities.SENSITIVITY_LABEL):
         return value.lower()
     if entity == entities.PHONE_NUMBER:
         core = value.lower().split("x")[0].split("ext")[0]
@@ -50,6 +50,8 @@ def mask(entity: str, raw: str) -> str:
     if entity == entities.IBAN_CODE:
         compact = value.replace(" ", "")
         return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
+    if entity == entities.SENSITIVITY_LABEL:
+        return value  # a label name is not itself sensitive, and staff need to see it
     if entity == entities.PRIVATE_KEY:
         header = value.split("-----", 2)[1] if value.count("-----") >= 2 else "PRIVATE KEY"
         return f"-----{header}----- … ({len(value)} chars)"

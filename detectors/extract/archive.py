@@ -98,13 +98,13 @@ def read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str
     return data
 
 
-def _extract_stream(opener: Callable[[IO[bytes]], Readable], suffixes: tuple[str, ...]) -> Callable[
+def _extract_stream(opener: Callable[[IO[bytes]], Readable], suffixes: tuple[tuple[str, str], ...]) -> Callable[
         [bytes, str, str, Context], Iterator[Item]]:
     def extract_compressed(blob: bytes, origin: str, encoding: str, context: Context) -> Iterator[Item]:
-        inner = origin.rsplit("/", 1)[-1]
-        for suffix in suffixes:
+        inner = origin.rsplit(" › ", 1)[-1].rsplit("/", 1)[-1]
+        for suffix, replacement in suffixes:
             if inner.lower().endswith(suffix):
-                inner = inner[: -len(suffix)]
+                inner = inner[: -len(suffix)] + replacement
                 break
         name = member_origin(origin, inner or "content")
         limit = min(context.limits.max_member_bytes, context.limits.max_total_bytes - context.budget.bytes_used)
@@ -118,9 +118,9 @@ def _extract_stream(opener: Callable[[IO[bytes]], Readable], suffixes: tuple[str
     return extract_compressed
 
 
-extract_gzip = _extract_stream(lambda f: gzip.GzipFile(fileobj=f), (".gz", ".tgz"))
-extract_bzip2 = _extract_stream(lambda f: bz2.BZ2File(f), (".bz2",))
-extract_xz = _extract_stream(lambda f: lzma.LZMAFile(f), (".xz",))
+extract_gzip = _extract_stream(lambda f: gzip.GzipFile(fileobj=f), ((".gz", ""), (".tgz", ".tar")))
+extract_bzip2 = _extract_stream(lambda f: bz2.BZ2File(f), ((".bz2", ""),))
+extract_xz = _extract_stream(lambda f: lzma.LZMAFile(f), ((".xz", ""),))
 
 
 def extract_tar(blob: bytes, origin: str, encoding: str, context: Context) -> Iterator[Item]:
