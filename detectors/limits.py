@@ -47,8 +47,19 @@ class Budget:
     def spend_bytes(self, amount: int, origin: str) -> None:
         self.bytes_used += amount
         if self.bytes_used > self.limits.max_total_bytes:
-            raise Unscannable(f"{origin} unpacks to more than {self.limits.max_total_bytes // MB} MB, "
+            raise Unscannable(f"{origin} unpacks to more than the {self.limits.max_total_bytes // MB} MB "
+                              "one upload may hold, so it can't be checked completely")
+
+    def room_for(self, size: int, origin: str) -> int:
+        """How many bytes ``origin`` may unpack to; raises when its (declared) ``size`` won't fit."""
+        remaining = self.limits.max_total_bytes - self.bytes_used
+        if size > remaining or remaining <= 0:
+            raise Unscannable(f"{origin} unpacks to more than the {self.limits.max_total_bytes // MB} MB "
+                              "one upload may hold, so it can't be checked completely")
+        if size > self.limits.max_member_bytes:
+            raise Unscannable(f"{origin} is larger than {self.limits.max_member_bytes // MB} MB unpacked, "
                               "so it can't be checked completely")
+        return min(remaining, self.limits.max_member_bytes)
 
     def spend_member(self, origin: str) -> None:
         self.members += 1

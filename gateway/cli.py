@@ -95,15 +95,17 @@ def _scan(args: argparse.Namespace) -> int:
         logging.getLogger("detour.audit").setLevel(logging.WARNING)
     status = EXIT_ALLOWED
     for path in _expand(args.paths):
+        name = "stdin" if path == Path("-") else str(path)
+        request = UploadRequest(name, args.destination or "", args.user, args.group, channel="cli")
         try:
-            blob = sys.stdin.buffer.read() if path == Path("-") else path.read_bytes()
+            if path == Path("-"):
+                report = pipeline.inspect(sys.stdin.buffer.read(), request, language)
+            else:
+                report = pipeline.inspect_file(path, request, language)
         except OSError as exc:
             print(f"detour: {path}: can't read: {exc.strerror or exc}", file=sys.stderr)
             status = EXIT_ERROR
             continue
-        name = "stdin" if path == Path("-") else str(path)
-        request = UploadRequest(name, args.destination or "", args.user, args.group, channel="cli")
-        report = pipeline.inspect(blob, request, language)
         if args.format == "json":
             print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
         else:

@@ -12,13 +12,13 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-
-from detectors.registry import Registry, default_recognizers
+from pathlib import Path
 
 from alternatives.catalogue import Language
 from alternatives.helpdesk import HelpdeskMessage
 from detectors import entities
-from detectors.findings import ScanResult
+from detectors.findings import Finding, ScanResult
+from detectors.registry import Registry, default_recognizers
 from detectors.scan import Scanner, ValueHasher
 from gateway.audit import AuditLog
 from gateway.model import Upload
@@ -70,17 +70,38 @@ class Pipeline:
         return self.policy.document.policy.default_language
 
     def inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
-        upload = Upload(
+        upload = self._upload(request, len(blob), hashlib.sha256(blob).hexdigest())
+        scan = self.scanner.scan_upload(blob, upload.file_name, self.settings.limits())
+        return self._decide(upload, scan, language)
+
+    def inspect_file(self, path: Path, request: UploadRequest, language: Language) -> Report:
+        """Like ``inspect``, but a file over the size limit is decided without reading it into memory."""
+        size = path.stat().st_size
+        limits = self.settings.limits()
+        if size <= limits.max_upload_bytes:
+            return self.inspect(path.read_bytes(), request, language)
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+                digest.update(chunk)
+        upload = self._upload(request, size, digest.hexdigest())
+        reason = f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, so it can't be checked"
+        scan = ScanResult("application/octet-stream", (Finding.unscannable(upload.file_name, reason),))
+        return self._decide(upload, scan, language)
+
+    def _upload(self, request: UploadRequest, size: int, sha256: str) -> Upload:
+        return Upload(
             file_name=request.file_name,
             destination=request.destination or self.settings.default_destination,
-            size=len(blob),
-            sha256=hashlib.sha256(blob).hexdigest(),
+            size=size,
+            sha256=sha256,
             user=request.user or None,
             group=request.group or None,
             channel=request.channel,
         )
+
+    def _decide(self, upload: Upload, scan: ScanResult, language: Language) -> Report:
         decision_id = new_decision_id()
-        scan = self.scanner.scan_upload(blob, upload.file_name, self.settings.limits())
         try:
             decision = decide(scan, upload, self.policy, decision_id)
             report = render(decision, upload, scan, self.policy, language)

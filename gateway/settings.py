@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         description="Destination assumed when none is given: an unsanctioned external site.",
     )
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    file_seconds: float = Field(default=60.0, gt=0, description="Time limit of one extraction worker")
+    upload_seconds: float = Field(default=120.0, gt=0, description="Time limit for all files of one upload")
+    worker_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of an extraction worker")
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
     log_level: str = "INFO"
 
@@ -57,7 +60,8 @@ class Settings(BaseSettings):
         return secrets.token_bytes(32)
 
     def limits(self) -> Limits:
-        return Limits(max_upload_bytes=self.max_upload_bytes)
+        return Limits(max_upload_bytes=self.max_upload_bytes, file_seconds=self.file_seconds,
+                      upload_seconds=self.upload_seconds, worker_memory_bytes=self.worker_memory_mb * 1024 * 1024)
 
 
 @lru_cache(maxsize=1)

@@ -86,9 +86,7 @@ def read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str
     if info.compress_size and info.file_size / info.compress_size > limits.max_ratio and info.file_size > MB:
         raise Unscannable(f"{origin} is compressed suspiciously well (more than {limits.max_ratio}:1, "
                           "like a zip bomb), so it can't be checked")
-    limit = min(limits.max_member_bytes, limits.max_total_bytes - context.budget.bytes_used)
-    if info.file_size > limit:
-        raise Unscannable(f"{origin} is larger than {limit // MB} MB unpacked, so it can't be checked completely")
+    limit = context.budget.room_for(info.file_size, origin)
     try:
         with archive.open(info) as stream:  # the header may lie: bound the bytes actually produced too
             data = read_capped(stream, limit, info.compress_size, origin, limits.max_ratio)
@@ -107,7 +105,7 @@ def _extract_stream(opener: Callable[[IO[bytes]], Readable], suffixes: tuple[tup
                 inner = inner[: -len(suffix)] + replacement
                 break
         name = member_origin(origin, inner or "content")
-        limit = min(context.limits.max_member_bytes, context.limits.max_total_bytes - context.budget.bytes_used)
+        limit = context.budget.room_for(0, name)
         try:
             data = read_capped(opener(io.BytesIO(blob)), limit, len(blob), name, context.limits.max_ratio)
         except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
@@ -133,14 +131,11 @@ def extract_tar(blob: bytes, origin: str, encoding: str, context: Context) -> It
             if not member.isfile():
                 continue
             name = member_origin(origin, member.name)
-            limit = min(context.limits.max_member_bytes, context.limits.max_total_bytes - context.budget.bytes_used)
-            if member.size > limit:
-                yield Skipped(name, f"{name} is larger than {limit // MB} MB, so it can't be checked completely")
-                continue
-            stream = archive.extractfile(member)
-            if stream is None:
-                continue
             try:
+                limit = context.budget.room_for(member.size, name)
+                stream = archive.extractfile(member)
+                if stream is None:
+                    continue
                 data = read_bounded(stream, limit, name)
                 context.budget.spend_bytes(len(data), name)
             except Unscannable as exc:
