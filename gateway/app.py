@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     pipeline = pipeline or Pipeline.from_settings(settings)
     app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION)
     app.state.pipeline = pipeline
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=pipeline.limits.max_upload_bytes)
     app.include_router(inspect.router)
     app.include_router(health.router)
 

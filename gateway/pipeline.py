@@ -8,6 +8,7 @@ with a block that names the reference. Every decision is recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -18,6 +19,7 @@ from alternatives.catalogue import Language
 from alternatives.helpdesk import HelpdeskMessage
 from detectors import entities
 from detectors.findings import Finding, ScanResult
+from detectors.limits import Limits
 from detectors.registry import Registry, default_recognizers
 from detectors.scan import Scanner, ValueHasher
 from gateway.audit import AuditLog
@@ -66,18 +68,24 @@ class Pipeline:
         return cls(settings, policy, scanner, AuditLog(settings.audit_log))
 
     @property
+    def limits(self) -> Limits:
+        """The settings' limits, with the policy's ``limits:`` overrides applied."""
+        overrides = self.policy.document.limits.model_dump(exclude_none=True)
+        return dataclasses.replace(self.settings.limits(), **overrides)
+
+    @property
     def default_language(self) -> Language:
         return self.policy.document.policy.default_language
 
     def inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
         upload = self._upload(request, len(blob), hashlib.sha256(blob).hexdigest())
-        scan = self.scanner.scan_upload(blob, upload.file_name, self.settings.limits())
+        scan = self.scanner.scan_upload(blob, upload.file_name, self.limits)
         return self._decide(upload, scan, language)
 
     def inspect_file(self, path: Path, request: UploadRequest, language: Language) -> Report:
         """Like ``inspect``, but a file over the size limit is decided without reading it into memory."""
         size = path.stat().st_size
-        limits = self.settings.limits()
+        limits = self.limits
         if size <= limits.max_upload_bytes:
             return self.inspect(path.read_bytes(), request, language)
         digest = hashlib.sha256()

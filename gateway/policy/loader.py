@@ -24,7 +24,7 @@ from gateway.policy.destinations import DestinationMatcher
 from gateway.policy.schema import PolicyDocument
 
 LIST_SECTIONS = ("destinations", "data_classes", "rules", "alternatives")
-MAP_SECTIONS = ("policy", "unknown_destination", "helpdesk")
+MAP_SECTIONS = ("policy", "limits", "unknown_destination", "helpdesk")
 
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -153,6 +153,8 @@ def _merge_file(file: str, raw: bytes, merged: dict[str, Any], sources: _Sources
             merged.setdefault(key, []).extend(value)
             sources.lists.setdefault(key, []).extend(_Origin(file, item) for item in value_node.value)
         elif key in MAP_SECTIONS:
+            if value is None:  # a section whose entries are all commented out
+                continue
             if key in sources.maps:
                 problems.append(Problem(file, line, key, f"already defined in {sources.maps[key].file}"))
                 continue

@@ -168,10 +168,27 @@ class PolicyMeta(Model):
     default_language: Language = "en"
 
 
+class PolicyLimits(Model):
+    """Overrides of the limits in the gateway's settings (DETOUR_* variables); unset keeps the setting."""
+
+    max_upload_bytes: int | None = Field(default=None, ge=1)
+    max_archive_depth: int | None = Field(default=None, ge=0, le=50)
+    max_members: int | None = Field(default=None, ge=1)
+    max_total_bytes: int | None = Field(default=None, ge=1)
+    max_member_bytes: int | None = Field(default=None, ge=1)
+    max_ratio: int | None = Field(default=None, ge=2)
+    max_pdf_pages: int | None = Field(default=None, ge=1)
+    ocr_max_pixels: int | None = Field(default=None, ge=1)
+    ocr_seconds: float | None = Field(default=None, gt=0)
+    file_seconds: float | None = Field(default=None, gt=0)
+    upload_seconds: float | None = Field(default=None, gt=0)
+
+
 class PolicyDocument(Model):
     """Everything in the policy directory, merged: the schema IT's YAML files follow."""
 
     policy: PolicyMeta = PolicyMeta()
+    limits: PolicyLimits = PolicyLimits()
     destinations: list[DestinationCategory] = Field(default_factory=list)
     unknown_destination: UnknownDestination = UnknownDestination()
     data_classes: list[DataClass] = Field(default_factory=list)

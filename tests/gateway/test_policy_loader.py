@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import PolicyError
+from gateway.pipeline import Pipeline
 from gateway.policy.loader import load_policy
+from gateway.settings import Settings
 from tests.conftest import POLICIES
 
 
@@ -126,6 +128,19 @@ def test_missing_directory_and_empty_directory(tmp_path: Path) -> None:
 def test_catalogue_without_a_review_route_is_refused(policy_dir: Path) -> None:
     _edit(policy_dir / "alternatives.yaml", "kind: request_review", "kind: other")
     assert "request_review" in _problem(policy_dir)
+
+
+def test_policy_limits_override_the_settings(policy_dir: Path, settings: Settings) -> None:
+    _edit(policy_dir / "default.yaml", "  # max_archive_depth: 5 ", "  max_archive_depth: 2 ")
+    pipeline = Pipeline.from_settings(settings.model_copy(update={"policies_dir": policy_dir}))
+    assert pipeline.limits.max_archive_depth == 2
+    assert pipeline.limits.max_members == settings.limits().max_members
+
+
+def test_invalid_limit_is_refused_with_its_line(policy_dir: Path) -> None:
+    _edit(policy_dir / "default.yaml", "  # max_ratio: 200 ", "  max_ratio: many ")
+    assert f"default.yaml:{_line_of(policy_dir / 'default.yaml', 'max_ratio: many')}: limits.max_ratio:" in \
+        _problem(policy_dir)
 
 
 def test_example_policy_loads_next_to_the_default(policy_dir: Path) -> None:
