@@ -37,9 +37,9 @@ class AppClient:
 
 
 @pytest.fixture(scope="module")
-def client(settings: Settings, pipeline: Pipeline) -> AppClient:
+def client(settings: Settings) -> AppClient:
     small = settings.model_copy(update={"max_upload_bytes": 2 * 1024 * 1024})
-    return AppClient(create_app(small, pipeline))
+    return AppClient(create_app(small, Pipeline.from_settings(small)))
 
 
 def test_multipart_upload_returns_the_decision_json(client: AppClient) -> None:
