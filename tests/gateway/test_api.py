@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -155,3 +156,23 @@ def test_openapi_documents_the_inspect_endpoint(client: AppClient) -> None:
     body = spec["paths"]["/v1/inspect"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/octet-stream"} <= body.keys()
     assert client.get("/docs").status_code == 200
+
+
+def test_a_streamed_one_gigabyte_body_is_refused_at_the_limit_without_buffering_it(client: AppClient) -> None:
+    sent = 0
+
+    async def one_gigabyte() -> AsyncIterator[bytes]:
+        nonlocal sent
+        chunk = b"\0" * (1024 * 1024)
+        for _ in range(1024):
+            sent += len(chunk)
+            yield chunk
+
+    response = client.post("/v1/inspect", content=one_gigabyte(), headers={"X-Detour-Filename": "huge.bin"})
+    assert response.status_code == 413
+    assert sent < 64 * 1024 * 1024  # reading stopped soon after the 2 MB (+ form overhead) limit
+
+
+def test_a_declared_oversize_body_is_refused_before_it_is_read(client: AppClient) -> None:
+    response = client.post("/v1/inspect", content=b"x" * 10, headers={"Content-Length": str(1024 ** 3)})
+    assert response.status_code == 413
