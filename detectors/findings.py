@@ -56,6 +56,7 @@ class Location:
     origin: str
     record: int  # 1-based row (tables) or line (prose)
     block: int  # paragraph index for prose; equals record for tables
+    column: int = 0  # 1-based column in tables (with the row: the cell); 0 elsewhere
 
 
 @dataclass(frozen=True, slots=True)

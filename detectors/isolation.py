@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import resource
+import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 
 from detectors.extract import Context, Item, extract
@@ -27,17 +29,27 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(_PRELOAD)
 
 
-def extract_isolated(blob: bytes, origin: str, mime_type: str, encoding: str, limits: Limits) -> list[Item]:
+def extract_isolated(blob: bytes, origin: str, mime_type: str, encoding: str, limits: Limits) -> Iterator[Item]:
+    """Yield the worker's parts one at a time, so the caller scans while the worker extracts."""
     receiver, sender = _context.Pipe(duplex=False)
     worker = _context.Process(target=_work, args=(sender, blob, origin, mime_type, encoding, limits), daemon=True)
     worker.start()
     sender.close()
+    waited = 0.0  # only time spent waiting for the worker counts, not our own scanning between parts
+    reason = None
     try:
-        if receiver.poll(limits.file_seconds):
-            items: list[Item] = receiver.recv()
-            return items
-        reason = (f"checking {origin} took longer than {limits.file_seconds:g} seconds, "
-                  "so it was stopped and can't be checked")
+        while True:
+            started = time.monotonic()
+            ready = receiver.poll(max(0.0, limits.file_seconds - waited))
+            waited += time.monotonic() - started
+            if not ready:
+                reason = (f"reading {origin} took longer than {limits.file_seconds:g} seconds, "
+                          "so it was stopped and can't be checked completely")
+                break
+            item = receiver.recv()
+            if item == _DONE:
+                break
+            yield item
     except (EOFError, OSError, MemoryError):
         reason = f"{origin} could not be read safely (the reader ran out of its limits), so it can't be checked"
     finally:
@@ -46,8 +58,12 @@ def extract_isolated(blob: bytes, origin: str, mime_type: str, encoding: str, li
         if worker.is_alive():
             worker.kill()
             worker.join()
-    log.warning("extraction worker gave up", extra={"file_type": mime_type, "exitcode": worker.exitcode})
-    return [Skipped(origin, reason)]
+    if reason is not None:
+        log.warning("extraction worker gave up", extra={"file_type": mime_type, "exitcode": worker.exitcode})
+        yield Skipped(origin, reason)
+
+
+_DONE = "detour:extraction-done"
 
 
 def _work(sender: Connection, blob: bytes, origin: str, mime_type: str, encoding: str, limits: Limits) -> None:
@@ -56,8 +72,9 @@ def _work(sender: Connection, blob: bytes, origin: str, mime_type: str, encoding
     cpu = int(limits.file_seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     try:
-        items = list(extract(blob, origin, Context.fresh(limits), mime_type, encoding))
+        for item in extract(blob, origin, Context.fresh(limits), mime_type, encoding):
+            sender.send(item)
     except MemoryError:
-        items = [Skipped(origin, f"{origin} needs more memory than allowed to read, so it can't be checked")]
-    sender.send(items)
+        sender.send(Skipped(origin, f"{origin} needs more memory than allowed to read, so it can't be checked"))
+    sender.send(_DONE)
     sender.close()

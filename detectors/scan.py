@@ -180,12 +180,15 @@ class Scanner:
         raw = part.text[candidate.start : candidate.end]
         record = records.index(candidate.start)
         block = records.blocks[record] if part.layout is Layout.PROSE else record
+        column = 0
+        if part.layout is Layout.TABLE:
+            column = part.text.count(CELL_SEPARATOR, records.starts[record], candidate.start) + 1
         return Finding(
             entity=candidate.entity,
             masked=mask(candidate.entity, raw),
             digest=self.hasher(candidate.entity, normalize(candidate.entity, raw)),
             score=round(min(candidate.score, 1.0), 2),
-            location=Location(index, part.origin, record + 1, block),
+            location=Location(index, part.origin, record + 1, block, column),
             layout=part.layout,
         )
 

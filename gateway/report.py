@@ -42,6 +42,7 @@ class ReasonOut(BaseModel):
 class LocationOut(BaseModel):
     origin: str
     record: int = Field(description="Line (text) or row (tables, JSON records), 1-based; 0 = whole file")
+    column: int = Field(default=0, description="Column in tables, 1-based (row + column = the cell); 0 elsewhere")
 
 
 class FindingOut(BaseModel):
@@ -184,14 +185,15 @@ def summarise(findings: tuple[Finding, ...]) -> list[FindingOut]:
     out = []
     for entity, items in grouped.items():
         examples = list(dict.fromkeys(f.masked or f.note for f in items))[:MAX_EXAMPLES]
-        locations = list(dict.fromkeys((f.location.origin, f.location.record) for f in items))[:MAX_LOCATIONS]
+        locations = list(dict.fromkeys((f.location.origin, f.location.record, f.location.column)
+                                       for f in items))[:MAX_LOCATIONS]
         out.append(
             FindingOut(
                 type=entity,
                 count=len(items),
                 distinct=len({(f.digest, f.note) for f in items}),
                 examples=examples,
-                locations=[LocationOut(origin=o, record=r) for o, r in locations],
+                locations=[LocationOut(origin=o, record=r, column=c) for o, r, c in locations],
             )
         )
     return sorted(out, key=lambda f: (-f.count, f.type))

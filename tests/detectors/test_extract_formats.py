@@ -40,7 +40,8 @@ def test_xlsx_sheets_are_tables_with_headers() -> None:
     blob = files.xlsx({"Kunder": [["namn", "epost", "telefon"], *files.people(4)], "Summary": [["total", 4]]})
     result = scan(blob, "kunder.xlsx")
     assert origins(result, E.EMAIL_ADDRESS) == {"kunder.xlsx › sheet Kunder"}
-    assert sum(f.entity == E.EMAIL_ADDRESS for f in result.findings) == 4
+    cells = sorted((f.location.record, f.location.column) for f in result.findings if f.entity == E.EMAIL_ADDRESS)
+    assert cells == [(2, 2), (3, 2), (4, 2), (5, 2)]  # B2..B5: row and column give the cell
 
 
 def test_pptx_slides_and_speaker_notes() -> None:

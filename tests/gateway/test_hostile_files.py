@@ -167,3 +167,9 @@ def test_service_keeps_answering_after_hostile_files(strict: Pipeline) -> None:
     inspect(strict, b"%PDF-1.7\n" + b"\xff" * 1000, "junk.pdf")
     report = inspect(strict, (CORPUS / "customers_q3.csv").read_bytes(), "customers_q3.csv")
     assert report.decision == "block" and report.reasons[0].rule == "block-contact-lists-external"
+
+
+def test_a_worker_that_runs_out_of_time_is_stopped_and_reported(settings: Settings) -> None:
+    slow = Pipeline.from_settings(settings.model_copy(update={"file_seconds": 0.05}))
+    report = inspect(slow, files.png_with_text(["takes a while to read"] * 20), "slow.png")
+    assert_unscannable(report, "took longer than 0.05 seconds")
