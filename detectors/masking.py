@@ -7,6 +7,8 @@ so the same value written differently counts once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from detectors import entities
 from detectors.recognizers.checksums import digits
 
@@ -42,11 +44,11 @@ def mask(entity: str, raw: str) -> str:
         masked_domain = ".".join([_star_after(label, 1) for label in labels[:-1]] + [labels[-1]])
         return f"{_star_after(local, 1)}@{masked_domain}"
     if entity == entities.CREDIT_CARD:
-        return _keep_last_digits(value, 4)
+        return _keep_last(value, 4, str.isdigit)
     if entity == entities.PHONE_NUMBER:
-        return _keep_last_digits(value, 2)
+        return _keep_last(value, 2, str.isdigit)
     if entity in NATIONAL_IDS:
-        return _keep_last_alnum(value, 2)
+        return _keep_last(value, 2, str.isalnum)
     if entity == entities.IBAN_CODE:
         compact = value.replace(" ", "")
         return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
@@ -66,23 +68,12 @@ def _star_after(text: str, keep: int) -> str:
     return text[:keep] + "***"  # a fixed run: the mask does not tell the length either
 
 
-def _keep_last_digits(value: str, keep: int) -> str:
-    total = sum(ch.isdigit() for ch in value)
+def _keep_last(value: str, keep: int, counts: Callable[[str], bool]) -> str:
+    """Star every character ``counts`` accepts except the last ``keep`` of them; keep separators."""
+    total = sum(1 for ch in value if counts(ch))
     out, seen = [], 0
     for ch in value:
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen > total - keep else "*")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def _keep_last_alnum(value: str, keep: int) -> str:
-    total = sum(ch.isalnum() for ch in value)
-    out, seen = [], 0
-    for ch in value:
-        if ch.isalnum():
+        if counts(ch):
             seen += 1
             out.append(ch if seen > total - keep else "*")
         else:
