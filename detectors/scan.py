@@ -63,12 +63,15 @@ class _Records:
     """Maps offsets in a part's text to 1-based records (lines/rows) and paragraph blocks."""
 
     text: str
+    paragraphs: bool = True  # only prose needs paragraph blocks
     starts: list[int] = field(default_factory=list)
     blocks: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.starts = [0]
         self.starts.extend(m.end() for m in re.finditer("\n", self.text))
+        if not self.paragraphs:
+            return
         block, previous_blank = 0, False
         for index, start in enumerate(self.starts):
             end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text)
@@ -121,7 +124,7 @@ class Scanner:
 
     def scan_part(self, part: Part, index: int) -> list[Finding]:
         candidates: list[_Candidate] = []
-        records = _Records(part.text) if part.text else None
+        records = _Records(part.text, part.layout is Layout.PROSE) if part.text else None
         errors: list[Finding] = []
         lowered: str | None = None
         for recognizer in self.registry.recognizers:
