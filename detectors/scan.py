@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from presidio_analyzer import EntityRecognizer
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors import entities
 from detectors.extract import Context, Item, extract, is_plain_text
@@ -31,6 +31,14 @@ from detectors.masking import mask, normalize
 from detectors.registry import Registry
 
 log = logging.getLogger(__name__)
+
+# Tier 0 for number-shaped identifiers: one linear pass of the standard library's regex engine
+# finds digit-dense spans; recognizers that only match numbers (DIGIT_CANDIDATES) then run on
+# those spans alone, joined with their margins, instead of on the whole text.
+# At least 7 digits (the shortest number-shaped identifier, a local phone number), each followed
+# by at most 3 separator characters; a separator is never a digit, so matching stays linear.
+_DIGIT_SPAN = re.compile(r"[+(]?(?:\d[ .()\-/#xXet]{0,3}){7,}")
+SPAN_MARGIN = 4  # characters kept either side, so the recognizers' lookarounds see the real neighbours
 
 ACCEPT_SCORE = 0.5  # a candidate at or above this is a finding
 CONTEXT_BOOST = 0.35  # added to a weak candidate when a context word is near (Presidio's factor)
@@ -127,13 +135,18 @@ class Scanner:
         records = _Records(part.text, part.layout is Layout.PROSE) if part.text else None
         errors: list[Finding] = []
         lowered: str | None = None
+        spans: _Spans | None = None
         for recognizer in self.registry.recognizers:
             if getattr(recognizer, "REQUIRES_CONTEXT", False):
                 lowered = lowered if lowered is not None else (" ".join(part.header) + "\n" + part.text).lower()
                 if not self._context_anywhere(recognizer, lowered):
                     continue
             try:
-                results = recognizer.analyze(part.text, recognizer.supported_entities, None)
+                if getattr(recognizer, "DIGIT_CANDIDATES", False):
+                    spans = spans if spans is not None else _Spans.of(part.text)
+                    results = spans.analyze(recognizer)
+                else:
+                    results = recognizer.analyze(part.text, recognizer.supported_entities, None)
             except Exception:
                 log.exception("detector failed", extra={"detector": recognizer.name})
                 errors.append(
@@ -194,6 +207,41 @@ class Scanner:
             location=Location(index, part.origin, record + 1, block, column),
             layout=part.layout,
         )
+
+
+@dataclass
+class _Spans:
+    """The digit-dense spans of a text, joined by newlines, with a map back to the text's offsets."""
+
+    text: str
+    joined_starts: list[int]
+    original_starts: list[int]
+
+    @classmethod
+    def of(cls, text: str) -> _Spans:
+        pieces: list[str] = []
+        joined_starts: list[int] = []
+        original_starts: list[int] = []
+        position = 0
+        for match in _DIGIT_SPAN.finditer(text):
+            start, end = max(0, match.start() - SPAN_MARGIN), min(len(text), match.end() + SPAN_MARGIN)
+            piece = text[start:end].replace("\n", " ") if "\n" in text[start:end] else text[start:end]
+            joined_starts.append(position)
+            original_starts.append(start)
+            pieces.append(piece)
+            position += len(piece) + 1
+        return cls("\n".join(pieces), joined_starts, original_starts)
+
+    def analyze(self, recognizer: EntityRecognizer) -> list[RecognizerResult]:
+        if not self.text:
+            return []
+        results = recognizer.analyze(self.text, recognizer.supported_entities, None)
+        for result in results:
+            index = bisect.bisect_right(self.joined_starts, result.start) - 1
+            shift = self.original_starts[index] - self.joined_starts[index]
+            result.start += shift
+            result.end += shift
+        return list(results)
 
 
 def _context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:

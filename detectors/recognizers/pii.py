@@ -51,6 +51,8 @@ class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
 class CreditCardRecognizer(PatternRecognizer):  # type: ignore[misc]
     """Payment cards: issuer prefix (IIN) and length per network, Luhn check digit."""
 
+    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
+
     PATTERNS = [Pattern("card", r"(?<![\d\-.])\d(?:[ \-]?\d){11,18}(?![\d\-]|\.\d)", 0.3)]
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "maestro", "cc", "pan", "kort", "kortnummer",
                "kreditkort", "betalkort", "betaalkaart", "creditcard", "kaartnummer", "kreditkarte", "karte"]
@@ -117,6 +119,7 @@ class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class UsSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
     PATTERNS = [Pattern("ssn", r"(?<![\d\-])\d{3}([\- ]?)\d{2}\1\d{4}(?![\d\-])", WEAK)]
     CONTEXT = ["ssn", "social security", "social", "security number", "ss#", "ssa", "taxpayer"]
     NOT_ISSUED = frozenset({"078051120", "219099999", "123456789"})
@@ -133,6 +136,7 @@ class UsSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class SePersonnummerRecognizer(PatternRecognizer):  # type: ignore[misc]
+    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
     PATTERNS = [Pattern("personnummer", r"(?<![\d\-+])(?:(?:18|19|20)\d{2}|\d{2})\d{4}(?:[\-+]\d{4}|\d{4})(?![\d\-])",
                         WEAK)]
     CONTEXT = ["personnummer", "personnr", "pnr", "person nr", "samordningsnummer", "födelsenummer", "personal number",
@@ -151,6 +155,7 @@ class SePersonnummerRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class NlBsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
     PATTERNS = [Pattern("bsn", r"(?<![\d.\-])(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})(?![\d\-]|\.\d)", WEAK)]
     CONTEXT = ["bsn", "burgerservicenummer", "burgerservice", "sofinummer", "sofi", "citizen service number"]
 
@@ -183,6 +188,8 @@ class UkNinoRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
     """Phone numbers in international and national formats, scored by how phone-like they are."""
+
+    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
 
     # Digit groups are possessive, so a long digit run is one group and never split into phones.
     _GROUP = r"(?:\(\d++\)|\d++)"
