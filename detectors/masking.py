@@ -23,7 +23,7 @@ def normalize(entity: str, raw: str) -> str:
     if entity in (entities.EMAIL_ADDRESS, entities.SENSITIVITY_LABEL):
         return value.lower()
     if entity == entities.PHONE_NUMBER:
-        core = value.lower().split("x")[0].split("ext")[0]
+        core = value.lower().split("x")[0].split("ext")[0].replace("(0)", "")
         number = digits(core)
         return "+" + number[2:] if core.startswith("00") else ("+" + number if core.startswith("+") else number)
     if entity == entities.SE_PERSONNUMMER:

@@ -84,6 +84,13 @@ def ean13_valid(number: str) -> bool:
     return (10 - total % 10) % 10 == int(number[12])
 
 
+def isbn10_valid(number: str) -> bool:
+    """ISBN-10 (digits only, no X check digit): weights 10..1, sum % 11 == 0."""
+    if len(number) != 10 or not number.isdigit():
+        return False
+    return sum(int(d) * w for d, w in zip(number, range(10, 0, -1), strict=True)) % 11 == 0
+
+
 def shannon_entropy(text: str) -> float:
     """Bits per character."""
     if not text:

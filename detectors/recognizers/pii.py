@@ -14,10 +14,12 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from detectors import entities
 from detectors.recognizers.checksums import (
+    IBAN_LENGTHS,
     bsn_valid,
     digits,
     ean13_valid,
     iban_valid,
+    isbn10_valid,
     luhn_valid,
     personnummer_valid,
 )
@@ -53,7 +55,13 @@ class CreditCardRecognizer(PatternRecognizer):  # type: ignore[misc]
 
     DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
 
-    PATTERNS = [Pattern("card", r"(?<![\d\-.])\d(?:[ \-]?\d){11,18}(?![\d\-]|\.\d)", 0.3)]
+    _START, _END = r"(?<![\d\-.])", r"(?![\d\-]|\.\d)"
+    PATTERNS = [
+        Pattern("card", rf"{_START}\d{{12,19}}{_END}", 0.3),
+        Pattern("card 4-4-4-4", rf"{_START}\d{{4}}([ \-])\d{{4}}\1\d{{4}}\1\d{{4}}{_END}", 0.3),
+        Pattern("card 4-4-4-4-3", rf"{_START}\d{{4}}([ \-])\d{{4}}\1\d{{4}}\1\d{{4}}\1\d{{3}}{_END}", 0.3),
+        Pattern("card 4-6-4/5", rf"{_START}\d{{4}}([ \-])\d{{6}}\1\d{{4,5}}{_END}", 0.3),
+    ]
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "maestro", "cc", "pan", "kort", "kortnummer",
                "kreditkort", "betalkort", "betaalkaart", "creditcard", "kaartnummer", "kreditkarte", "karte"]
 
@@ -104,9 +112,17 @@ def _card_network_strength(number: str) -> bool | None:
     return None
 
 
+def _iban_alternatives() -> str:
+    """One alternative per country with its exact length, so a word after an IBAN is never absorbed."""
+    forms = []
+    for country, length in sorted(IBAN_LENGTHS.items()):
+        groups, rest = divmod(length - 4, 4)
+        forms.append(rf"{country}\d{{2}}(?: ?[A-Z0-9]{{4}}){{{groups}}}" + (rf" ?[A-Z0-9]{{{rest}}}" if rest else ""))
+    return "|".join(forms)
+
+
 class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
-    PATTERNS = [Pattern("iban", r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?"
-                                r"(?![A-Za-z0-9])", 0.3)]
+    PATTERNS = [Pattern("iban", rf"(?<![A-Za-z0-9])(?:{_iban_alternatives()})(?![A-Za-z0-9])", 0.3)]
     CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer",
                "bic"]
 
@@ -201,6 +217,10 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
     _DATE = regex.compile(r"^(\d{1,4})([./\-])(\d{1,2})\2(\d{1,4})$")
     _THOUSANDS = regex.compile(r"^[1-9]\d{0,2}(?:([ .,])\d{3})(?:\1\d{3})*$")
     _DOTTED = regex.compile(r"^\d{1,3}(?:\.\d{1,3}){2,}$")
+    _HOUR = regex.compile(r" \d{1,2}$")
+    _ISBN10 = regex.compile(r"^\d{1,5}-\d{1,7}-\d{1,7}-\d$")
+    _NATIONAL = regex.compile(r"^0\d{1,4}[ .\-/]")  # trunk prefix 0 and an area code, then a group
+    _NANP = regex.compile(r"^(?:1[ .\-])?[2-9]\d{2}[ .\-]\d{3}[ .\-]\d{4}$")
     _EXTENSION = regex.compile(r" ?(?:x|ext\.?|\#) ?\d{1,6}$", regex.IGNORECASE)
     CONTEXT = ["phone", "tel", "telephone", "mobile", "mob", "cell", "call", "fax", "contact", "telefon",
                "telefonnummer", "mobil", "mobilnummer", "tfn", "telefoon", "telefoonnummer", "mobiel", "gsm", "handy",
@@ -232,22 +252,22 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
         if not international and not 7 <= count <= 13:
             return 0.0
         plain = core.replace("(", "").replace(")", "")
-        date = self._DATE.match(plain)
-        if date is not None and _date_like(date):
-            return 0.0
+        for dated in (plain, self._HOUR.sub("", plain)):  # 2024-01-15 10:30 is a timestamp
+            date = self._DATE.match(dated)
+            if date is not None and _date_like(date):
+                return 0.0
         number = "".join(ch for ch in core if ch.isdigit())
         if len(number) == 13 and number.startswith(("978", "979")) and ean13_valid(number):  # ISBN-13
+            return 0.0
+        if self._ISBN10.match(core) and isbn10_valid(core.replace("-", "")):
             return 0.0
         if self._THOUSANDS.match(plain) or self._DOTTED.match(plain) or regex.fullmatch(r"\d+\.\d{1,2}", plain):
             return 0.0
         if international:
             return 0.7
-        groups = len(regex.findall(r"\d+", core))
-        if "(" in core or groups >= 3:
+        if "(" in core or self._NATIONAL.match(core) or self._NANP.match(core):
             return 0.6
-        if groups == 2:
-            return 0.6 if core.startswith("0") else 0.4
-        return WEAK
+        return 0.4 if len(regex.findall(r"\d+", core)) >= 2 else WEAK
 
 
 def _date_like(match: regex.Match[str]) -> bool:

@@ -50,7 +50,9 @@ class PrivateKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
         Pattern(
             "pem private key",
             r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
-            r"[\s]+(?:[^\s]*[^\S\n]*[^\n]*\n){0,4}?[ \t]*[A-Za-z0-9+/]{32,}",
+            # line breaks are real or JSON/.env-escaped ("\\n"); PEM/PGP headers ("Proc-Type: ...")
+            r"(?:\r?\n|\\r\\n|\\n|[ \t]{1,8})(?:[A-Za-z\-]{1,32}: [^\r\n\\]{1,200}(?:\r?\n|\\r\\n|\\n)){0,4}+"
+            r"(?:[ \t]|\r?\n|\\r\\n|\\n){0,8}+[A-Za-z0-9+/]{32,4096}+",
             0.9,
         )
     ]
@@ -61,7 +63,7 @@ class PrivateKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
                          context=self.CONTEXT, global_regex_flags=CASE_SENSITIVE)
 
     def validate_result(self, pattern_text: str) -> bool:
-        body = pattern_text.rsplit(None, 1)[-1]
+        body = regex.split(r"\s|\\n", pattern_text)[-1]
         return not looks_like_placeholder(body, min_entropy=3.5)
 
 
