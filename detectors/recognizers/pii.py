@@ -33,7 +33,7 @@ class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
     PATTERNS = [
         Pattern(
             "email",
-            r"(?<![\w.%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+"
+            r"(?<![\w.%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,10}"
             r"[A-Za-z]{2,24}(?![\w\-])",
             0.5,
         )
@@ -103,6 +103,8 @@ def _card_network_strength(number: str) -> bool | None:
         return True if 16 <= length <= 19 else None
     if 3528 <= p4 <= 3589:
         return True if 16 <= length <= 19 else None
+    if p4 in (2131, 1800):  # JCB's older 15-digit numbers
+        return True if length == 15 else None
     if 300 <= p3 <= 305 or p2 in (36, 38, 39):
         return True if 14 <= length <= 19 else None
     if 2200 <= p4 <= 2204:

@@ -27,6 +27,7 @@ CASES = [
     ("Reach us at Ops@Example.ORG.", E.EMAIL_ADDRESS, 1),
     ("retina icon@2x.png and logo@3x.jpg", E.EMAIL_ADDRESS, 0),
     ("not an address: anna@ or @example.com", E.EMAIL_ADDRESS, 0),
+    ("a@" + "a." * 40_000 + "1", E.EMAIL_ADDRESS, 0),  # was slow: unbounded domain labels
     # phone numbers
     ("Call (591)341-7776 now", E.PHONE_NUMBER, 1),
     ("206.269.0743x9150", E.PHONE_NUMBER, 1),
@@ -57,6 +58,7 @@ CASES = [
     ("4925412248244757713", E.CREDIT_CARD, 1),
     ("Amex 3782-822463-10005", E.CREDIT_CARD, 1),
     ("5555-5555-5555-4444", E.CREDIT_CARD, 1),
+    ("JCB 213100000000001", E.CREDIT_CARD, 1),
     ("8347887838483726", E.CREDIT_CARD, 0),  # 16 digits failing Luhn
     ("4111 1111 1111 1112", E.CREDIT_CARD, 0),  # Luhn fails
     ("barcode 4006381333931", E.CREDIT_CARD, 0),  # EAN-13
