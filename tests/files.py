@@ -183,3 +183,30 @@ def png_with_text(lines: Sequence[str]) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def odt(paragraphs: Sequence[str], rows: Sequence[Sequence[str]] = (), label: str | None = None) -> bytes:
+    """A minimal OpenDocument text package: paragraphs, a table, and optionally a MIP label in meta.xml."""
+    text_ns = 'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    table_ns = 'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+    office_ns = 'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+    body = "".join(f"<text:p>{p}</text:p>" for p in paragraphs)
+    if rows:
+        body += "<table:table>" + "".join(
+            "<table:table-row>" + "".join(f"<table:table-cell><text:p>{c}</text:p></table:table-cell>" for c in row)
+            + "</table:table-row>" for row in rows) + "</table:table>"
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {office_ns} {text_ns} {table_ns}>'
+               f"<office:body><office:text>{body}</office:text></office:body></office:document-content>")
+    meta_ns = 'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
+    user = (f'<meta:user-defined meta:name="MSIP_Label_{LABEL_GUID}_Name">{label}</meta:user-defined>'
+            if label else "")
+    meta = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-meta {office_ns} {meta_ns}>'
+            f"<office:meta>{user}</office:meta></office:document-meta>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        package.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        package.writestr("content.xml", content)
+        package.writestr("meta.xml", meta)
+        package.writestr("META-INF/manifest.xml", '<?xml version="1.0"?><manifest:manifest xmlns:manifest='
+                         '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>')
+    return buffer.getvalue()

@@ -106,3 +106,11 @@ def test_image_text_is_read_with_ocr() -> None:
     result = scan(blob, "screenshot.png")
     assert {f.entity for f in result.findings} >= {E.EMAIL_ADDRESS, E.US_SSN}
     assert origins(result, E.EMAIL_ADDRESS) == {"screenshot.png › text in image"}
+
+
+def test_odt_text_tables_and_label() -> None:
+    blob = files.odt(["Kontakt: anna@example.com"], rows=[HEADER, *files.people(2)], label="Konfidentiell")
+    result = scan(blob, "plan.odt")
+    assert result.mime_type == "application/vnd.oasis.opendocument.text"
+    assert origins(result, E.EMAIL_ADDRESS) == {"plan.odt", "plan.odt › table 1"}
+    assert [f.masked for f in result.findings if f.entity == E.SENSITIVITY_LABEL] == ["Konfidentiell"]
