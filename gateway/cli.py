@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
     scan.set_defaults(run=_scan)
 
+    evaluate = commands.add_parser("eval", help="measure accuracy on a labelled corpus (labels.json)",
+                                   description="Exit 0 when every file gets its labelled decision, 1 otherwise.")
+    evaluate.add_argument("folder", type=Path, help="a folder with files and labels.json")
+    evaluate.add_argument("--destination", help="where the uploads go (default: an unsanctioned external site)")
+    evaluate.add_argument("--policies", type=Path)
+    evaluate.set_defaults(run=_eval)
+
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
@@ -156,6 +163,35 @@ def format_text(report: Report) -> str:
 def _wrap(text: str, first: str, rest: str) -> str:
     return textwrap.fill(text, width=100, initial_indent=first, subsequent_indent=rest,
                          break_long_words=False, break_on_hyphens=False)
+
+
+# --- eval ---------------------------------------------------------------------------------
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gateway.evaluation import evaluate
+
+    pipeline = Pipeline.from_settings(_settings(args))
+    if not pipeline.settings.audit_log:
+        logging.getLogger("detour.audit").setLevel(logging.WARNING)
+    result = evaluate(pipeline, args.folder, args.destination or "")
+    total = len(result.cases)
+    print(f"{args.folder}: {total - len(result.mismatches)}/{total} files get their labelled decision")
+    print()
+    print("                 got block   got warn  got allow")
+    for expected in ("block", "allow"):
+        counts = [result.count(expected, got) for got in ("block", "warn", "allow")]
+        print(f"  expect {expected:<6} {counts[0]:>10} {counts[1]:>10} {counts[2]:>10}")
+    print()
+    print(f"recall on block files:      {result.recall:6.1%}")
+    print(f"false-block rate on allow:  {result.false_block_rate:6.1%}")
+    for case in result.mismatches:
+        reasons = "; ".join(f"{r.rule}: {r.message}" for r in case.report.reasons) or "no rule applied"
+        found = ", ".join(f"{f.type} ×{f.count}" for f in case.report.findings) or "nothing found"
+        print(f"\nMISMATCH {case.file}: expected {case.expected} ({case.why}), got {case.got}")
+        print(f"  found: {found}")
+        print(f"  why:   {reasons}")
+    return EXIT_ALLOWED if not result.mismatches else EXIT_BLOCKED
 
 
 # --- serve --------------------------------------------------------------------------------
