@@ -19,6 +19,8 @@ GITHUB_TOKEN = "GITHUB_TOKEN"
 SLACK_TOKEN = "SLACK_TOKEN"
 GOOGLE_API_KEY = "GOOGLE_API_KEY"
 STRIPE_SECRET_KEY = "STRIPE_SECRET_KEY"
+# A postal address, known by its column or field name (tables, JSON).
+STREET_ADDRESS = "STREET_ADDRESS"
 # A Confidential (or stricter) sensitivity label or classification marking.
 SENSITIVITY_LABEL = "SENSITIVITY_LABEL"
 
@@ -28,4 +30,4 @@ UNSCANNABLE = "UNSCANNABLE"
 DETECTOR_ERROR = "DETECTOR_ERROR"
 
 # Entity types that identify a person's contact channel; used to count people.
-CONTACT_ENTITIES = frozenset({EMAIL_ADDRESS, PHONE_NUMBER})
+CONTACT_ENTITIES = frozenset({EMAIL_ADDRESS, PHONE_NUMBER, STREET_ADDRESS})

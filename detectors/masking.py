@@ -22,6 +22,8 @@ def normalize(entity: str, raw: str) -> str:
     value = raw.strip()
     if entity in (entities.EMAIL_ADDRESS, entities.SENSITIVITY_LABEL):
         return value.lower()
+    if entity == entities.STREET_ADDRESS:
+        return " ".join(value.lower().split())
     if entity == entities.PHONE_NUMBER:
         core = value.lower().split("x")[0].split("ext")[0].replace("(0)", "")
         number = digits(core)
@@ -52,6 +54,8 @@ def mask(entity: str, raw: str) -> str:
     if entity == entities.IBAN_CODE:
         compact = value.replace(" ", "")
         return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
+    if entity == entities.STREET_ADDRESS:
+        return _star_after(value, 1)
     if entity == entities.SENSITIVITY_LABEL:
         return value  # a label name is not itself sensitive, and staff need to see it
     if entity == entities.PRIVATE_KEY:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from presidio_analyzer import EntityRecognizer
 
-from detectors.recognizers import labels, pii, secrets
+from detectors.recognizers import columns, labels, pii, secrets
 
 
 def default_recognizers() -> list[EntityRecognizer]:
@@ -31,6 +31,7 @@ def default_recognizers() -> list[EntityRecognizer]:
         secrets.SlackTokenRecognizer(),
         secrets.GoogleApiKeyRecognizer(),
         secrets.StripeSecretKeyRecognizer(),
+        columns.StreetAddressRecognizer(),
         labels.SensitivityLabelRecognizer(),
     ]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -38,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except DetourError as exc:
         print(f"detour: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `detour … | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
 
 

@@ -191,3 +191,23 @@ def test_same_value_differently_written_has_the_same_digest() -> None:
 def test_long_digit_runs_do_not_hang_or_match() -> None:
     text = ("1234567890" * 5000 + " ") * 4
     assert SCANNER.scan_part(Part(text, "t"), 0) == []
+
+
+def test_addresses_are_known_by_their_column_header() -> None:
+    table = "namn\tadress\tort\nAnna\tStorgatan 12\tStockholm\nBo\tKerkstraat 5A\tAmsterdam\nCe\tn/a\tX"
+    assert count(table, E.STREET_ADDRESS, Layout.TABLE, ("namn", "adress", "ort")) == 2
+
+
+def test_addresses_are_known_by_their_json_field() -> None:
+    records = "name: Anna\taddress: Storgatan 12\nname: Bo\thome_address: Main St 5"
+    assert count(records, E.STREET_ADDRESS, Layout.STRUCTURED) == 2
+
+
+@pytest.mark.parametrize("header", ["IP address", "MAC address", "Email address", "wallet_address", "city"])
+def test_other_kinds_of_address_are_not_postal(header: str) -> None:
+    table = f"host\t{header}\nsrv1\t00:1A:2B:3C:4D:5E\nsrv2\tStorgatan 12"
+    assert count(table, E.STREET_ADDRESS, Layout.TABLE, ("host", header)) == 0
+
+
+def test_street_names_in_prose_are_not_guessed() -> None:
+    assert count("We met at Storgatan 12 in Stockholm.", E.STREET_ADDRESS) == 0

@@ -46,3 +46,14 @@ def test_mail_with_a_contact_list_attachment(pipeline: Pipeline) -> None:
     sheet = files.xlsx({"Leads": [["name", "email", "phone"], *files.people(8)]})
     blob = files.eml("Here is the list for the agency.", [("leads.xlsx", sheet, "application/octet-stream")])
     assert decide(pipeline, blob, "fwd.eml") == ("block", ["block-contact-lists-external"])
+
+
+@pytest.mark.parametrize(("rows", "expected"), [(5, "block"), (4, "allow")])
+def test_a_postal_address_list_counts_people_without_any_email_or_phone(
+    pipeline: Pipeline, rows: int, expected: str
+) -> None:
+    streets = ["Storgatan 12", "Kerkstraat 5A", "Main Street 221", "Hauptstraße 3", "Drottninggatan 45"]
+    table = [["Namn", "Adress", "Postnummer", "Ort"]] + [
+        [f"Person {i}", streets[i], f"11{i} 22", "Stockholm"] for i in range(rows)]
+    blob = files.xlsx({"Utskick": table})
+    assert decide(pipeline, blob, "utskick.xlsx")[0] == expected

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from detectors.registry import Registry, default_recognizers
 from gateway.errors import PolicyError
-from gateway.pipeline import Pipeline
+from gateway.pipeline import SPECIAL_ENTITIES, Pipeline
 from gateway.policy.loader import load_policy
 from gateway.settings import Settings
 from tests.conftest import POLICIES
@@ -33,12 +34,7 @@ def _line_of(path: Path, needle: str) -> int:
 
 def _problem(policy_dir: Path) -> str:
     with pytest.raises(PolicyError) as caught:
-        load_policy(policy_dir, known_detectors={"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN",
-                                                 "SE_PERSONNUMMER", "NL_BSN", "UK_NINO", "IBAN_CODE",
-                                                 "PRIVATE_KEY", "AWS_ACCESS_KEY", "AWS_SECRET_KEY",
-                                                 "GITHUB_TOKEN", "SLACK_TOKEN", "GOOGLE_API_KEY",
-                                                 "STRIPE_SECRET_KEY", "SENSITIVITY_LABEL", "UNSCANNABLE",
-                                                 "DETECTOR_ERROR"})
+        load_policy(policy_dir, known_detectors=Registry(default_recognizers()).entities | SPECIAL_ENTITIES)
     return str(caught.value)
 
 
