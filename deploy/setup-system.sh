@@ -11,6 +11,7 @@ required=(
   "tesseract-ocr-eng:/usr/share/tesseract-ocr/5/tessdata/eng.traineddata"
   "tesseract-ocr-swe:/usr/share/tesseract-ocr/5/tessdata/swe.traineddata"
   "tesseract-ocr-nld:/usr/share/tesseract-ocr/5/tessdata/nld.traineddata"
+  "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"   # tests render PDFs and images
 )
 
 missing=()
