@@ -89,6 +89,10 @@ def extract_package(archive: zipfile.ZipFile, kind: str, origin: str, context: C
         yield from _pptx(reader)
     else:
         yield from _odf(reader)
+    if kind != "odf":  # OOXML keeps sensitivity labels in its custom properties
+        label = reader.custom_properties()
+        if label is not None:
+            yield label
     yield from reader.embedded()
 
 
@@ -175,9 +179,6 @@ def _docx(reader: _PackageReader) -> Iterator[Item]:
     for kind in ("header", "footer", "comments", "footnotes", "endnotes"):
         for name in reader.matching(rf"word/{kind}\d*\.xml"):
             yield from reader.blocks(name, WORD_TAGS, f"{origin} › {kind}")
-    label = reader.custom_properties()
-    if label is not None:
-        yield label
 
 
 def _pptx(reader: _PackageReader) -> Iterator[Item]:
@@ -194,9 +195,6 @@ def _pptx(reader: _PackageReader) -> Iterator[Item]:
             text = "\n".join("".join(c.itertext()) for c in root.iter(f"{P}text"))
             if text.strip():
                 yield Part(text, f"{origin} › comments", Layout.PROSE)
-    label = reader.custom_properties()
-    if label is not None:
-        yield label
 
 
 def _xlsx(reader: _PackageReader) -> Iterator[Item]:
@@ -222,9 +220,6 @@ def _xlsx(reader: _PackageReader) -> Iterator[Item]:
             text = "\n".join("".join(c.itertext()) for c in root.iter() if c.tag.endswith("}comment"))
             if text.strip():
                 yield Part(text, f"{reader.origin} › comments", Layout.PROSE)
-    label = reader.custom_properties()
-    if label is not None:
-        yield label
 
 
 def _odf(reader: _PackageReader) -> Iterator[Item]:
