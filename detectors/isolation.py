@@ -78,3 +78,10 @@ def _work(sender: Connection, blob: bytes, origin: str, mime_type: str, encoding
         sender.send(Skipped(origin, f"{origin} needs more memory than allowed to read, so it can't be checked"))
     sender.send(_DONE)
     sender.close()
+
+
+def warm_up() -> None:
+    """Start the forkserver now (it preloads the parsers), so the first upload does not wait for it."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()

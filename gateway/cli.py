@@ -212,6 +212,9 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger().setLevel(settings.log_level)
     logging.getLogger("detour").setLevel(settings.log_level)
     app = create_app(settings)  # refuses to start with an invalid policy
+    from detectors.isolation import warm_up
+
+    warm_up()
     policy = app.state.pipeline.policy
     print(f"detour: policy {policy.document.policy.name} {policy.document.policy.version} "
           f"({', '.join(policy.files)} in {policy.directory}) loaded", file=sys.stderr)
