@@ -86,6 +86,7 @@ class ScanResult:
     parts: int = 0
     scanned_chars: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    partial: bool = False  # the scan stopped early: the decision could no longer change
 
     def of(self, entities: frozenset[str] | set[str]) -> list[Finding]:
         return [f for f in self.findings if f.entity in entities]

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
@@ -109,8 +109,13 @@ class Scanner:
             for entity in recognizer.supported_entities
         }
 
-    def scan_upload(self, blob: bytes, name: str, limits: Limits) -> ScanResult:
-        """Sniff the true type, extract, scan. Never raises for bad content: it becomes a finding."""
+    def scan_upload(self, blob: bytes, name: str, limits: Limits,
+                    settled: Callable[[Sequence[Finding]], bool] | None = None) -> ScanResult:
+        """Sniff the true type, extract, scan. Never raises for bad content: it becomes a finding.
+
+        ``settled`` (from the caller, who knows the policy) says when the findings so far already
+        decide the upload; the scan then stops early and the result is marked partial.
+        """
         mime_type, encoding = sniff(blob)
         if len(blob) > limits.max_upload_bytes:
             reason = f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, so it can't be checked"
@@ -121,13 +126,22 @@ class Scanner:
             items = extract_isolated(blob, name, mime_type, encoding, limits)
         findings: list[Finding] = []
         parts = chars = 0
-        for item in items:
+        next_check = 1  # ask ``settled`` as findings grow by half: O(n) work over the whole scan
+        remaining = iter(items)
+        for item in remaining:
             if isinstance(item, Skipped):
                 findings.append(Finding.unscannable(item.origin, item.reason, parts))
-                continue
-            chars += len(item.text)
-            findings.extend(self.scan_part(item, parts))
-            parts += 1
+            else:
+                chars += len(item.text)
+                findings.extend(self.scan_part(item, parts))
+                parts += 1
+            if settled is not None and len(findings) >= next_check:
+                next_check = len(findings) + max(1, len(findings) // 2)
+                if settled(findings) and _more_to_come(remaining):
+                    close = getattr(remaining, "close", None)
+                    if close is not None:
+                        close()  # stops the extraction worker
+                    return ScanResult(mime_type, tuple(findings), parts, chars, partial=True)
         return ScanResult(mime_type, tuple(findings), parts, chars)
 
     def scan_part(self, part: Part, index: int) -> list[Finding]:
@@ -207,6 +221,11 @@ class Scanner:
             location=Location(index, part.origin, record + 1, block, column),
             layout=part.layout,
         )
+
+
+def _more_to_come(items: Iterator[Item]) -> bool:
+    """Whether anything is left unread; peeking consumes the next item, which is then not scanned."""
+    return next(items, None) is not None
 
 
 @dataclass

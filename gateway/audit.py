@@ -45,6 +45,7 @@ class AuditLog:
                              for d in report.data_classes},
             "findings": [f.model_dump(include={"type", "count", "distinct", "examples"}) for f in report.findings],
             "alternatives": [a.id for a in report.alternatives],
+            "partial": report.scan.partial,
             "policy": report.policy.digest,
         }
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))

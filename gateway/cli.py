@@ -153,6 +153,8 @@ def format_text(report: Report) -> str:
             lines.append(_wrap(f"{finding_type}: {', '.join(shown)}", "      ", "        "))
     elif report.decision is Action.ALLOW:
         lines.append(f"  {label['nothing']}")
+    if report.scan.partial:
+        lines.append(_wrap(label["partial"], "  ", "  "))
     if report.alternatives:
         lines.append(f"  {label['instead']}:")
         for offer in report.alternatives:

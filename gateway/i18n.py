@@ -21,6 +21,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "reference": "Reference",
         "nothing": "Nothing sensitive was found for this destination.",
         "allowed_with_findings": "Allowed: nothing here is restricted for this destination.",
+        "partial": "Detour stopped checking once this was clear; the file may contain more.",
     },
     "sv": {
         "allow": "TILLÅTEN",
@@ -34,6 +35,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "reference": "Referens",
         "nothing": "Inget känsligt hittades för den här mottagaren.",
         "allowed_with_findings": "Tillåten: inget här är begränsat för den här mottagaren.",
+        "partial": "Detour slutade kontrollera när detta stod klart; filen kan innehålla mer.",
     },
     "nl": {
         "allow": "TOEGESTAAN",
@@ -47,6 +49,7 @@ LABELS: dict[Language, dict[str, str]] = {
         "reference": "Referentie",
         "nothing": "Er is niets gevoeligs gevonden voor deze bestemming.",
         "allowed_with_findings": "Toegestaan: niets hiervan is beperkt voor deze bestemming.",
+        "partial": "Detour stopte met controleren zodra dit duidelijk was; het bestand kan meer bevatten.",
     },
 }
 

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,14 @@ class Pipeline:
 
     def inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
         upload = self._upload(request, len(blob), hashlib.sha256(blob).hexdigest())
-        scan = self.scanner.scan_upload(blob, upload.file_name, self.limits)
+
+        def block_is_certain(findings: Sequence[Finding]) -> bool:
+            # More findings can only trigger more rules, and the most severe action wins:
+            # once the findings so far block, the rest of the upload cannot change that.
+            partial = ScanResult("", tuple(findings))
+            return decide(partial, upload, self.policy, "probe").action is Action.BLOCK
+
+        scan = self.scanner.scan_upload(blob, upload.file_name, self.limits, block_is_certain)
         return self._decide(upload, scan, language)
 
     def inspect_file(self, path: Path, request: UploadRequest, language: Language) -> Report:

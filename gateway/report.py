@@ -70,7 +70,8 @@ class FileTypeOut(BaseModel):
 class ScanOut(BaseModel):
     parts: int
     characters: int
-    partial: bool = False
+    partial: bool = Field(default=False, description="The scan stopped early once the block was certain; "
+                                                      "findings are what was seen until then")
 
 
 class PolicyOut(BaseModel):
@@ -172,7 +173,7 @@ def render(
         alternatives=offers,
         helpdesk=_helpdesk(decision, upload, policy, language, shown_destination,
                            [phrases[c] for c in reason_classes], offers),
-        scan=ScanOut(parts=scan.parts, characters=scan.scanned_chars),
+        scan=ScanOut(parts=scan.parts, characters=scan.scanned_chars, partial=scan.partial),
         policy=PolicyOut(name=document.policy.name, version=document.policy.version, digest=policy.digest),
     )
 

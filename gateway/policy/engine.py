@@ -9,6 +9,7 @@ the winning rules, ranked by ``alternatives.rank``.
 from __future__ import annotations
 
 from alternatives.rank import rank
+from detectors.entities import UNSCANNABLE
 from detectors.findings import Finding, ScanResult
 from detectors.people import count_people
 from gateway.model import DataClassHit, Decision, Reason, Upload
@@ -37,6 +38,8 @@ def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str) -
     alternatives: tuple[str, ...] = ()
     if action is not Action.ALLOW:
         classes = list(dict.fromkeys(c for r in reasons for c in r.data_classes))
+        if scan.partial:  # the unread rest is content nobody checked: routes must be fit for that too
+            classes += [d.id for d in document.data_classes if UNSCANNABLE in d.detectors and d.id not in classes]
         for reason in reasons:
             rule = next(rule for rule in document.rules if rule.id == reason.rule)
             offered.extend(a for a in rule.alternatives if a not in offered)

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from detectors.extract import Context, extract
+from detectors.findings import Part, Skipped
+from detectors.limits import Limits
 from gateway.pipeline import Pipeline, UploadRequest
 from gateway.report import Report
 from gateway.settings import Settings
@@ -66,18 +69,30 @@ def test_nested_zip_bomb_42_style(strict: Pipeline) -> None:
     assert "nested more than" in notes or "holds more than" in notes or "unpacks to more than" in notes
 
 
-def test_zip_with_overlapping_entries(strict: Pipeline) -> None:
-    """2,000 directory entries share one 4 MB member: 8 GB of output from 4 MB, stopped by the byte budget."""
-    base = files.zip_of([("a.txt", secrets.token_bytes(4 * MB))], compression=zipfile.ZIP_STORED)
+def overlapping_zip(member: bytes, copies: int) -> bytes:
+    """Every directory entry points at the same local file: ``copies`` times the output from one member."""
+    base = files.zip_of([("a.txt", member)], compression=zipfile.ZIP_STORED)
     end = base.rfind(b"PK\x05\x06")
     central = base.rfind(b"PK\x01\x02", 0, end)
     entry = base[central:end]
-    copies = 2000
-    entries = entry * copies  # every directory entry points at the same local file
+    entries = entry * copies
     eocd = bytearray(base[end:])
     struct.pack_into("<HHII", eocd, 8, copies, copies, len(entries), central)
-    report = inspect(strict, base[:central] + entries + bytes(eocd), "overlap.zip")
-    assert_unscannable(report, "unpacks to more than")
+    return base[:central] + entries + bytes(eocd)
+
+
+def test_zip_with_overlapping_entries_is_stopped_by_the_byte_budget() -> None:
+    """2,000 entries share one 4 MB text member: 8 GB of output from 4 MB, stopped by the budget."""
+    limits = Limits(max_total_bytes=64 * MB)
+    items = list(extract(overlapping_zip(b"plain words\n" * (4 * MB // 12), 2000), "overlap.zip",
+                         Context.fresh(limits)))
+    reasons = [i.reason for i in items if isinstance(i, Skipped)]
+    assert reasons and all("unpacks to more than the 64 MB one upload may hold" in r for r in reasons)
+    assert sum(isinstance(i, Part) for i in items) == 16  # 16 × 4 MB fit in the budget, no more
+
+
+def test_zip_with_overlapping_entries_is_blocked(strict: Pipeline) -> None:
+    assert_unscannable(inspect(strict, overlapping_zip(secrets.token_bytes(4 * MB), 2000), "overlap.zip"))
 
 
 def test_zip_slip_member_names_are_only_names(strict: Pipeline, tmp_path: Path) -> None:
