@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from detectors import entities
+from detectors import edm, entities
+from detectors.edm import FingerprintSet
 from detectors.extract import Context, Item, extract, is_plain_text
 from detectors.filetype import sniff
 from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, ScanResult, Skipped
@@ -100,9 +101,10 @@ class _Records:
 class Scanner:
     """Runs the registry's recognizers over parts; turns accepted candidates into findings."""
 
-    def __init__(self, registry: Registry, hasher: ValueHasher) -> None:
+    def __init__(self, registry: Registry, hasher: ValueHasher, fingerprints: Sequence[FingerprintSet] = ()) -> None:
         self.registry = registry
         self.hasher = hasher
+        self.fingerprints = tuple(fingerprints)
         self._context = {
             entity: _context_pattern(recognizer.context or [])
             for recognizer in registry.recognizers
@@ -182,9 +184,21 @@ class Scanner:
                         score += CONTEXT_BOOST
                 if score >= ACCEPT_SCORE:
                     candidates.append(_Candidate(result.start, result.end, result.entity_type, score))
+        exact = self._exact_matches(part, index) if self.fingerprints and part.text else []
         if records is None or not candidates:
-            return errors
-        return errors + [self._finding(part, index, records, c) for c in _without_overlaps(candidates)]
+            return errors + exact
+        return errors + exact + [self._finding(part, index, records, c) for c in _without_overlaps(candidates)]
+
+    def _exact_matches(self, part: Part, index: int) -> list[Finding]:
+        """Records of registered datasets (EDM), found by salted hashes of their values."""
+        found = []
+        for number, line in enumerate(part.text.split("\n"), start=1):
+            for fingerprints in self.fingerprints:
+                for record_id in sorted(edm.matches(fingerprints, line)):
+                    found.append(Finding(fingerprints.entity, f"a record of {fingerprints.name}",
+                                         self.hasher(fingerprints.entity, str(record_id)), 1.0,
+                                         Location(index, part.origin, number, number), Layout.TABLE))
+        return found
 
     def _context_anywhere(self, recognizer: EntityRecognizer, lowered: str) -> bool:
         pattern = self._context.get(recognizer.supported_entities[0])

@@ -19,6 +19,7 @@ from pathlib import Path
 from alternatives.catalogue import Language
 from alternatives.helpdesk import HelpdeskMessage
 from detectors import entities
+from detectors.edm import FingerprintSet
 from detectors.findings import Finding, ScanResult
 from detectors.limits import Limits
 from detectors.registry import Registry, default_recognizers
@@ -64,8 +65,10 @@ class Pipeline:
     def from_settings(cls, settings: Settings) -> Pipeline:
         """Load the recognizers and the policy; raises ``PolicyError`` for an invalid policy."""
         registry = Registry(default_recognizers())
-        policy = load_policy(settings.policies_dir, known_detectors=registry.entities | SPECIAL_ENTITIES)
-        scanner = Scanner(registry, ValueHasher(settings.hash_key_bytes()))
+        fingerprints = load_fingerprints(settings)
+        known = registry.entities | SPECIAL_ENTITIES | {f.entity for f in fingerprints}
+        policy = load_policy(settings.policies_dir, known_detectors=known)
+        scanner = Scanner(registry, ValueHasher(settings.hash_key_bytes()), fingerprints)
         return cls(settings, policy, scanner, AuditLog(settings.audit_log))
 
     @property
@@ -160,3 +163,12 @@ class Pipeline:
 
 
 SPECIAL_ENTITIES = frozenset({entities.UNSCANNABLE, entities.DETECTOR_ERROR})
+
+
+def edm_folder(settings: Settings) -> Path:
+    return settings.data_dir / "edm"
+
+
+def load_fingerprints(settings: Settings) -> list[FingerprintSet]:
+    """The EDM fingerprint sets IT registered with ``detour edm add``."""
+    return [FingerprintSet.load(path) for path in sorted(edm_folder(settings).glob("*.json"))]

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from detectors.limits import Limits
 
 BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "var"
 PLACEHOLDER_KEYS = {"", "change-me", "changeme", "secret", "detour"}
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     policies_dir: Path = BUNDLED_POLICIES
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Detour's own data: EDM fingerprint sets (edm/)")
     hash_key: SecretStr | None = Field(
         default=None,
         description="Key for the salted hashes of findings. Required in production; "
