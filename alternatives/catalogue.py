@@ -45,9 +45,6 @@ class Localized(Model):
         text: str | None = getattr(self, language)
         return text if text is not None else self.en
 
-    def missing(self) -> list[Language]:
-        return [lang for lang in LANGUAGES if getattr(self, lang) is None]
-
 
 class AlternativeKind(StrEnum):
     VPN_SHARE = "vpn_share"

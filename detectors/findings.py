@@ -7,7 +7,7 @@ salted hash, so nothing downstream (decisions, logs, responses) can leak it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from detectors.entities import UNSCANNABLE
@@ -85,7 +85,6 @@ class ScanResult:
     findings: tuple[Finding, ...] = ()
     parts: int = 0
     scanned_chars: int = 0
-    notes: tuple[str, ...] = field(default_factory=tuple)
     partial: bool = False  # the scan stopped early: the decision could no longer change
 
     def of(self, entities: frozenset[str] | set[str]) -> list[Finding]:

@@ -121,11 +121,6 @@ class DataClass(Model):
                                      "allowed: {count}, {distinct}, {people}")
         return self
 
-    @property
-    def counted_by(self) -> str:
-        """Which number describes this data class best: people, distinct values or matches."""
-        return "people" if self.min_people else "distinct"
-
 
 class Condition(Model):
     data_classes: list[str] = Field(min_length=1)

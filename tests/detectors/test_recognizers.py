@@ -107,7 +107,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "entity", "expected"), CASES, ids=[f"{e}:{t[:30]}" for t, e, _ in CASES])
+@pytest.mark.parametrize(("text", "entity", "expected"), CASES,
+                         ids=[f"{e}-{i}-expect-{n}" for i, (_, e, n) in enumerate(CASES)])
 def test_detector_cases(text: str, entity: str, expected: int) -> None:
     assert count(text, entity) == expected
 
@@ -141,7 +142,7 @@ SECRET_CASES = [
 
 
 @pytest.mark.parametrize(("text", "entity", "expected"), SECRET_CASES,
-                         ids=[f"{e}:{t[:24]}" for t, e, _ in SECRET_CASES])
+                         ids=[f"{e}-{i}-expect-{n}" for i, (_, e, n) in enumerate(SECRET_CASES)])
 def test_secret_cases(text: str, entity: str, expected: int) -> None:
     assert count(text, entity) == expected
 
