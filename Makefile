@@ -11,11 +11,12 @@ PORT   ?= 8080
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml deploy/setup-system.sh
+$(STAMP): requirements.lock requirements-ner.lock pyproject.toml deploy/setup-system.sh
 	@bash deploy/setup-system.sh
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Detour needs Python 3.11 or newer; set PYTHON=python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-ner.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -30,7 +31,8 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/extraction.py
 
 # Regenerate the pinned lock file after editing pyproject.toml dependencies.
 lock: install

@@ -19,6 +19,8 @@ GITHUB_TOKEN = "GITHUB_TOKEN"
 SLACK_TOKEN = "SLACK_TOKEN"
 GOOGLE_API_KEY = "GOOGLE_API_KEY"
 STRIPE_SECRET_KEY = "STRIPE_SECRET_KEY"
+# A person's name: from a name column or field (tables, JSON), or the optional NER extra in prose.
+PERSON = "PERSON"
 # A postal address, known by its column or field name (tables, JSON).
 STREET_ADDRESS = "STREET_ADDRESS"
 # A Confidential (or stricter) sensitivity label or classification marking.

@@ -7,6 +7,7 @@ so the same value written differently counts once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from detectors import entities
@@ -16,13 +17,15 @@ NATIONAL_IDS = frozenset({entities.US_SSN, entities.SE_PERSONNUMMER, entities.NL
 SECRET_PREFIXES = ("sk_live_", "rk_live_", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xoxb-", "xoxp-",
                    "xoxa-", "xoxr-", "xoxs-", "xoxe-", "https://hooks.slack.com/services/", "AKIA", "ASIA", "ABIA",
                    "ACCA", "AIza")
+_DIGIT = re.compile(r"\d")
+_ALNUM = re.compile(r"[^\W_]")
 
 
 def normalize(entity: str, raw: str) -> str:
     value = raw.strip()
     if entity in (entities.EMAIL_ADDRESS, entities.SENSITIVITY_LABEL):
         return value.lower()
-    if entity == entities.STREET_ADDRESS:
+    if entity in (entities.STREET_ADDRESS, entities.PERSON):
         return " ".join(value.lower().split())
     if entity == entities.PHONE_NUMBER:
         core = value.lower().split("x")[0].split("ext")[0].replace("(0)", "")
@@ -56,6 +59,8 @@ def mask(entity: str, raw: str) -> str:
         return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
     if entity == entities.STREET_ADDRESS:
         return _star_after(value, 1)
+    if entity == entities.PERSON:
+        return " ".join(_star_after(word, 1) for word in value.split()[:3])
     if entity == entities.SENSITIVITY_LABEL:
         return value  # a label name is not itself sensitive, and staff need to see it
     if entity == entities.PRIVATE_KEY:
@@ -74,12 +79,9 @@ def _star_after(text: str, keep: int) -> str:
 
 def _keep_last(value: str, keep: int, counts: Callable[[str], bool]) -> str:
     """Star every character ``counts`` accepts except the last ``keep`` of them; keep separators."""
-    total = sum(1 for ch in value if counts(ch))
-    out, seen = [], 0
-    for ch in value:
-        if counts(ch):
-            seen += 1
-            out.append(ch if seen > total - keep else "*")
-        else:
-            out.append(ch)
-    return "".join(out)
+    cut, kept = len(value), 0
+    while cut > 0 and kept < keep:  # the last ``keep`` counted characters stay
+        cut -= 1
+        kept += counts(value[cut])
+    starred = _DIGIT if counts is str.isdigit else _ALNUM
+    return starred.sub("*", value[:cut]) + value[cut:]

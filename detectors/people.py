@@ -6,10 +6,17 @@ in the same table row are one person. Values are joined into people with a
 union-find:
 
 - in tables and JSON, everything in one record (row/object) is one person;
+- a record with a person's name (``PERSON``, from a name column) is that
+  person: records with the same name are one person, and a value shared by
+  records with different names (a switchboard number, ``info@``) does not join
+  them;
 - in prose, the values on one line are one person when the line holds at most
   one value of each type (a signature line), and likewise for a paragraph (a
   signature block); a line listing ten addresses is ten people;
-- the same value wherever it appears is the same person.
+- otherwise the same value wherever it appears is the same person.
+
+Only people with at least one value of the counted types count: a list of
+names alone is not contact data, unless the policy counts ``PERSON`` too.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from detectors.entities import CONTACT_ENTITIES
+from detectors.entities import CONTACT_ENTITIES, PERSON
 from detectors.findings import Finding, Layout
 
 _Node = tuple[str, str]  # (entity, digest)
@@ -41,34 +48,52 @@ class _UnionFind:
     def union(self, a: _Node, b: _Node) -> None:
         self.parent[self.find(a)] = self.find(b)
 
-    def components(self) -> int:
-        return sum(1 for node in self.parent if self.find(node) == node)
 
 
 def count_people(findings: Iterable[Finding], contact_entities: frozenset[str] = CONTACT_ENTITIES) -> int:
-    """Number of distinct people the contact findings belong to."""
+    """Number of distinct people with at least one finding of ``contact_entities``."""
     uf = _UnionFind()
+    counted: set[_Node] = set()
     rows: dict[tuple[int, int], set[_Node]] = defaultdict(set)
+    names: dict[tuple[int, int], set[str]] = defaultdict(set)
     lines: dict[tuple[int, int], set[_Node]] = defaultdict(set)
     blocks: dict[tuple[int, int], set[_Node]] = defaultdict(set)
     for f in findings:
+        where = f.location
+        if f.entity == PERSON and f.layout is not Layout.PROSE:
+            names[(where.part, where.record)].add(f.digest)
         if f.entity not in contact_entities:
             continue
         node = (f.entity, f.digest)
-        uf.add(node)
-        where = f.location
         if f.layout is Layout.PROSE:
+            uf.add(node)
+            counted.add(node)
             lines[(where.part, where.record)].add(node)
             blocks[(where.part, where.block)].add(node)
         else:
             rows[(where.part, where.record)].add(node)
-    for nodes in rows.values():
+    for row, nodes in rows.items():
+        name = names.get(row)
+        if name:  # the row is this person; its values do not join other rows
+            person = (PERSON, "|".join(sorted(name)))
+            uf.add(person)
+            counted.add(person)
+            continue
+        for node in nodes:
+            uf.add(node)
+            counted.add(node)
         _join(uf, nodes)
+    if PERSON in contact_entities:  # names alone count when the policy says so
+        for row, name in names.items():
+            if row not in rows:
+                person = (PERSON, "|".join(sorted(name)))
+                uf.add(person)
+                counted.add(person)
     for group in (lines, blocks):
         for nodes in group.values():
             if _at_most_one_per_type(nodes):
                 _join(uf, nodes)
-    return uf.components()
+    return len({uf.find(node) for node in counted})
 
 
 def _join(uf: _UnionFind, nodes: set[_Node]) -> None:

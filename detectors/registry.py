@@ -14,7 +14,13 @@ from presidio_analyzer import EntityRecognizer
 from detectors.recognizers import columns, labels, pii, secrets
 
 
-def default_recognizers() -> list[EntityRecognizer]:
+def default_recognizers(ner_model: str = "", ner_max_chars: int = 100_000) -> list[EntityRecognizer]:
+    """The shipped recognizers; with ``ner_model`` (a spaCy pipeline) also names in prose (the NER extra)."""
+    extra: list[EntityRecognizer] = []
+    if ner_model:
+        from detectors.recognizers.ner import SpacyPersonRecognizer  # spaCy loads only when asked for
+
+        extra.append(SpacyPersonRecognizer(ner_model, ner_max_chars))
     return [
         pii.EmailRecognizer(),
         pii.PhoneRecognizer(),
@@ -32,12 +38,17 @@ def default_recognizers() -> list[EntityRecognizer]:
         secrets.GoogleApiKeyRecognizer(),
         secrets.StripeSecretKeyRecognizer(),
         columns.StreetAddressRecognizer(),
+        columns.PersonColumnRecognizer(),
         labels.SensitivityLabelRecognizer(),
+        *extra,
     ]
 
 
 class Registry:
-    """An immutable set of recognizers with unique names and one recognizer per entity."""
+    """An immutable set of recognizers with unique names; the first recognizer of an entity is its owner.
+
+    An entity may have several recognizers (PERSON: name columns, and the optional NER extra).
+    """
 
     def __init__(self, recognizers: Iterable[EntityRecognizer]) -> None:
         self.recognizers: tuple[EntityRecognizer, ...] = tuple(recognizers)
@@ -48,9 +59,7 @@ class Registry:
                 raise ValueError(f"two recognizers are named {recognizer.name!r}")
             names.add(recognizer.name)
             for entity in recognizer.supported_entities:
-                if entity in owners:
-                    raise ValueError(f"{entity} is claimed by both {owners[entity]} and {recognizer.name}")
-                owners[entity] = recognizer.name
+                owners.setdefault(entity, recognizer.name)
         self.entities: frozenset[str] = frozenset(owners)
         by_name = {r.name: r for r in self.recognizers}
         self._by_entity = {entity: by_name[name] for entity, name in owners.items()}

@@ -1,9 +1,12 @@
 """The scan stage: run every registered recognizer over extracted parts and keep safe findings.
 
-Presidio's recognizer model is reused as it is (patterns, validation, context
-words, scores), but not its NLP pipeline or its context enhancer: context is
-scored here in a bounded window around each candidate (and, in tables, from the
-column header), so a scan stays linear in the size of the input.
+Tiered and linear: tier 0 (``detectors.prefilter``) runs every recognizer's
+triggers over a part in one Hyperscan pass; each recognizer's own patterns and
+validation (checksums, formats) then run only in the windows around its
+triggers. Presidio's recognizer model is reused as it is (patterns, validation,
+context words, scores), but not its NLP pipeline or its context enhancer:
+context is scored here in a bounded window around each candidate (and, in
+tables, from the column header).
 
 The raw matched text exists only inside ``_finding``: it is masked and hashed
 there, and only the masked example and the salted digest leave this module.
@@ -13,13 +16,14 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+import regex
+from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
 from detectors import edm, entities
 from detectors.edm import FingerprintSet
@@ -29,34 +33,27 @@ from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, 
 from detectors.isolation import extract_isolated
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
+from detectors.prefilter import WHOLE, Prefilter
 from detectors.registry import Registry
 
 log = logging.getLogger(__name__)
 
-# Tier 0 for number-shaped identifiers: one linear pass of the standard library's regex engine
-# finds digit-dense spans; recognizers that only match numbers (DIGIT_CANDIDATES) then run on
-# those spans alone, joined with their margins, instead of on the whole text.
-# At least 7 digits (the shortest number-shaped identifier, a local phone number), each followed
-# by at most 3 separator characters; a separator is never a digit, so matching stays linear.
-_DIGIT_SPAN = re.compile(r"[+(]?(?:\d[ .()\-/#xXet]{0,3}){7,}")
-SPAN_MARGIN = 4  # characters kept either side, so the recognizers' lookarounds see the real neighbours
-
+REGEX_TIMEOUT_SECONDS = 5.0  # one recognizer pattern on one window; a timeout is a detector error, never a pass
 ACCEPT_SCORE = 0.5  # a candidate at or above this is a finding
 CONTEXT_BOOST = 0.35  # added to a weak candidate when a context word is near (Presidio's factor)
 CONTEXT_WINDOW = 48  # characters either side of a candidate searched for context words
 
 
 class ValueHasher:
-    """Salted, keyed hash of a normalised value: lets IT correlate findings without the value."""
+    """Keyed hash (BLAKE2b in keyed mode, a MAC) of a normalised value: IT correlates findings without it."""
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("the hash key must be at least 16 bytes")
-        self._key = key
+        self._key = key if len(key) <= 64 else hashlib.sha256(key).digest()
 
     def __call__(self, entity: str, normalised: str) -> str:
-        mac = hmac.new(self._key, f"{entity}\x00{normalised}".encode(), hashlib.sha256)
-        return mac.hexdigest()[:24]
+        return hashlib.blake2b(f"{entity}\x00{normalised}".encode(), key=self._key, digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,20 +64,70 @@ class _Candidate:
     score: float
 
 
-@dataclass
+PIECE_CHARS = 1 << 18  # a larger part is scanned in pieces of about this size, cut between records
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A slice of a large part, scanned on its own; numbers records as the whole part does."""
+
+    source: Part
+    start: int = 0
+    end: int = -1  # -1: to the end
+    first_record: int = 0  # 0-based record number of the piece's first line (after ``repeated``)
+    first_block: int = 0
+    repeated: int = 0  # length of the table header repeated at the top of the piece (context only)
+
+    @property
+    def part(self) -> Part:
+        """The piece as a part of its own, built only when scanned: pieces never all exist at once."""
+        if self.start == 0 and self.end == -1:
+            return self.source
+        text = self.source.text
+        header = text[: self.repeated]
+        return Part(header + text[self.start : self.end], self.source.origin, self.source.layout, self.source.header)
+
+
+def _pieces(part: Part) -> list[_Piece]:
+    """Cut a large part between records (tables, JSON) or paragraphs (prose); small parts stay whole."""
+    text = part.text
+    if len(text) <= PIECE_CHARS + PIECE_CHARS // 2:
+        return [_Piece(part)]
+    header = text[: text.find("\n") + 1] if part.header else ""
+    separator = "\n\n" if part.layout is Layout.PROSE else "\n"  # a PEM block never holds a blank line
+    pieces: list[_Piece] = []
+    start = record = 0
+    while start < len(text):
+        cut = text.find(separator, start + PIECE_CHARS) if len(text) - start > PIECE_CHARS * 3 // 2 else -1
+        end = len(text) if cut < 0 else cut + len(separator)
+        repeated = len(header) if start else 0
+        first_record = record - 1 if repeated else record
+        pieces.append(_Piece(part, start, end, first_record, record + 1 if start else 0, repeated))
+        record += text.count("\n", start, end)
+        start = end
+    return pieces
+
+
 class _Records:
-    """Maps offsets in a part's text to 1-based records (lines/rows) and paragraph blocks."""
+    """Maps offsets in a part's text to 1-based records (lines/rows) and paragraph blocks.
 
-    text: str
-    paragraphs: bool = True  # only prose needs paragraph blocks
-    starts: list[int] = field(default_factory=list)
-    blocks: list[int] = field(default_factory=list)
+    Built on first use: a part without candidates never pays for it.
+    """
 
-    def __post_init__(self) -> None:
-        self.starts = [0]
-        self.starts.extend(m.end() for m in re.finditer("\n", self.text))
-        if not self.paragraphs:
-            return
+    def __init__(self, text: str, paragraphs: bool, piece: _Piece) -> None:
+        self.text = text
+        self.paragraphs = paragraphs  # only prose needs paragraph blocks
+        self.piece = piece
+
+    @cached_property
+    def starts(self) -> list[int]:
+        starts = [0]
+        starts.extend(m.end() for m in re.finditer("\n", self.text))
+        return starts
+
+    @cached_property
+    def blocks(self) -> list[int]:
+        blocks: list[int] = []
         block, previous_blank = 0, False
         for index, start in enumerate(self.starts):
             end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text)
@@ -88,7 +135,8 @@ class _Records:
             if blank and not previous_blank:
                 block += 1
             previous_blank = blank
-            self.blocks.append(block)
+            blocks.append(block)
+        return blocks
 
     def index(self, offset: int) -> int:
         return bisect.bisect_right(self.starts, offset) - 1
@@ -105,6 +153,13 @@ class Scanner:
         self.registry = registry
         self.hasher = hasher
         self.fingerprints = tuple(fingerprints)
+        self.prefilter = Prefilter([getattr(r, "TRIGGERS", ()) for r in registry.recognizers])
+        self._patterns = {
+            index: [(pattern, regex.compile(pattern.regex, recognizer.global_regex_flags))
+                    for pattern in recognizer.patterns]
+            for index, recognizer in enumerate(registry.recognizers)
+            if isinstance(recognizer, PatternRecognizer)
+        }
         self._context = {
             entity: _context_pattern(recognizer.context or [])
             for recognizer in registry.recognizers
@@ -135,34 +190,37 @@ class Scanner:
                 findings.append(Finding.unscannable(item.origin, item.reason, parts))
             else:
                 chars += len(item.text)
-                findings.extend(self.scan_part(item, parts))
+                pieces = _pieces(item)
+                for number, piece in enumerate(pieces):  # large parts in pieces: an early decision comes early
+                    findings.extend(self.scan_part(piece.part, parts, piece))
+                    if number + 1 < len(pieces) and settled is not None and len(findings) >= next_check:
+                        next_check = len(findings) + max(1, len(findings) // 2)
+                        if settled(findings):
+                            _close(remaining)
+                            return ScanResult(mime_type, tuple(findings), parts + 1, chars, partial=True)
                 parts += 1
             if settled is not None and len(findings) >= next_check:
                 next_check = len(findings) + max(1, len(findings) // 2)
                 if settled(findings) and _more_to_come(remaining):
-                    close = getattr(remaining, "close", None)
-                    if close is not None:
-                        close()  # stops the extraction worker
+                    _close(remaining)
                     return ScanResult(mime_type, tuple(findings), parts, chars, partial=True)
         return ScanResult(mime_type, tuple(findings), parts, chars)
 
-    def scan_part(self, part: Part, index: int) -> list[Finding]:
+    def scan_part(self, part: Part, index: int, piece: _Piece | None = None) -> list[Finding]:
+        """Findings in ``part`` (the ``index``-th of the upload), or in one piece of it."""
+        if not part.text:
+            return []
+        piece = piece or _Piece(part)
+        records = _Records(part.text, part.layout is Layout.PROSE, piece)
         candidates: list[_Candidate] = []
-        records = _Records(part.text, part.layout is Layout.PROSE) if part.text else None
         errors: list[Finding] = []
-        lowered: str | None = None
-        spans: _Spans | None = None
-        for recognizer in self.registry.recognizers:
-            if getattr(recognizer, "REQUIRES_CONTEXT", False):
-                lowered = lowered if lowered is not None else (" ".join(part.header) + "\n" + part.text).lower()
-                if not self._context_anywhere(recognizer, lowered):
-                    continue
+        for number, windows in sorted(self.prefilter.windows(part.text).items()):
+            recognizer = self.registry.recognizers[number]
+            layouts = getattr(recognizer, "LAYOUTS", None)  # e.g. NER: prose only
+            if layouts is not None and part.layout not in layouts:
+                continue
             try:
-                if getattr(recognizer, "DIGIT_CANDIDATES", False):
-                    spans = spans if spans is not None else _Spans.of(part.text)
-                    results = spans.analyze(recognizer)
-                else:
-                    results = recognizer.analyze(part.text, recognizer.supported_entities, None)
+                results = self._run(number, recognizer, part.text, windows)
             except Exception:
                 log.exception("detector failed", extra={"detector": recognizer.name})
                 errors.append(
@@ -177,32 +235,67 @@ class Scanner:
                     )
                 )
                 continue
-            for result in results:
-                score = float(result.score)
-                if score < ACCEPT_SCORE and records is not None:
-                    if self._has_context(part, records, result.start, result.end, result.entity_type):
-                        score += CONTEXT_BOOST
-                if score >= ACCEPT_SCORE:
-                    candidates.append(_Candidate(result.start, result.end, result.entity_type, score))
-        exact = self._exact_matches(part, index) if self.fingerprints and part.text else []
-        if records is None or not candidates:
+            for candidate in results:
+                if candidate.start < piece.repeated:
+                    continue  # the header repeated at the top of a piece: scanned as context only
+                if candidate.score < ACCEPT_SCORE:
+                    if not self._has_context(part, records, candidate.start, candidate.end, candidate.entity):
+                        continue
+                    candidate = _Candidate(candidate.start, candidate.end, candidate.entity,
+                                           candidate.score + CONTEXT_BOOST)
+                    if candidate.score < ACCEPT_SCORE:
+                        continue
+                candidates.append(candidate)
+        exact = self._exact_matches(part, index, piece) if self.fingerprints else []
+        if not candidates:
             return errors + exact
         return errors + exact + [self._finding(part, index, records, c) for c in _without_overlaps(candidates)]
 
-    def _exact_matches(self, part: Part, index: int) -> list[Finding]:
+    def _run(self, number: int, recognizer: EntityRecognizer, text: str,
+             windows: list[tuple[int, int]]) -> list[_Candidate]:
+        """The recognizer's results within the windows; lookarounds see the text beyond each window."""
+        found: list[_Candidate] = []
+        spans = [(0, len(text)) if window == WHOLE else window for window in windows]
+        patterns = self._patterns.get(number)
+        if patterns is not None:  # a PatternRecognizer: Presidio's semantics, without its per-match objects
+            entity = recognizer.supported_entities[0]
+            validate, invalidate = recognizer.validate_result, recognizer.invalidate_result
+            for pattern, compiled in patterns:
+                for lo, hi in spans:
+                    for match in compiled.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_SECONDS):
+                        start, end = match.span()
+                        if start == end:
+                            continue
+                        value = text[start:end]
+                        valid = validate(value)
+                        score = pattern.score if valid is None else (1.0 if valid else 0.0)
+                        if score > 0 and not invalidate(value):
+                            found.append(_Candidate(start, end, entity, score))
+            return found
+        analyze_range = getattr(recognizer, "analyze_range", None)
+        for lo, hi in spans:
+            if analyze_range is not None:
+                results = analyze_range(text, lo, hi)
+                shift = 0
+            elif (lo, hi) == (0, len(text)):
+                results, shift = recognizer.analyze(text, recognizer.supported_entities, None), 0
+            else:
+                results, shift = recognizer.analyze(text[lo:hi], recognizer.supported_entities, None), lo
+            found.extend(_Candidate(r.start + shift, r.end + shift, r.entity_type, float(r.score))
+                         for r in results if r.score > 0)
+        return found
+
+    def _exact_matches(self, part: Part, index: int, piece: _Piece) -> list[Finding]:
         """Records of registered datasets (EDM), found by salted hashes of their values."""
         found = []
-        for number, line in enumerate(part.text.split("\n"), start=1):
+        lines = part.text[piece.repeated:].split("\n")
+        for number, line in enumerate(lines, start=piece.first_record + (2 if piece.repeated else 1)):
             for fingerprints in self.fingerprints:
                 for record_id in sorted(edm.matches(fingerprints, line)):
                     found.append(Finding(fingerprints.entity, f"a record of {fingerprints.name}",
                                          self.hasher(fingerprints.entity, str(record_id)), 1.0,
                                          Location(index, part.origin, number, number), Layout.TABLE))
         return found
-
-    def _context_anywhere(self, recognizer: EntityRecognizer, lowered: str) -> bool:
-        pattern = self._context.get(recognizer.supported_entities[0])
-        return pattern is not None and pattern.search(lowered) is not None
 
     def _has_context(self, part: Part, records: _Records, start: int, end: int, entity: str) -> bool:
         pattern = self._context.get(entity)
@@ -223,58 +316,30 @@ class Scanner:
     def _finding(self, part: Part, index: int, records: _Records, candidate: _Candidate) -> Finding:
         raw = part.text[candidate.start : candidate.end]
         record = records.index(candidate.start)
-        block = records.blocks[record] if part.layout is Layout.PROSE else record
         column = 0
         if part.layout is Layout.TABLE:
             column = part.text.count(CELL_SEPARATOR, records.starts[record], candidate.start) + 1
+        number = records.piece.first_record + record
+        block = records.piece.first_block + records.blocks[record] if part.layout is Layout.PROSE else number
         return Finding(
             entity=candidate.entity,
             masked=mask(candidate.entity, raw),
             digest=self.hasher(candidate.entity, normalize(candidate.entity, raw)),
             score=round(min(candidate.score, 1.0), 2),
-            location=Location(index, part.origin, record + 1, block, column),
+            location=Location(index, part.origin, number + 1, block, column),
             layout=part.layout,
         )
+
+
+def _close(items: Iterator[Item]) -> None:
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()  # stops the extraction worker
 
 
 def _more_to_come(items: Iterator[Item]) -> bool:
     """Whether anything is left unread; peeking consumes the next item, which is then not scanned."""
     return next(items, None) is not None
-
-
-@dataclass
-class _Spans:
-    """The digit-dense spans of a text, joined by newlines, with a map back to the text's offsets."""
-
-    text: str
-    joined_starts: list[int]
-    original_starts: list[int]
-
-    @classmethod
-    def of(cls, text: str) -> _Spans:
-        pieces: list[str] = []
-        joined_starts: list[int] = []
-        original_starts: list[int] = []
-        position = 0
-        for match in _DIGIT_SPAN.finditer(text):
-            start, end = max(0, match.start() - SPAN_MARGIN), min(len(text), match.end() + SPAN_MARGIN)
-            piece = text[start:end].replace("\n", " ") if "\n" in text[start:end] else text[start:end]
-            joined_starts.append(position)
-            original_starts.append(start)
-            pieces.append(piece)
-            position += len(piece) + 1
-        return cls("\n".join(pieces), joined_starts, original_starts)
-
-    def analyze(self, recognizer: EntityRecognizer) -> list[RecognizerResult]:
-        if not self.text:
-            return []
-        results = recognizer.analyze(self.text, recognizer.supported_entities, None)
-        for result in results:
-            index = bisect.bisect_right(self.joined_starts, result.start) - 1
-            shift = self.original_starts[index] - self.joined_starts[index]
-            result.start += shift
-            result.end += shift
-        return list(results)
 
 
 def _context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -285,14 +350,34 @@ def _context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
 
 
 def _without_overlaps(candidates: list[_Candidate]) -> list[_Candidate]:
-    """Where candidates overlap, keep the most confident (then the longest)."""
+    """Where candidates overlap, keep the most confident (then the longest), in text order.
+
+    Candidates are grouped into runs of overlapping spans first, so the greedy choice runs per
+    run: linear in practice however many candidates a part has.
+    """
+    ordered = sorted(candidates, key=lambda c: (c.start, c.end))
+    kept: list[_Candidate] = []
+    group: list[_Candidate] = []
+    reach = -1
+    for candidate in ordered:
+        if group and candidate.start >= reach:
+            kept.extend(_best_of(group))
+            group = []
+        group.append(candidate)
+        reach = max(reach, candidate.end) if len(group) > 1 else candidate.end
+    if group:
+        kept.extend(_best_of(group))
+    return kept
+
+
+def _best_of(group: list[_Candidate]) -> list[_Candidate]:
+    if len(group) == 1:
+        return group
     kept: list[_Candidate] = []
     starts: list[int] = []
-    for c in sorted(candidates, key=lambda c: (-c.score, c.start - c.end, c.start)):
+    for c in sorted(group, key=lambda c: (-c.score, c.start - c.end, c.start)):
         i = bisect.bisect_right(starts, c.start)
-        if i > 0 and kept[i - 1].end > c.start:
-            continue
-        if i < len(kept) and kept[i].start < c.end:
+        if (i > 0 and kept[i - 1].end > c.start) or (i < len(kept) and kept[i].start < c.end):
             continue
         starts.insert(i, c.start)
         kept.insert(i, c)

@@ -64,7 +64,7 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         """Load the recognizers and the policy; raises ``PolicyError`` for an invalid policy."""
-        registry = Registry(default_recognizers())
+        registry = Registry(default_recognizers(settings.ner_model, settings.ner_max_chars))
         fingerprints = load_fingerprints(settings)
         known = registry.entities | SPECIAL_ENTITIES | {f.entity for f in fingerprints}
         policy = load_policy(settings.policies_dir, known_detectors=known)

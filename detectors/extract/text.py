@@ -135,10 +135,25 @@ def _as_table(content: str, name: str, limits: Limits) -> Part | None:
     delimiter = _sniff_delimiter(sample_lines)
     if delimiter is None:
         return None
+    if '"' not in content:  # no quoting: every delimiter splits cells, so a translation is exact
+        return _unquoted_table(_normalise_newlines(content), delimiter, name, limits)
     try:
         return table_part(csv.reader(io.StringIO(content, newline=""), delimiter=delimiter), name, limits)
     except csv.Error:
         return None
+
+
+def _unquoted_table(content: str, delimiter: str, name: str, limits: Limits) -> Part:
+    """The fast path for tables without quotes: C-speed string operations, no row objects."""
+    if content.endswith(RECORD_SEPARATOR):
+        content = content[:-1]
+    if content.count(RECORD_SEPARATOR) >= limits.max_records:
+        raise Unscannable(f"the table has more than {limits.max_records:,} rows, so it can't be checked completely")
+    if delimiter != CELL_SEPARATOR:
+        content = content.replace(CELL_SEPARATOR, " ").replace(delimiter, CELL_SEPARATOR)
+    first = content.split(RECORD_SEPARATOR, 1)[0]
+    cells = [_clean_cell(cell) for cell in first.split(CELL_SEPARATOR)]
+    return Part(content, name, Layout.TABLE, tuple(cells) if _looks_like_header(cells) else ())
 
 
 def table_part(rows: Iterable[Sequence[object]], origin: str, limits: Limits) -> Part:
@@ -148,10 +163,14 @@ def table_part(rows: Iterable[Sequence[object]], origin: str, limits: Limits) ->
     for index, row in enumerate(rows):
         if index >= limits.max_records:
             raise Unscannable(f"the table has more than {limits.max_records:,} rows, so it can't be checked completely")
-        cells = [_clean_cell("" if cell is None else str(cell)) for cell in row]
+        cells = ["" if cell is None else str(cell) for cell in row]
+        line = CELL_SEPARATOR.join(cells)
+        if line.count(CELL_SEPARATOR) >= len(cells) or RECORD_SEPARATOR in line or "\r" in line:
+            cells = [_clean_cell(cell) for cell in cells]  # a cell never spans records or cells
+            line = CELL_SEPARATOR.join(cells)
         if index == 0 and _looks_like_header(cells):
-            header = tuple(cells)
-        lines.append(CELL_SEPARATOR.join(cells))
+            header = tuple(_clean_cell(cell) for cell in cells)
+        lines.append(line)
     return Part(RECORD_SEPARATOR.join(lines), origin, Layout.TABLE, header)
 
 

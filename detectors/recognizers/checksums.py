@@ -17,7 +17,7 @@ IBAN_LENGTHS = {
 
 
 def digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return "".join(filter(str.isdigit, text))
 
 
 def luhn_valid(number: str) -> bool:

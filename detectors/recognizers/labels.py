@@ -13,6 +13,10 @@ import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors import entities
+from detectors.prefilter import Scope, Trigger
+
+_MARKERS = ("sensitivity label|sensitivity|classification|classified|klassificering|klassning|informationsklass|"
+            "classificatie|rubricering|vertrouwelijkheid|einstufung|klassifizierung")
 
 CONFIDENTIAL = ("highly confidential", "strictly confidential", "confidential", "secret", "restricted",
                 "strikt konfidentiell", "konfidentiell", "hemlig", "sekretess", "zeer vertrouwelijk",
@@ -21,11 +25,8 @@ NEGATIONS = ("non", "not", "un", "niet", "inte", "nicht", "ej", "icke")
 
 
 class SensitivityLabelRecognizer(EntityRecognizer):  # type: ignore[misc]
-    MARKING = regex.compile(
-        r"(?im)^[ \t]*(?:sensitivity label|sensitivity|classification|classified|klassificering|klassning|"
-        r"informationsklass|classificatie|rubricering|vertrouwelijkheid|einstufung|klassifizierung)"
-        r"[ \t]*[:\-–][ \t]*(?P<name>[^\n\r\t]{2,60}?)[ \t]*$"
-    )
+    TRIGGERS = (Trigger(f"(?:{_MARKERS})", scope=Scope.LINE, caseless=True),)
+    MARKING = regex.compile(rf"(?im)^[ \t]*(?:{_MARKERS})[ \t]*[:\-–][ \t]*(?P<name>[^\n\r\t]{{2,60}}?)[ \t]*$")
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.SENSITIVITY_LABEL], name="SensitivityLabelRecognizer",
@@ -35,8 +36,11 @@ class SensitivityLabelRecognizer(EntityRecognizer):  # type: ignore[misc]
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[RecognizerResult]:
+        return self.analyze_range(text, 0, len(text))
+
+    def analyze_range(self, text: str, start: int, end: int) -> list[RecognizerResult]:
         results = []
-        for match in self.MARKING.finditer(text):
+        for match in self.MARKING.finditer(text, start, end):
             name = match.group("name")
             if is_confidential(name):
                 start, end = match.span("name")

@@ -13,6 +13,7 @@ import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from detectors import entities
+from detectors.prefilter import Trigger
 from detectors.recognizers.checksums import (
     IBAN_LENGTHS,
     bsn_valid,
@@ -28,8 +29,16 @@ WEAK = 0.3  # valid but ambiguous: needs a context word
 CASE_SENSITIVE = regex.MULTILINE
 FILE_EXTENSIONS = frozenset("png jpg jpeg gif svg webp css js ico bmp tif tiff pdf zip mp4 mov".split())
 
+# Tier-0 triggers (see detectors.prefilter): supersets of where each recognizer can match.
+# Every number-shaped identifier is at least 7 digits, not glued to a word, '.', '_' or '-' on its
+# left (like Presidio's word boundaries). A digit run ends where a non-digit follows, so a number is
+# reported once per digit group, not once per digit.
+DIGITS = Trigger(r"(?:^|[^0-9A-Za-z_.\-])[+(]? ?[0-9](?:[ .()\-/+]{0,3}[0-9]){6,}(?:[^0-9]|$)",
+                 before=4, after=16, span_chars="0123456789 .()-/+")
+
 
 class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
+    TRIGGERS = (Trigger(r"[A-Za-z0-9._%+\-]@[A-Za-z0-9]", before=66, after=260),)
     PATTERNS = [
         Pattern(
             "email",
@@ -53,9 +62,9 @@ class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
 class CreditCardRecognizer(PatternRecognizer):  # type: ignore[misc]
     """Payment cards: issuer prefix (IIN) and length per network, Luhn check digit."""
 
-    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
+    TRIGGERS = (DIGITS,)
 
-    _START, _END = r"(?<![\d\-.])", r"(?![\d\-]|\.\d)"
+    _START, _END = r"(?<![\w\-.])", r"(?![\d\-]|\.\d)"
     PATTERNS = [
         Pattern("card", rf"{_START}\d{{12,19}}{_END}", 0.3),
         Pattern("card 4-4-4-4", rf"{_START}\d{{4}}([ \-])\d{{4}}\1\d{{4}}\1\d{{4}}{_END}", 0.3),
@@ -124,6 +133,7 @@ def _iban_alternatives() -> str:
 
 
 class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
+    TRIGGERS = (Trigger(r"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}", before=2, after=40),)
     PATTERNS = [Pattern("iban", rf"(?<![A-Za-z0-9])(?:{_iban_alternatives()})(?![A-Za-z0-9])", 0.3)]
     CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer",
                "bic"]
@@ -137,8 +147,8 @@ class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class UsSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
-    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
-    PATTERNS = [Pattern("ssn", r"(?<![\d\-])\d{3}([\- ]?)\d{2}\1\d{4}(?![\d\-])", WEAK)]
+    TRIGGERS = (DIGITS,)
+    PATTERNS = [Pattern("ssn", r"(?<![\w\-])\d{3}([\- ]?)\d{2}\1\d{4}(?![\d\-])", WEAK)]
     CONTEXT = ["ssn", "social security", "social", "security number", "ss#", "ssa", "taxpayer"]
     NOT_ISSUED = frozenset({"078051120", "219099999", "123456789"})
 
@@ -154,8 +164,8 @@ class UsSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class SePersonnummerRecognizer(PatternRecognizer):  # type: ignore[misc]
-    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
-    PATTERNS = [Pattern("personnummer", r"(?<![\d\-+])(?:(?:18|19|20)\d{2}|\d{2})\d{4}(?:[\-+]\d{4}|\d{4})(?![\d\-])",
+    TRIGGERS = (DIGITS,)
+    PATTERNS = [Pattern("personnummer", r"(?<![\w\-+])(?:(?:18|19|20)\d{2}|\d{2})\d{4}(?:[\-+]\d{4}|\d{4})(?![\d\-])",
                         WEAK)]
     CONTEXT = ["personnummer", "personnr", "pnr", "person nr", "samordningsnummer", "födelsenummer", "personal number",
                "personal identity", "id-nummer", "swedish id"]
@@ -173,8 +183,8 @@ class SePersonnummerRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class NlBsnRecognizer(PatternRecognizer):  # type: ignore[misc]
-    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
-    PATTERNS = [Pattern("bsn", r"(?<![\d.\-])(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})(?![\d\-]|\.\d)", WEAK)]
+    TRIGGERS = (DIGITS,)
+    PATTERNS = [Pattern("bsn", r"(?<![\w.\-])(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})(?![\d\-]|\.\d)", WEAK)]
     CONTEXT = ["bsn", "burgerservicenummer", "burgerservice", "sofinummer", "sofi", "citizen service number"]
 
     def __init__(self) -> None:
@@ -187,6 +197,7 @@ class NlBsnRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class UkNinoRecognizer(PatternRecognizer):  # type: ignore[misc]
+    TRIGGERS = (Trigger(r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2}", before=2, after=8),)
     PATTERNS = [Pattern("nino", r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
                                 r"(?: ?\d{2} ?\d{2} ?\d{2}| \d{6})( ?)[A-Z](?![A-Za-z0-9])", 0.4)]
     CONTEXT = ["national insurance", "nino", "ni number", "ni no", "nin", "insurance number"]
@@ -207,7 +218,7 @@ class UkNinoRecognizer(PatternRecognizer):  # type: ignore[misc]
 class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
     """Phone numbers in international and national formats, scored by how phone-like they are."""
 
-    DIGIT_CANDIDATES = True  # matches only number-shaped text: scanned on digit spans
+    TRIGGERS = (DIGITS,)
 
     # Digit groups are possessive, so a long digit run is one group and never split into phones.
     _GROUP = r"(?:\(\d++\)|\d++)"
@@ -235,8 +246,12 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
         pass
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[RecognizerResult]:
+        return self.analyze_range(text, 0, len(text))
+
+    def analyze_range(self, text: str, start: int, end: int) -> list[RecognizerResult]:
+        """Results within ``text[start:end]``, with lookarounds seeing the real neighbours."""
         results = []
-        for match in self.PATTERN.finditer(text):
+        for match in self.PATTERN.finditer(text, start, end):
             candidate = match.group().strip()
             score = self.score(candidate)
             if score:
@@ -246,30 +261,33 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
 
     def score(self, candidate: str) -> float:
         """0 when not a phone number; otherwise how sure its formatting makes us."""
-        core = self._EXTENSION.sub("", candidate)
-        count = sum(ch.isdigit() for ch in core)
+        core = self._EXTENSION.sub("", candidate) if _MAYBE_EXTENSION.search(candidate) else candidate
+        number = "".join(filter(str.isdigit, core))
         international = core.startswith(("+", "00"))
-        if international and not 8 <= count <= 15:
+        if international and not 8 <= len(number) <= 15:
             return 0.0
-        if not international and not 7 <= count <= 13:
+        if not international and not 7 <= len(number) <= 13:
             return 0.0
-        plain = core.replace("(", "").replace(")", "")
+        plain = core.replace("(", "").replace(")", "") if "(" in core else core
         for dated in (plain, self._HOUR.sub("", plain)):  # 2024-01-15 10:30 is a timestamp
             date = self._DATE.match(dated)
             if date is not None and _date_like(date):
                 return 0.0
-        number = "".join(ch for ch in core if ch.isdigit())
         if len(number) == 13 and number.startswith(("978", "979")) and ean13_valid(number):  # ISBN-13
             return 0.0
-        if self._ISBN10.match(core) and isbn10_valid(core.replace("-", "")):
+        if "-" in core and self._ISBN10.match(core) and isbn10_valid(core.replace("-", "")):
             return 0.0
-        if self._THOUSANDS.match(plain) or self._DOTTED.match(plain) or regex.fullmatch(r"\d+\.\d{1,2}", plain):
+        if self._THOUSANDS.match(plain) or self._DOTTED.match(plain) or _DECIMAL.fullmatch(plain):
             return 0.0
         if international:
             return 0.7
         if "(" in core or self._NATIONAL.match(core) or self._NANP.match(core):
             return 0.6
-        return 0.4 if len(regex.findall(r"\d+", core)) >= 2 else WEAK
+        return 0.4 if number != core else WEAK  # formatted in groups, or one bare run of digits
+
+
+_MAYBE_EXTENSION = regex.compile(r"[xX#]|ext")
+_DECIMAL = regex.compile(r"\d+\.\d{1,2}")
 
 
 def _date_like(match: regex.Match[str]) -> bool:

@@ -12,6 +12,7 @@ import regex
 from presidio_analyzer import Pattern, PatternRecognizer
 
 from detectors import entities
+from detectors.prefilter import Scope, Trigger
 from detectors.recognizers.checksums import shannon_entropy
 
 CASE_SENSITIVE = regex.MULTILINE
@@ -46,6 +47,7 @@ class _TokenRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class PrivateKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
+    TRIGGERS = (Trigger(r"-----BEGIN [A-Z ]{0,16}PRIVATE KEY", after=5400),)
     PATTERNS = [
         Pattern(
             "pem private key",
@@ -68,6 +70,7 @@ class PrivateKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class AwsAccessKeyRecognizer(_TokenRecognizer):
+    TRIGGERS = (Trigger(r"A[SBKC][IC]A[A-Z2-7]{16}", before=1, after=1),)
     ENTITY = entities.AWS_ACCESS_KEY
     PATTERNS = [Pattern("aws access key id", r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Za-z0-9])",
                         0.9)]
@@ -81,7 +84,9 @@ class AwsAccessKeyRecognizer(_TokenRecognizer):
 class AwsSecretKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
     """40 characters of base64: only with a context word (a git SHA or a hash is no AWS secret)."""
 
-    REQUIRES_CONTEXT = True  # no result stands on its own: skip parts without a context word
+    # No result stands on its own: the whole part is scanned only when it holds a context word.
+    TRIGGERS = (Trigger(r"aws_?secret|secret_?access_?key|secret access key|aws secret", scope=Scope.PART,
+                        caseless=True),)
 
     PATTERNS = [Pattern("aws secret key", r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])", 0.3)]
     CONTEXT = ["aws_secret_access_key", "secret access key", "aws secret", "secretaccesskey", "aws_secret"]
@@ -98,6 +103,7 @@ class AwsSecretKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
 
 
 class GithubTokenRecognizer(_TokenRecognizer):
+    TRIGGERS = (Trigger(r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_", before=1, after=100),)
     ENTITY = entities.GITHUB_TOKEN
     PATTERNS = [
         Pattern("github token", r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", 0.9),
@@ -109,6 +115,7 @@ class GithubTokenRecognizer(_TokenRecognizer):
 
 
 class SlackTokenRecognizer(_TokenRecognizer):
+    TRIGGERS = (Trigger(r"xox[baprse]-|hooks\.slack\.com/services/", before=10, after=140),)
     ENTITY = entities.SLACK_TOKEN
     PATTERNS = [
         Pattern("slack token", r"(?<![A-Za-z0-9])xox[baprse]-(?:[0-9]+-){1,3}[A-Za-z0-9]{8,64}(?![A-Za-z0-9\-])", 0.9),
@@ -120,6 +127,7 @@ class SlackTokenRecognizer(_TokenRecognizer):
 
 
 class GoogleApiKeyRecognizer(_TokenRecognizer):
+    TRIGGERS = (Trigger(r"AIza[0-9A-Za-z_\-]{35}", before=1, after=1),)
     ENTITY = entities.GOOGLE_API_KEY
     PATTERNS = [Pattern("google api key", r"(?<![A-Za-z0-9_\-])AIza[0-9A-Za-z_\-]{35}(?![A-Za-z0-9_\-])", 0.9)]
     CONTEXT = ["google", "api key", "api_key", "gcp", "firebase"]
@@ -127,6 +135,7 @@ class GoogleApiKeyRecognizer(_TokenRecognizer):
 
 
 class StripeSecretKeyRecognizer(_TokenRecognizer):
+    TRIGGERS = (Trigger(r"[sr]k_live_", before=1, after=110),)
     ENTITY = entities.STRIPE_SECRET_KEY
     PATTERNS = [Pattern("stripe live key", r"(?<![A-Za-z0-9_])(?:sk|rk)_live_[0-9A-Za-z]{24,99}(?![A-Za-z0-9_])", 0.9)]
     CONTEXT = ["stripe", "secret key", "api key"]

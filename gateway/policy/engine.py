@@ -9,7 +9,7 @@ the winning rules, ranked by ``alternatives.rank``.
 from __future__ import annotations
 
 from alternatives.rank import rank
-from detectors.entities import UNSCANNABLE
+from detectors.entities import PERSON, UNSCANNABLE
 from detectors.findings import Finding, ScanResult
 from detectors.people import count_people
 from gateway.model import DataClassHit, Decision, Reason, Upload
@@ -54,7 +54,8 @@ def _measure(data_class: DataClass, findings: tuple[Finding, ...]) -> DataClassH
     if not matches:
         return None
     distinct = len({(f.entity, f.digest, f.note) for f in matches})
-    people = count_people(matches, detectors) if data_class.min_people else 0
+    names = [f for f in findings if f.entity == PERSON and PERSON not in detectors]  # names tell people apart
+    people = count_people(matches + names, detectors) if data_class.min_people else 0
     triggered = (
         len(matches) >= data_class.min_count
         and distinct >= data_class.min_distinct
