@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
 
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
@@ -121,22 +122,22 @@ class _Records:
 
     @cached_property
     def starts(self) -> list[int]:
-        starts = [0]
-        starts.extend(m.end() for m in re.finditer("\n", self.text))
-        return starts
+        lengths = [len(line) + 1 for line in self.text.split("\n")]
+        return [0, *accumulate(lengths[:-1])]
 
     @cached_property
-    def blocks(self) -> list[int]:
-        blocks: list[int] = []
-        block, previous_blank = 0, False
-        for index, start in enumerate(self.starts):
-            end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text)
-            blank = not self.text[start:end].strip()
-            if blank and not previous_blank:
-                block += 1
-            previous_blank = blank
-            blocks.append(block)
-        return blocks
+    def _block_starts(self) -> list[int]:
+        """Records where a new paragraph block begins: the first blank line of each run of them."""
+        first = self.text.find("\n")
+        blank = [0] if not self.text[: first if first >= 0 else len(self.text)].strip() else []
+        # a literal first character lets the regex engine skip ahead to each line break
+        blank += [bisect.bisect_right(self.starts, m.start() + 1) - 1
+                  for m in re.finditer(r"\n[^\S\n]*(?=\n|$)", self.text)]
+        return [line for i, line in enumerate(blank) if i == 0 or blank[i - 1] != line - 1]
+
+    def block(self, record: int) -> int:
+        """The paragraph block of a 0-based record: how many blank-line runs start at or before it."""
+        return bisect.bisect_right(self._block_starts, record)
 
     def index(self, offset: int) -> int:
         return bisect.bisect_right(self.starts, offset) - 1
@@ -155,8 +156,7 @@ class Scanner:
         self.fingerprints = tuple(fingerprints)
         self.prefilter = Prefilter([getattr(r, "TRIGGERS", ()) for r in registry.recognizers])
         self._patterns = {
-            index: [(pattern, regex.compile(pattern.regex, recognizer.global_regex_flags))
-                    for pattern in recognizer.patterns]
+            index: [(pattern, _compiled(recognizer, pattern.regex)) for pattern in recognizer.patterns]
             for index, recognizer in enumerate(registry.recognizers)
             if isinstance(recognizer, PatternRecognizer)
         }
@@ -262,7 +262,7 @@ class Scanner:
             validate, invalidate = recognizer.validate_result, recognizer.invalidate_result
             for pattern, compiled in patterns:
                 for lo, hi in spans:
-                    for match in compiled.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_SECONDS):
+                    for match in compiled(text, lo, hi):
                         start, end = match.span()
                         if start == end:
                             continue
@@ -320,7 +320,7 @@ class Scanner:
         if part.layout is Layout.TABLE:
             column = part.text.count(CELL_SEPARATOR, records.starts[record], candidate.start) + 1
         number = records.piece.first_record + record
-        block = records.piece.first_block + records.blocks[record] if part.layout is Layout.PROSE else number
+        block = records.piece.first_block + records.block(record) if part.layout is Layout.PROSE else number
         return Finding(
             entity=candidate.entity,
             masked=mask(candidate.entity, raw),
@@ -329,6 +329,17 @@ class Scanner:
             location=Location(index, part.origin, number + 1, block, column),
             layout=part.layout,
         )
+
+
+def _compiled(recognizer: PatternRecognizer, pattern: str) -> Callable[[str, int, int], Iterator[re.Match[str]]]:
+    """``finditer`` for one pattern. Detour's own patterns are written to run in linear time, so they use
+    the standard library's engine (a fraction of the ``regex`` module's cost per call); other patterns
+    run under ``regex`` with a timeout, as in Presidio."""
+    flags = recognizer.global_regex_flags
+    if type(recognizer).__module__.startswith("detectors."):
+        return re.compile(pattern, flags).finditer
+    compiled = regex.compile(pattern, flags)
+    return lambda text, lo, hi: compiled.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_SECONDS)
 
 
 def _close(items: Iterator[Item]) -> None:

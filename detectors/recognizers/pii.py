@@ -9,6 +9,8 @@ them by how phone-like their formatting is.
 
 from __future__ import annotations
 
+import re
+
 import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
@@ -222,10 +224,10 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
 
     # Digit groups are possessive, so a long digit run is one group and never split into phones.
     _GROUP = r"(?:\(\d++\)|\d++)"
-    PATTERN = regex.compile(
+    PATTERN = re.compile(  # the standard library's engine: cheaper per call; the pattern is linear
         rf"(?<![\w+/.\-])(?:\+|00)?(?: ?){_GROUP}(?:[ .\-/]{{0,2}}{_GROUP}){{0,7}}"
         r"(?: ?(?:x|ext\.?|\#) ?\d{1,6})?(?![\w/]|[ .\-/]{0,2}\d)",
-        regex.IGNORECASE,
+        re.IGNORECASE,
     )
     _DATE = regex.compile(r"^(\d{1,4})([./\-])(\d{1,2})\2(\d{1,4})$")
     _THOUSANDS = regex.compile(r"^[1-9]\d{0,2}(?:([ .,])\d{3})(?:\1\d{3})*$")

@@ -1,0 +1,29 @@
+"""bench/detection.py runs end to end (small sizes) and reports accuracy; timings are printed, never asserted."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CORPUS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_detection_bench_runs_and_detour_is_at_least_as_accurate_as_presidio(
+        corpus_labels: dict[str, dict[str, str]]) -> None:
+    done = subprocess.run([sys.executable, "bench/detection.py", "--mb", "0.2", "--corpus", str(CORPUS)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for heading in ("(a) full-scan throughput", "(b) the same 100 KB business document", "(c) accuracy"):
+        assert heading in out
+    assert re.search(r"products\.csv .* scan +[\d.]+ MB/s", out)
+    assert re.search(r"Detour is [\d,]+ x faster", out)
+    detour = re.search(r"Detour +(\d+)/(\d+)", out)
+    presidio = re.search(r"Presidio default +(\d+)/(\d+)", out)
+    assert detour and presidio, out
+    assert detour.group(1) == detour.group(2) == str(len(corpus_labels))
+    assert int(detour.group(1)) >= int(presidio.group(1))
