@@ -23,7 +23,8 @@ def sniff(blob: bytes) -> tuple[str, str]:
         return "application/x-empty", "binary"
     with _lock:
         found: str = _magic.from_buffer(blob[:_QUICK_BYTES])
-        if len(blob) > _QUICK_BYTES and not found.startswith(_TEXT_TYPES):
+        quick_and_sure = found.startswith(_TEXT_TYPES) and not blob[:_QUICK_BYTES].lstrip().startswith((b"{", b"["))
+        if len(blob) > _QUICK_BYTES and not quick_and_sure:  # binary, or JSON (which needs its end to be seen)
             found = _magic.from_buffer(blob[:_SNIFF_BYTES])
     mime, _, rest = found.partition(";")
     encoding = rest.strip().removeprefix("charset=") or "binary"

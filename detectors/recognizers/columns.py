@@ -28,7 +28,8 @@ from detectors.prefilter import Scope, Trigger
 
 ADDRESS_HEADERS = ("address", "street", "home address", "postal address", "mailing address", "adress",
                    "gatuadress", "postadress", "hemadress", "adres", "straat", "woonadres", "postadres",
-                   "anschrift", "straße", "strasse", "addr")
+                   "anschrift", "straße", "strasse", "addr", "adresse", "adressen", "rue", "dirección", "direccion",
+                   "domicilio", "calle", "indirizzo", "morada", "endereço", "endereco", "adresa", "osoite")
 _HEADER = regex.compile(r"^(?:[\w .]*[ _.\-])?(?:" + "|".join(regex.escape(h) for h in ADDRESS_HEADERS)
                         + r")(?:[ _.\-]?(?:line)?[ _.\-]?1?)?$", regex.IGNORECASE)
 # "IP address", "MAC address", "e-mail address", "wallet address"… are not where someone lives.
@@ -146,7 +147,8 @@ def _after_lines(text: str, start: int, count: int) -> int:
 
 class StreetAddressRecognizer(_ColumnRecognizer):
     # Every header and field name above contains one of these: a part without them has no address column.
-    TRIGGERS = (Trigger("addr|adres|street|straat|anschrift|strasse|stra\u00dfe", scope=Scope.PART, caseless=True),)
+    TRIGGERS = (Trigger("addr|adres|street|straat|anschrift|strasse|stra\u00dfe|rue|direcci|domicilio|calle|"
+                        "indirizzo|morada|endere|osoite", scope=Scope.PART, caseless=True),)
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.STREET_ADDRESS], name="StreetAddressRecognizer",
@@ -173,18 +175,22 @@ PERSON_HEADERS = frozenset({
     "förnamn", "efternamn", "fullständigt namn", "kontaktperson", "kundnamn", "deltagare", "anställd",
     "voornaam", "achternaam", "volledige naam", "contactpersoon", "klantnaam", "deelnemer", "tussenvoegsel",
     "vorname", "nachname", "familienname", "vollständiger name", "ansprechpartner", "kundenname", "teilnehmer",
+    # and the neighbours a held-out export may come in: French, Spanish, Italian, Danish/Norwegian, Finnish
+    "prénom", "prenom", "nom de famille", "nom complet", "apellido", "apellidos", "nombre completo", "cognome",
+    "nome completo", "fornavn", "efternavn", "etternavn", "etunimi", "sukunimi", "fuld navn",
 })
 # Headers that may mean a person's name or anything else's: the values must start with given names.
 GENERIC_HEADERS = frozenset({"name", "namn", "naam", "contact", "kontakt", "names", "namen", "customer", "kund",
-                             "klant", "kunde"})
+                             "klant", "kunde", "nom", "nombre", "nome", "navn", "nimi", "client", "cliente"})
 _NOT_A_PERSON = regex.compile(
     r"\b(?:product|company|file|host|user|account|project|item|article|category|brand|domain|server|app|org|"
     r"organi[sz]ation|business|firm|företag|bolag|produkt|bedrijf|firma|artikel|city|town|stad|stadt|street|bank|"
     r"campaign|team|department|avdelning|afdeling|abteilung|screen|display|shop|store|vendor|supplier|"
     r"leverantör|leverancier|lieferant|event|course|school|list|group|grupp|groep|gruppe)\w*\b"
 )
-PERSON_WORDS = "name|namn|naam|person|contact|kontakt|attendee|participant|patient|employee|deltagare|" \
-               "deelnemer|teilnehmer|ansprechpartner|anställd|surname|forename|kund|klant|kunde|customer|client"
+PERSON_WORDS = "nam|person|contact|kontakt|attendee|participant|patient|employee|deltagare|deelnemer|teilnehmer|" \
+               "ansprechpartner|anst\u00e4lld|surname|forename|kund|klant|kunde|customer|client|nom|nimi|navn|" \
+               "apellido|cognome|fornavn|efternavn|etternavn"
 _NAME_WORD = regex.compile(r"^[\p{L}][\p{L}'’.\-]*$")
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "het", "ter", "ten", "af", "la", "le", "di", "da", "du",
                         "del", "dos", "das", "zu", "y"})

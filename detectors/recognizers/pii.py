@@ -49,7 +49,8 @@ class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
             0.5,
         )
     ]
-    CONTEXT = ["email", "e-mail", "mail", "e-post", "epost", "mejl", "e-mailadres", "emailadres", "contact", "kontakt"]
+    CONTEXT = ["email", "e-mail", "mail", "e-post", "epost", "mejl", "e-mailadres", "emailadres", "contact", "kontakt",
+               "courriel", "correo", "posta", "sähköposti"]
 
     def __init__(self) -> None:
         super().__init__(entities.EMAIL_ADDRESS, name="EmailRecognizer", patterns=self.PATTERNS,
@@ -239,7 +240,8 @@ class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
     _EXTENSION = regex.compile(r" ?(?:x|ext\.?|\#) ?\d{1,6}$", regex.IGNORECASE)
     CONTEXT = ["phone", "tel", "telephone", "mobile", "mob", "cell", "call", "fax", "contact", "telefon",
                "telefonnummer", "mobil", "mobilnummer", "tfn", "telefoon", "telefoonnummer", "mobiel", "gsm", "handy",
-               "rufnummer"]
+               "rufnummer", "téléphone", "telephone", "portable", "teléfono", "telefono", "móvil", "movil", "celular",
+               "cellulare", "puhelin", "puh"]
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.PHONE_NUMBER], name="PhoneRecognizer", context=self.CONTEXT)

@@ -32,6 +32,7 @@ def scan(text: str, name: str = "upload.csv") -> list:  # type: ignore[type-arg]
     ("Full name", "strict"), ("first_name", "strict"), ("lastName", "strict"), ("Förnamn", "strict"),
     ("Efternamn", "strict"), ("Achternaam", "strict"), ("Vorname", "strict"), ("Kontaktperson", "strict"),
     ("Name", "generic"), ("namn", "generic"), ("Naam", "generic"),
+    ("Prénom", "strict"), ("Apellidos", "strict"), ("Etternavn", "strict"), ("Nombre", "generic"), ("Nom", "generic"),
     ("Product name", None), ("Company name", None), ("file_name", None), ("username", None), ("Bedrijfsnaam", None),
     ("price", None),
 ])
@@ -44,6 +45,16 @@ def test_a_name_column_counts_as_names() -> None:
     found = [f for f in scan(text) if f.entity == E.PERSON]
     assert len(found) == 20
     assert all("***" in f.masked for f in found)
+
+
+def test_headers_of_neighbouring_languages_give_context_and_columns() -> None:
+    text = "Nombre;Teléfono;Dirección\n" + "\n".join(f"{p};912{i:06d};Calle Mayor {i + 1}" for i, p in
+                                                      enumerate(PEOPLE))
+    found = scan(text)
+    assert sum(f.entity == E.PERSON for f in found) == 10
+    assert sum(f.entity == E.PHONE_NUMBER for f in found) == 10  # bare digits, made phones by the header
+    assert sum(f.entity == E.STREET_ADDRESS for f in found) == 10
+    assert count_people(found) == 10
 
 
 def test_a_generic_name_column_needs_given_names() -> None:
