@@ -65,7 +65,11 @@ class _Candidate:
     score: float
 
 
-PIECE_CHARS = 1 << 18  # a larger part is scanned in pieces of about this size, cut between records
+# A larger part is scanned in pieces cut between records: the first of about PIECE_CHARS, each next
+# one twice as large up to MAX_PIECE_CHARS. An early decision usually comes after the first piece;
+# when it does not, larger pieces keep the per-piece costs (column statistics, windows) small.
+PIECE_CHARS = 1 << 18
+MAX_PIECE_CHARS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,10 @@ def _pieces(part: Part) -> list[_Piece]:
     separator = "\n\n" if part.layout is Layout.PROSE else "\n"  # a PEM block never holds a blank line
     pieces: list[_Piece] = []
     start = record = 0
+    size = PIECE_CHARS
     while start < len(text):
-        cut = text.find(separator, start + PIECE_CHARS) if len(text) - start > PIECE_CHARS * 3 // 2 else -1
+        cut = text.find(separator, start + size) if len(text) - start > size * 3 // 2 else -1
+        size = min(size * 2, MAX_PIECE_CHARS)
         end = len(text) if cut < 0 else cut + len(separator)
         repeated = len(header) if start else 0
         first_record = record - 1 if repeated else record

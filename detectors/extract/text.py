@@ -121,7 +121,7 @@ def _decode_bounded(blob: bytes, encoding: str, limits: Limits) -> str:
 
 
 def _normalise_newlines(content: str) -> str:
-    return content.replace("\r\n", "\n").replace("\r", "\n")
+    return content.replace("\r\n", "\n").replace("\r", "\n") if "\r" in content else content
 
 
 # --- tables -----------------------------------------------------------------------------
@@ -150,7 +150,9 @@ def _unquoted_table(content: str, delimiter: str, name: str, limits: Limits) -> 
     if content.count(RECORD_SEPARATOR) >= limits.max_records:
         raise Unscannable(f"the table has more than {limits.max_records:,} rows, so it can't be checked completely")
     if delimiter != CELL_SEPARATOR:
-        content = content.replace(CELL_SEPARATOR, " ").replace(delimiter, CELL_SEPARATOR)
+        if CELL_SEPARATOR in content:
+            content = content.replace(CELL_SEPARATOR, " ")
+        content = content.replace(delimiter, CELL_SEPARATOR)
     first = content.split(RECORD_SEPARATOR, 1)[0]
     cells = [_clean_cell(cell) for cell in first.split(CELL_SEPARATOR)]
     return Part(content, name, Layout.TABLE, tuple(cells) if _looks_like_header(cells) else ())

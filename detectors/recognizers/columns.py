@@ -36,7 +36,7 @@ _HEADER = regex.compile(r"^(?:[\w .]*[ _.\-])?(?:" + "|".join(regex.escape(h) fo
 _NOT_POSTAL = regex.compile(r"\b(?:ip|ipv4|ipv6|mac|e-?mail|mail|web|url|wallet|server|host|network|bitcoin|"
                             r"eth|crypto|memory|hardware|billing e-?mail)\b", regex.IGNORECASE)
 _KEY_VALUE = regex.compile(r"^(?P<key>[\w .\-]{1,40}): (?P<value>.+)$")
-_SAMPLE = 400  # records whose values the column statistics look at
+_SAMPLE = 200  # records whose values the column statistics look at
 MIN_STREET_SHARE = 0.5  # share of an address column's values that look like a street and house number
 
 
@@ -237,7 +237,20 @@ def is_name_column(values: list[str], kind: str) -> bool:
     shaped = [v for v in sample if looks_like_name(v)]
     if len(shaped) < MIN_SHAPE_SHARE * len(sample):
         return False
-    return kind == "strict" or sum(map(starts_with_given_name, shaped)) >= MIN_GIVEN_SHARE * len(sample)
+    if kind == "strict":
+        return True
+    needed, misses_allowed = MIN_GIVEN_SHARE * len(sample), len(shaped) - MIN_GIVEN_SHARE * len(sample)
+    hits = misses = 0
+    for value in shaped:  # stops as soon as the answer is known
+        if starts_with_given_name(value):
+            hits += 1
+            if hits >= needed:
+                return True
+        else:
+            misses += 1
+            if misses > misses_allowed:
+                return False
+    return hits >= needed
 
 
 class PersonColumnRecognizer(_ColumnRecognizer):
