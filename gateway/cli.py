@@ -7,6 +7,7 @@ one upload blocked, 2 an error (unreadable file, invalid policy).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -71,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--icap-port", type=int, default=None,
+                       help="ICAP port for proxies (default 1344, DETOUR_ICAP_PORT; 0: no ICAP)")
     serve.add_argument("--policies", type=Path)
     serve.set_defaults(run=_serve)
 
@@ -289,8 +292,24 @@ def _serve(args: argparse.Namespace) -> int:
     policy = app.state.pipeline.policy
     print(f"detour: policy {policy.document.policy.name} {policy.document.policy.version} "
           f"({', '.join(policy.files)} in {policy.directory}) loaded", file=sys.stderr)
+    icap_port = settings.icap_port if args.icap_port is None else args.icap_port
     print(f"detour: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower()))
+
+    async def both() -> None:
+        if icap_port:
+            from gateway.icap import IcapConfig, IcapServer
+
+            icap = IcapServer(app.state.pipeline, IcapConfig(settings.icap_user_header, settings.icap_user_base64,
+                                                             settings.upload_seconds + 30))
+            listener = await icap.start(host, icap_port)
+            print(f"detour: ICAP on icap://{host}:{icap_port}/reqmod (ISTag {icap.istag})", file=sys.stderr)
+            async with listener:
+                await server.serve()
+        else:
+            await server.serve()
+
+    asyncio.run(both())
     return EXIT_ALLOWED
 
 

@@ -135,16 +135,32 @@ class Pipeline:
         self.audit.record(report, upload)
         return report
 
-    def _failed_closed(self, upload: Upload, scan: ScanResult, decision_id: str, language: Language) -> Report:
+    def failed(self, request: UploadRequest, blob: bytes, language: Language, what: str) -> Report:
+        """An upload an adapter could not get inspected (``what``: "timeout" or "error"): the policy's
+        ``on_error`` action for the destination decides; the decision is recorded like any other."""
+        upload = self._upload(request, len(blob), hashlib.sha256(blob).hexdigest())
+        destination = self.policy.destinations.classify(upload.destination)
+        on_error = self.policy.document.policy.on_error
+        action = on_error.sanctioned if destination.sanctioned else on_error.unsanctioned
+        report = self._failed_closed(upload, ScanResult("application/octet-stream"), new_decision_id(), language,
+                                     action, f"internal-{what}")
+        self.audit.record(report, upload)
+        return report
+
+    def _failed_closed(self, upload: Upload, scan: ScanResult, decision_id: str, language: Language,
+                       action: Action = Action.BLOCK, rule: str = "internal-error") -> Report:
         destination = self.policy.destinations.classify(upload.destination)
         details = self.policy.catalogue.helpdesk.contact.details(language)
         message = (
             "Sorry — Detour could not finish checking this file, so it was stopped to be safe. "
             f"Please try again, or contact the helpdesk with reference {decision_id}."
+        ) if action is Action.BLOCK else (
+            f"Detour could not finish checking this file; the policy lets it through to approved services. "
+            f"Reference {decision_id}."
         )
         return Report(
             file=upload.file_name,
-            decision=Action.BLOCK,
+            decision=action,
             decision_id=decision_id,
             language=language,
             destination=DestinationOut(url=without_query(destination.url), host=destination.host,
@@ -155,7 +171,7 @@ class Pipeline:
             size=upload.size,
             sha256=upload.sha256,
             file_type=FileTypeOut(mime=scan.mime_type),
-            reasons=[ReasonOut(rule="internal-error", action=Action.BLOCK, data_classes=[],
+            reasons=[ReasonOut(rule=rule, action=action, data_classes=[],
                                message="Detour could not finish checking this file.")],
             findings=[],
             data_classes=[],

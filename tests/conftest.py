@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy
 from gateway.settings import Settings
+from tests.services import DetourService, Origin, start_detour, start_origin, start_squid
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -48,3 +50,22 @@ def corpus_labels() -> dict[str, dict[str, str]]:
         pytest.fail(f"the dev corpus is missing: expected {labels} (set DETOUR_CORPUS to its folder)")
     data: dict[str, dict[str, str]] = json.loads(labels.read_text())
     return data
+
+
+# --- real services, once per run (end-to-end tests) -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def detour_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DetourService]:
+    """`detour serve` as a real process: the HTTP API and the ICAP server."""
+    yield from start_detour(tmp_path_factory.mktemp("detour"), {"DETOUR_POLICIES_DIR": str(POLICIES)})
+
+
+@pytest.fixture(scope="session")
+def origin() -> Iterator[Origin]:
+    yield from start_origin()
+
+
+@pytest.fixture(scope="session")
+def squid(tmp_path_factory: pytest.TempPathFactory, detour_service: DetourService, origin: Origin) -> Iterator[str]:
+    yield from start_squid(tmp_path_factory.mktemp("proxy"), detour_service.icap_port, origin.host)

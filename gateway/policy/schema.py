@@ -156,11 +156,22 @@ class Rule(Model):
         return reason
 
 
+class OnError(Model):
+    """What to do with an upload Detour could not finish checking (an internal error or a timeout).
+
+    Fail-closed (``block``) unless the policy says otherwise, per kind of destination.
+    """
+
+    sanctioned: Action = Action.BLOCK
+    unsanctioned: Action = Action.BLOCK
+
+
 class PolicyMeta(Model):
     name: str = "default"
     version: str = "1"
     default_action: Action = Action.ALLOW
     default_language: Language = "en"
+    on_error: OnError = OnError()
 
 
 class PolicyLimits(Model):

@@ -1,0 +1,205 @@
+"""Real services for end-to-end tests, started once per run: `detour serve`, Squid, an origin server.
+
+All on loopback. A program a test needs and the set-up (`make install`,
+deploy/setup-system.sh) should have installed makes the test fail with the
+reason, never skip silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+DETOUR = str(Path(sys.executable).parent / "detour")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{process.args!r} exited early:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"{process.args!r} did not listen on port {port} within {seconds} s:\n{log.read_text()[-4000:]}")
+
+
+def require(program: str, package: str) -> str:
+    path = shutil.which(program) or (f"/usr/sbin/{program}" if Path(f"/usr/sbin/{program}").exists() else None)
+    if path is None:
+        pytest.fail(f"{program} is not installed: `make install` installs the Debian package {package} "
+                    f"(deploy/setup-system.sh; as root), or run: sudo apt-get install -y {package}")
+    return path
+
+
+@dataclass
+class DetourService:
+    http: str
+    icap_port: int
+    log: Path
+    audit: Path  # DETOUR_AUDIT_LOG: one JSON line per decision
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Origin:
+    """A web server that records every request it receives."""
+
+    port: int
+    received: list[Received] = field(default_factory=list)
+    # The name the proxy resolves to this server (Squid's hosts_file): an external site IT has not
+    # approved, as far as the policy can tell; 127.0.0.1 itself is the internal network.
+    host: str = "share.files-example.net"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def clear(self) -> None:
+        self.received.clear()
+
+
+def start_detour(tmp: Path, env: dict[str, str] | None = None) -> Iterator[DetourService]:
+    port, icap_port = free_port(), free_port()
+    log_path, audit = tmp / "detour.log", tmp / "audit.jsonl"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([DETOUR, "serve", "--host", "127.0.0.1", "--port", str(port), "--icap-port",
+                                    str(icap_port)], stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "DETOUR_AUDIT_LOG": str(audit), **(env or {})})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"detour serve exited early:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"detour serve did not become ready within 60 s:\n{log_path.read_text()}")
+        wait_for_port(icap_port, process, log_path)  # type: ignore[arg-type]
+        yield DetourService(base, icap_port, log_path, audit)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def start_origin() -> Iterator[Origin]:
+    origin = Origin(0)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            origin.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
+            answer = b"stored"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_GET = do_POST = do_PUT = _record
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    origin.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield origin
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+SQUID_CONF = """\
+http_port 127.0.0.1:{port}
+visible_hostname detour-test
+pid_filename {dir}/squid.pid
+cache_log {dir}/cache.log
+access_log stdio:{dir}/access.log
+coredump_dir {dir}
+netdb_filename none
+hosts_file {dir}/hosts
+cache deny all
+cache_mem 8 MB
+shutdown_lifetime 1 seconds
+acl localnet src 127.0.0.1/32
+http_access allow localnet
+http_access deny all
+icap_enable on
+icap_send_client_ip on
+icap_send_client_username on
+icap_client_username_header X-Client-Username
+icap_persistent_connections on
+icap_service detour_reqmod reqmod_precache icap://127.0.0.1:{icap_port}/reqmod bypass=off
+adaptation_access detour_reqmod allow all
+"""
+
+
+def start_squid(tmp: Path, icap_port: int, origin_host: str) -> Iterator[str]:
+    """Squid as an explicit proxy whose REQMOD goes to Detour; yields the proxy URL."""
+    squid = require("squid", "squid")
+    # Debian's Squid drops to the user proxy: its folder must be reachable and writable for it, which
+    # pytest's private temporary folders are not.
+    workdir = Path(tempfile.mkdtemp(prefix="detour-squid-"))
+    os.chmod(workdir, 0o777)
+    port = free_port()
+    conf = workdir / "squid.conf"
+    conf.write_text(SQUID_CONF.format(port=port, dir=workdir, icap_port=icap_port))
+    (workdir / "hosts").write_text(f"127.0.0.1 {origin_host}\n")
+    name = f"detourtest{os.getpid()}"  # a distinct instance name: a crashed Squid leaves /dev/shm/squid-NAME-*
+    log_path = workdir / "squid.out"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([squid, "-N", "-f", str(conf), "-n", name], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, workdir / "cache.log" if (workdir / "cache.log").exists() else log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        for leftover in Path("/dev/shm").glob(f"squid-{name}*"):
+            leftover.unlink(missing_ok=True)
+        shutil.copytree(workdir, tmp / "squid", dirs_exist_ok=True)  # the logs stay with the test run
+        shutil.rmtree(workdir, ignore_errors=True)
