@@ -11,12 +11,15 @@ PORT   ?= 8080
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock requirements-ner.lock pyproject.toml deploy/setup-system.sh
+$(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock pyproject.toml deploy/setup-system.sh
 	@bash deploy/setup-system.sh
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Detour needs Python 3.11 or newer; set PYTHON=python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-ner.lock
+	@# mitmproxy (for deploy/mitmproxy/detour.py) in its own environment: its pins stay out of Detour's
+	@test -x .venv-mitmproxy/bin/python || $(PYTHON) -m venv .venv-mitmproxy
+	.venv-mitmproxy/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-mitmproxy.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -33,6 +36,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/icap_latency.py
 
 # Regenerate the pinned lock file after editing pyproject.toml dependencies.
 lock: install
@@ -40,4 +44,4 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --universal -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-mitmproxy .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,8 @@ required=(
   "tesseract-ocr-swe:/usr/share/tesseract-ocr/5/tessdata/swe.traineddata"
   "tesseract-ocr-nld:/usr/share/tesseract-ocr/5/tessdata/nld.traineddata"
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"   # tests render PDFs and images
+  "squid:/usr/sbin/squid"                # end-to-end tests: uploads through a real proxy with ICAP
+  "c-icap:c-icap-client"                 # end-to-end tests: an independent ICAP client
 )
 
 missing=()

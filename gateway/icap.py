@@ -22,19 +22,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import IO
 
 from alternatives.catalogue import Language
-from gateway.blockpage import DECISION_HEADER, render_block_page, wants_json
-from gateway.i18n import negotiate
+from gateway.intercept import blocked_response, decide_request
 from gateway.pipeline import Pipeline, UploadRequest
-from gateway.policy.schema import Action
 from gateway.report import Report
 from gateway.uploads import BodyCollector, HttpRequestHead, Upload
 
@@ -70,9 +68,6 @@ class IcapRequest:
         return self.headers.get(name.lower(), default)
 
 
-Inspect = Callable[[bytes, UploadRequest, Language], Awaitable[Report]]
-
-
 @dataclass
 class IcapConfig:
     user_header: str = "X-Client-Username"
@@ -87,6 +82,7 @@ class IcapServer:
         self.pipeline = pipeline
         self.config = config or IcapConfig()
         self.connections = 0
+        self._timer = concurrent.futures.ThreadPoolExecutor(max_workers=MAX_CONNECTIONS, thread_name_prefix="icap")
 
     @property
     def istag(self) -> str:
@@ -182,17 +178,9 @@ class IcapServer:
         writer.write(b"0\r\n\r\n")
 
     def _blocked(self, report: Report, accept: str) -> bytes:
-        if wants_json(accept):
-            body, content_type = report.model_dump_json(indent=1).encode(), "application/json"
-        else:
-            body, content_type = render_block_page(report).encode(), "text/html; charset=utf-8"
-        http = ("HTTP/1.1 403 Forbidden\r\n"
-                f"Content-Type: {content_type}\r\n"
-                f"Content-Length: {len(body)}\r\n"
-                f"{DECISION_HEADER}: {report.decision_id}\r\n"
-                "Cache-Control: no-store\r\n"
-                f"Content-Language: {report.language}\r\n"
-                "Connection: close\r\n\r\n").encode("latin-1")
+        body, headers = blocked_response(report, accept)
+        http = ("HTTP/1.1 403 Forbidden\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+                + "Connection: close\r\n\r\n").encode("latin-1")
         return self._head(200, "OK", [("Encapsulated", f"res-hdr=0, res-body={len(http)}")]) + http + _chunked(body)
 
     # --- REQMOD -------------------------------------------------------------------------------
@@ -234,8 +222,7 @@ class IcapServer:
             except Exception:  # a form that does not parse: the policy decides on what can't be read
                 log.info("a form body did not parse")
                 uploads = [Upload("form (unreadable)", bytearray(b"\x00" * 16))]
-            reports = await self._inspect_all(head, request, uploads)
-            blocked = next((r for r in reports if r.decision is Action.BLOCK), None)
+            blocked = await self._decide(head, request, uploads)
             if blocked is not None:
                 writer.write(self._blocked(blocked, head.header("Accept")))
             elif allow_204 or in_preview:
@@ -244,24 +231,21 @@ class IcapServer:
                 assert kept is not None
                 await self._echo_body(writer, raw_head, kept)
 
-    async def _inspect_all(self, head: HttpRequestHead, request: IcapRequest, uploads: list[Upload]) -> list[Report]:
-        language = negotiate(head.header("Accept-Language"))
-        user = self._user(request)
-        reports = []
-        for upload in uploads:
-            upload_request = UploadRequest(upload.name, head.url, user=user, channel="icap")
-            reports.append(await self._inspect(bytes(upload.data), upload_request, language))
-        return reports
-
-    async def _inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
+    async def _decide(self, head: HttpRequestHead, request: IcapRequest, uploads: list[Upload]) -> Report | None:
+        """Inspect in a worker thread, so the event loop keeps serving other connections."""
         loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, decide_request, self._inspect, head, uploads, self._user(request),
+                                          "icap")
+
+    def _inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
+        """The pipeline, with a time limit; a timeout or failure is decided by the policy's on_error."""
+        future = self._timer.submit(self.pipeline.inspect, blob, request, language)
         try:
-            return await asyncio.wait_for(loop.run_in_executor(None, self.pipeline.inspect, blob, request, language),
-                                          self.config.timeout_seconds)
-        except Exception as exc:  # a timeout or a failure: the policy's on_error decides, never a silent pass
+            return future.result(timeout=self.config.timeout_seconds)
+        except Exception as exc:  # never a silent pass
             log.warning("inspection failed (%s); deciding by the policy's on_error", type(exc).__name__)
-            return self.pipeline.failed(request, blob, language, "timeout" if isinstance(exc, TimeoutError)
-                                        else "error")
+            what = "timeout" if isinstance(exc, concurrent.futures.TimeoutError) else "error"
+            return self.pipeline.failed(request, blob, language, what)
 
     def _user(self, request: IcapRequest) -> str | None:
         value = request.header(self.config.user_header.lower())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,8 +58,19 @@ def corpus_labels() -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def detour_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DetourService]:
-    """`detour serve` as a real process: the HTTP API and the ICAP server."""
-    yield from start_detour(tmp_path_factory.mktemp("detour"), {"DETOUR_POLICIES_DIR": str(POLICIES)})
+    """`detour serve` as a real process: the HTTP API and the ICAP server.
+
+    Its policy is the bundled one, except that loopback is not the internal network: the local
+    origin server the proxy tests upload to stands for an external site.
+    """
+    tmp = tmp_path_factory.mktemp("detour")
+    policies = tmp / "policies"
+    shutil.copytree(POLICIES, policies)
+    destinations = policies / "destinations.yaml"
+    text = destinations.read_text()
+    assert "127.0.0.0/8, " in text
+    destinations.write_text(text.replace("127.0.0.0/8, ", ""))
+    yield from start_detour(tmp, {"DETOUR_POLICIES_DIR": str(policies)})
 
 
 @pytest.fixture(scope="session")

@@ -149,8 +149,9 @@ def start_origin() -> Iterator[Origin]:
         server.server_close()
 
 
-SQUID_CONF = """\
-http_port 127.0.0.1:{port}
+# What the tests add to the squid.conf of docs/integrations/squid.md: their own folder, loopback only,
+# no cache, and the origin server's name (an external site, as far as the policy can tell).
+SQUID_TEST_CONF = """\
 visible_hostname detour-test
 pid_filename {dir}/squid.pid
 cache_log {dir}/cache.log
@@ -164,17 +165,19 @@ shutdown_lifetime 1 seconds
 acl localnet src 127.0.0.1/32
 http_access allow localnet
 http_access deny all
-icap_enable on
-icap_send_client_ip on
-icap_send_client_username on
-icap_client_username_header X-Client-Username
-icap_persistent_connections on
-icap_service detour_reqmod reqmod_precache icap://127.0.0.1:{icap_port}/reqmod bypass=off
-adaptation_access detour_reqmod allow all
 """
 
 
-def start_squid(tmp: Path, icap_port: int, origin_host: str) -> Iterator[str]:
+def documented_squid_conf(port: int, icap_port: int) -> str:
+    """The first squid.conf block of docs/integrations/squid.md, with the test's ports: tested as written."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "integrations" / "squid.md").read_text()
+    block = doc.split("```squidconf\n", 1)[1].split("```", 1)[0]
+    assert "http_port 3128\n" in block and "icap://127.0.0.1:1344/reqmod" in block
+    return block.replace("http_port 3128\n", f"http_port 127.0.0.1:{port}\n").replace(
+        "icap://127.0.0.1:1344/", f"icap://127.0.0.1:{icap_port}/")
+
+
+def start_squid(tmp: Path, icap_port: int, origin_host: str, icap: bool = True) -> Iterator[str]:
     """Squid as an explicit proxy whose REQMOD goes to Detour; yields the proxy URL."""
     squid = require("squid", "squid")
     # Debian's Squid drops to the user proxy: its folder must be reachable and writable for it, which
@@ -183,9 +186,13 @@ def start_squid(tmp: Path, icap_port: int, origin_host: str) -> Iterator[str]:
     os.chmod(workdir, 0o777)
     port = free_port()
     conf = workdir / "squid.conf"
-    conf.write_text(SQUID_CONF.format(port=port, dir=workdir, icap_port=icap_port))
+    documented = documented_squid_conf(port, icap_port)
+    if not icap:  # Squid alone, for comparison
+        documented = documented.replace("icap_enable on", "icap_enable off")
+    conf.write_text(documented + SQUID_TEST_CONF.format(dir=workdir))
     (workdir / "hosts").write_text(f"127.0.0.1 {origin_host}\n")
-    name = f"detourtest{os.getpid()}"  # a distinct instance name: a crashed Squid leaves /dev/shm/squid-NAME-*
+    # A distinct instance name: a crashed Squid leaves /dev/shm/squid-NAME-* behind.
+    name = f"detour{os.getpid()}{'i' if icap else 'n'}"
     log_path = workdir / "squid.out"
     with log_path.open("w") as log:
         process = subprocess.Popen([squid, "-N", "-f", str(conf), "-n", name], stdout=log, stderr=subprocess.STDOUT)
@@ -203,3 +210,29 @@ def start_squid(tmp: Path, icap_port: int, origin_host: str) -> Iterator[str]:
             leftover.unlink(missing_ok=True)
         shutil.copytree(workdir, tmp / "squid", dirs_exist_ok=True)  # the logs stay with the test run
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_mitmproxy(tmp: Path, detour_http: str) -> Iterator[str]:
+    """mitmdump with Detour's add-on, from its own virtualenv; yields the proxy URL."""
+    root = Path(__file__).resolve().parent.parent
+    mitmdump = root / ".venv-mitmproxy" / "bin" / "mitmdump"
+    if not mitmdump.exists():
+        pytest.fail(f"{mitmdump} is missing: `make install` creates .venv-mitmproxy from requirements-mitmproxy.lock")
+    port = free_port()
+    confdir = tmp / "mitmproxy"
+    confdir.mkdir(exist_ok=True)
+    log_path = tmp / "mitmdump.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([str(mitmdump), "--listen-host", "127.0.0.1", "--listen-port", str(port),
+                                    "--set", f"confdir={confdir}", "--set", f"detour_url={detour_http}",
+                                    "-s", str(root / "deploy" / "mitmproxy" / "detour.py"), "-q"],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, log_path)  # type: ignore[arg-type]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

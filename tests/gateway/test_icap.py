@@ -27,8 +27,11 @@ def icap(pipeline: Pipeline) -> Iterator[tuple[int, IcapServer]]:
     async def run() -> None:
         holder["server"] = await server.start("127.0.0.1", 0)
         started.set()
-        async with holder["server"]:
-            await holder["server"].serve_forever()
+        try:
+            async with holder["server"]:
+                await holder["server"].serve_forever()
+        except asyncio.CancelledError:
+            pass
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(run()), daemon=True)
     thread.start()
@@ -36,6 +39,9 @@ def icap(pipeline: Pipeline) -> Iterator[tuple[int, IcapServer]]:
     port = holder["server"].sockets[0].getsockname()[1]
     yield port, server
     loop.call_soon_threadsafe(holder["server"].close)
+    thread.join(timeout=10)
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
 
 
 def http_head(method: str = "POST", url: str = "http://share.example.net/upload",
