@@ -14,6 +14,7 @@ required=(
   "fonts-dejavu-core:/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"   # tests render PDFs and images
   "squid:/usr/sbin/squid"                # end-to-end tests: uploads through a real proxy with ICAP
   "c-icap:c-icap-client"                 # end-to-end tests: an independent ICAP client
+  "chromium:chromium"                    # browser tests (driven by Playwright; no browser download)
 )
 
 missing=()

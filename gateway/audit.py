@@ -31,6 +31,7 @@ class AuditLog:
             "decision_id": report.decision_id,
             "decision": report.decision.value,
             "channel": upload.channel,
+            "client_ip": upload.client_ip,
             "user": report.user,
             "group": report.group,
             "destination": report.destination.url,

@@ -234,8 +234,9 @@ class IcapServer:
     async def _decide(self, head: HttpRequestHead, request: IcapRequest, uploads: list[Upload]) -> Report | None:
         """Inspect in a worker thread, so the event loop keeps serving other connections."""
         loop = asyncio.get_running_loop()
+        client_ip = request.header("x-client-ip")[:64] or None
         return await loop.run_in_executor(None, decide_request, self._inspect, head, uploads, self._user(request),
-                                          "icap")
+                                          "icap", client_ip)
 
     def _inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
         """The pipeline, with a time limit; a timeout or failure is decided by the policy's on_error."""

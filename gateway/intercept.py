@@ -22,12 +22,12 @@ Inspector = Callable[[bytes, UploadRequest, Language], Report]
 
 
 def decide_request(inspect: Inspector, head: HttpRequestHead, uploads: list[Upload], user: str | None,
-                   channel: str) -> Report | None:
+                   channel: str, client_ip: str | None = None) -> Report | None:
     """The report that blocks the request, or None when every upload may go."""
     language = negotiate(head.header("Accept-Language"))
     for upload in uploads:
-        report = inspect(bytes(upload.data), UploadRequest(upload.name, head.url, user=user, channel=channel),
-                         language)
+        request = UploadRequest(upload.name, head.url, user=user, channel=channel, client_ip=client_ip)
+        report = inspect(bytes(upload.data), request, language)
         if report.decision is Action.BLOCK:
             return report
     return None

@@ -18,7 +18,8 @@ class Upload:
     sha256: str
     user: str | None = None
     group: str | None = None
-    channel: str = "api"  # api | cli | icap | proxy
+    channel: str = "api"  # api | cli | icap | mitmproxy
+    client_ip: str | None = None  # from the proxy (ICAP X-Client-IP), when it says
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class UploadRequest:
     user: str | None = None
     group: str | None = None
     channel: str = "api"
+    client_ip: str | None = None
 
 
 class Pipeline:
@@ -122,6 +123,7 @@ class Pipeline:
             user=request.user or None,
             group=request.group or None,
             channel=request.channel,
+            client_ip=request.client_ip,
         )
 
     def _decide(self, upload: Upload, scan: ScanResult, language: Language) -> Report:

@@ -9,13 +9,14 @@ import shutil
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy
 from gateway.settings import Settings
-from tests.services import DetourService, Origin, start_detour, start_origin, start_squid
+from tests.services import DetourService, Origin, require, start_detour, start_origin, start_squid
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -81,3 +82,20 @@ def origin() -> Iterator[Origin]:
 @pytest.fixture(scope="session")
 def squid(tmp_path_factory: pytest.TempPathFactory, detour_service: DetourService, origin: Origin) -> Iterator[str]:
     yield from start_squid(tmp_path_factory.mktemp("proxy"), detour_service.icap_port, origin.host)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download): one per run."""
+    from playwright.sync_api import sync_playwright
+
+    executable = require("chromium", "chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of what people see; not committed

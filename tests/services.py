@@ -119,10 +119,26 @@ def start_detour(tmp: Path, env: dict[str, str] | None = None) -> Iterator[Detou
             process.kill()
 
 
+FORM_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Share files</title>
+<form action="/upload" method="post" enctype="multipart/form-data">
+<label>File <input type="file" name="file"></label> <button type="submit">Upload</button></form></html>"""
+
+
 def start_origin() -> Iterator[Origin]:
     origin = Origin(0)
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if self.path == "/form":  # an upload form, as a collaboration site would have
+                page = FORM_PAGE.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
+            self._record()
+
         def _record(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -133,7 +149,7 @@ def start_origin() -> Iterator[Origin]:
             self.end_headers()
             self.wfile.write(answer)
 
-        do_GET = do_POST = do_PUT = _record
+        do_POST = do_PUT = _record
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
             pass

@@ -225,3 +225,32 @@ def test_the_user_comes_from_the_configured_header(icap: tuple[int, IcapServer],
     records = [r.getMessage() for r in caplog.records if r.name == "detour.audit"]
     assert any('"user": "anna.berg"' in r or '"user":"anna.berg"' in r for r in records)
     assert not any("c2VjcmV0OnB3" in r for r in records)
+
+
+def test_a_timed_out_inspection_is_decided_by_the_policys_on_error(pipeline: Pipeline,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Default policy: on_error blocks unsanctioned destinations and lets sanctioned ones through."""
+    from gateway.icap import IcapConfig
+
+    slow = IcapServer(pipeline, IcapConfig(timeout_seconds=0.000_001))
+
+    async def ask(url: str) -> bytes:
+        listener = await slow.start("127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = http_head(url=url)
+        writer.write(reqmod(head, CONTACTS, extra="X-Client-IP: 10.9.8.7\r\n")[0])
+        await writer.drain()
+        answer = await reader.read(1 << 20)
+        writer.close()
+        listener.close()
+        return answer
+
+    with caplog.at_level("INFO", logger="detour.audit"):
+        blocked = asyncio.run(ask("http://share.example.net/upload"))
+        allowed = asyncio.run(ask("https://corp-example.sharepoint.com/sites/partners/upload"))
+    assert b"403 Forbidden" in blocked and b"internal-timeout" not in blocked  # the page says it plainly
+    assert allowed.startswith(b"ICAP/1.0 204")
+    records = [r.getMessage() for r in caplog.records if r.name == "detour.audit"]
+    assert sum('"internal-timeout"' in r for r in records) == 2
+    assert all("10.9.8.7" in r for r in records if '"internal-timeout"' in r)

@@ -9,11 +9,12 @@ import json
 import secrets
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import CORPUS
+from tests.conftest import ARTIFACTS, CORPUS
 from tests.services import DetourService, Origin, require
 
 DESTINATION = "/upload"
@@ -151,3 +152,27 @@ def test_decisions_through_the_proxy_are_recorded_with_user_and_destination(
 @pytest.fixture(autouse=True)
 def _no_leftover_requests(origin: Origin) -> None:
     origin.clear()
+
+
+# --- a real browser ------------------------------------------------------------------------------
+
+
+def test_a_blocked_browser_upload_through_squid_shows_the_alternatives_page(browser: Any, squid: str,
+                                                                          origin: Origin) -> None:
+    origin.clear()
+    context = browser.new_context(proxy={"server": squid}, locale="sv-SE")
+    try:
+        page = context.new_page()
+        page.goto(f"{origin.url}/form")
+        page.set_input_files("input[type=file]", str(CORPUS / "customers_q3.csv"))
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        assert page.title() == "Tyvärr, den här uppladdningen stoppades"
+        routes = page.locator(".route a.go")
+        assert routes.count() >= 2 and routes.first.get_attribute("href").startswith("https://")
+        assert page.locator("code").filter(has_text="DTR-").count() == 1  # the reference to quote
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "squid-block-page-sv.png"), full_page=True)
+    finally:
+        context.close()
+    assert not [r for r in origin.received if r.method == "POST"]  # the upload never reached the site
