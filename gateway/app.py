@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.errors import BadRequest
 from gateway.middleware import BodySizeLimit
 from gateway.pipeline import Pipeline
-from gateway.routes import health, inspect, intercept
+from gateway.routes import health, inspect, intercept, pages
 from gateway.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.add_middleware(BodySizeLimit, max_bytes=pipeline.limits.max_upload_bytes)
     app.include_router(inspect.router)
     app.include_router(intercept.router)
+    app.include_router(pages.router)
     app.include_router(health.router)
 
     @app.exception_handler(BadRequest)

@@ -301,7 +301,7 @@ def _serve(args: argparse.Namespace) -> int:
             from gateway.icap import IcapConfig, IcapServer
 
             icap = IcapServer(app.state.pipeline, IcapConfig(settings.icap_user_header, settings.icap_user_base64,
-                                                             settings.upload_seconds + 30))
+                                                             settings.upload_seconds + 30, settings.public_url))
             listener = await icap.start(host, icap_port)
             print(f"detour: ICAP on icap://{host}:{icap_port}/reqmod (ISTag {icap.istag})", file=sys.stderr)
             async with listener:

@@ -73,6 +73,7 @@ class IcapConfig:
     user_header: str = "X-Client-Username"
     user_header_base64: bool = False  # Squid: icap_client_username_encode on
     timeout_seconds: float = 150.0
+    public_url: str = ""  # Detour's address for people: route links on block pages are tracked there
 
 
 class IcapServer:
@@ -178,7 +179,7 @@ class IcapServer:
         writer.write(b"0\r\n\r\n")
 
     def _blocked(self, report: Report, accept: str) -> bytes:
-        body, headers = blocked_response(report, accept)
+        body, headers = blocked_response(report, accept, self.config.public_url)
         http = ("HTTP/1.1 403 Forbidden\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
                 + "Connection: close\r\n\r\n").encode("latin-1")
         return self._head(200, "OK", [("Encapsulated", f"res-hdr=0, res-body={len(http)}")]) + http + _chunked(body)

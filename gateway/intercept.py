@@ -33,12 +33,14 @@ def decide_request(inspect: Inspector, head: HttpRequestHead, uploads: list[Uplo
     return None
 
 
-def blocked_response(report: Report, accept: str) -> tuple[bytes, list[tuple[str, str]]]:
-    """Body and headers of the HTTP 403 answer to a blocked request."""
+def blocked_response(report: Report, accept: str, public_url: str = "") -> tuple[bytes, list[tuple[str, str]]]:
+    """Body and headers of the HTTP 403 answer to a blocked request. With Detour's ``public_url``,
+    the page's route links go through Detour's tracker and the answer names the decision page."""
     if wants_json(accept):
         body, content_type = report.model_dump_json(indent=1).encode(), "application/json"
     else:
-        body, content_type = render_block_page(report).encode(), "text/html; charset=utf-8"
+        link_base = public_url.rstrip("/") if public_url else None
+        body, content_type = render_block_page(report, link_base).encode(), "text/html; charset=utf-8"
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
                (DECISION_HEADER, report.decision_id), ("Cache-Control", "no-store"),
                ("Content-Language", report.language)]

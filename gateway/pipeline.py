@@ -32,6 +32,8 @@ from gateway.policy.loader import Policy, load_policy
 from gateway.policy.schema import Action
 from gateway.report import DestinationOut, FileTypeOut, PolicyOut, ReasonOut, Report, ScanOut, render, without_query
 from gateway.settings import Settings
+from gateway.store import DecisionStore
+from gateway.store.store import sqlite_url
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +59,13 @@ class UploadRequest:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, policy: Policy, scanner: Scanner, audit: AuditLog) -> None:
+    def __init__(self, settings: Settings, policy: Policy, scanner: Scanner, audit: AuditLog,
+                 store: DecisionStore | None = None) -> None:
         self.settings = settings
         self.policy = policy
         self.scanner = scanner
         self.audit = audit
+        self.store = store
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -75,7 +79,8 @@ class Pipeline:
         known = registry.entities | SPECIAL_ENTITIES | {f.entity for f in fingerprints}
         policy = load_policy(settings.policies_dir, known_detectors=known)
         scanner = Scanner(registry, ValueHasher(settings.hash_key_bytes()), fingerprints)
-        return cls(settings, policy, scanner, AuditLog(settings.audit_log))
+        store = DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
+        return cls(settings, policy, scanner, AuditLog(settings.audit_log), store)
 
     @property
     def limits(self) -> Limits:
@@ -134,8 +139,17 @@ class Pipeline:
         except Exception:
             log.exception("deciding failed; failing closed", extra={"decision_id": decision_id})
             report = self._failed_closed(upload, scan, decision_id, language)
-        self.audit.record(report, upload)
+        self._record(report, upload)
         return report
+
+    def _record(self, report: Report, upload: Upload) -> None:
+        """Every decision is recorded: the audit line always, the decision store when it can be reached."""
+        self.audit.record(report, upload)
+        if self.store is not None:
+            try:
+                self.store.record(report, upload)
+            except Exception:
+                log.exception("the decision store could not record %s", report.decision_id)
 
     def failed(self, request: UploadRequest, blob: bytes, language: Language, what: str) -> Report:
         """An upload an adapter could not get inspected (``what``: "timeout" or "error"): the policy's
@@ -146,7 +160,7 @@ class Pipeline:
         action = on_error.sanctioned if destination.sanctioned else on_error.unsanctioned
         report = self._failed_closed(upload, ScanResult("application/octet-stream"), new_decision_id(), language,
                                      action, f"internal-{what}")
-        self.audit.record(report, upload)
+        self._record(report, upload)
         return report
 
     def _failed_closed(self, upload: Upload, scan: ScanResult, decision_id: str, language: Language,

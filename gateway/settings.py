@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     upload_seconds: float = Field(default=120.0, gt=0, description="Time limit for all files of one upload")
     worker_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of an extraction worker")
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
+    database_url: str = Field(default="", description="SQLAlchemy URL of the decision store; empty: SQLite "
+                              "in DETOUR_DATA_DIR (detour.db)")
+    public_url: str = Field(default="", description="Where people reach Detour's pages (e.g. https://detour.corp."
+                            "example); block pages served by a proxy link there")
     icap_port: int = Field(default=1344, ge=0, le=65535, description="ICAP (REQMOD) port for proxies; 0: off")
     icap_user_header: str = Field(default="X-Client-Username", description="ICAP header naming the user")
     icap_user_base64: bool = Field(default=False, description="The user header is base64 "

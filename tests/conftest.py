@@ -31,8 +31,9 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(policies_dir=POLICIES, hash_key=secrets.token_hex(16))
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data = tmp_path_factory.mktemp("data")  # the decision store (SQLite) and EDM sets of this run
+    return Settings(policies_dir=POLICIES, hash_key=secrets.token_hex(16), data_dir=data)
 
 
 @pytest.fixture(scope="session")

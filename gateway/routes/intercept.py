@@ -50,5 +50,5 @@ async def intercept(request: Request, pipeline: PipelineDep) -> Response:
                                       "mitmproxy")
     if blocked is None:
         return Response(status_code=204)
-    body, answer_headers = blocked_response(blocked, head.header("Accept"))
+    body, answer_headers = blocked_response(blocked, head.header("Accept"), pipeline.settings.public_url)
     return Response(body, status_code=403, headers={k: v for k, v in answer_headers if k != "Content-Length"})

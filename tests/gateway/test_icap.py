@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -254,3 +255,18 @@ def test_a_timed_out_inspection_is_decided_by_the_policys_on_error(pipeline: Pip
     records = [r.getMessage() for r in caplog.records if r.name == "detour.audit"]
     assert sum('"internal-timeout"' in r for r in records) == 2
     assert all("10.9.8.7" in r for r in records if '"internal-timeout"' in r)
+
+
+def test_the_istag_changes_when_the_policy_does(pipeline: Pipeline, tmp_path: Path) -> None:
+    import shutil
+
+    from gateway.settings import Settings
+    from tests.conftest import POLICIES
+
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    default = policies / "default.yaml"
+    default.write_text(default.read_text().replace("min_people: 5", "min_people: 10"))
+    changed = Pipeline.from_settings(Settings(policies_dir=policies, data_dir=tmp_path))
+    assert IcapServer(changed).istag != IcapServer(pipeline).istag
+    assert IcapServer(pipeline).istag == IcapServer(pipeline).istag

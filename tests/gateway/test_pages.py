@@ -1,0 +1,120 @@
+"""The decision store and the decision page: every decision recorded (masked), its page, tracked route links."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from gateway.app import create_app
+from gateway.pipeline import Pipeline
+from gateway.settings import Settings
+from gateway.store import DecisionStore
+from gateway.store.store import sqlite_url
+from tests.conftest import CORPUS
+from tests.gateway.test_api import AppClient
+
+
+@pytest.fixture(scope="module")
+def app(settings: Settings) -> tuple[AppClient, Pipeline]:
+    pipeline = Pipeline.from_settings(settings)
+    return AppClient(create_app(settings, pipeline)), pipeline
+
+
+def blocked(client: AppClient, name: str = "customers_q3.csv", language: str = "nl") -> dict:  # type: ignore[type-arg]
+    with (CORPUS / name).open("rb") as fh:
+        response = client.post("/v1/inspect", files={"file": (name, fh)}, data={"destination": "wetransfer.com"},
+                               headers={"Accept-Language": language})
+    report = response.json()
+    assert report["decision"] == "block"
+    return report  # type: ignore[no-any-return]
+
+
+def test_every_decision_is_stored_with_who_what_where_and_why(app: tuple[AppClient, Pipeline]) -> None:
+    client, pipeline = app
+    report = blocked(client)
+    assert pipeline.store is not None
+    stored = pipeline.store.get(report["decision_id"])
+    assert stored is not None and stored.report.decision.value == "block"
+    with pipeline.store.session() as session:
+        from gateway.store.models import DecisionRow
+
+        row = session.get(DecisionRow, report["decision_id"])
+        assert row is not None
+        assert (row.file_name, row.destination_host, row.decision) == ("customers_q3.csv", "wetransfer.com", "block")
+        assert row.rules == ["block-contact-lists-external"] and row.alternatives == [a["id"] for a in
+                                                                                       report["alternatives"]]
+        assert row.sha256 == report["sha256"] and row.size > 0 and row.file_type == "text/csv"
+
+
+def test_the_store_never_holds_a_raw_value(app: tuple[AppClient, Pipeline], settings: Settings) -> None:
+    client, _ = app
+    blocked(client, "customers_q3.csv")
+    blocked(client, "refunds.docx")
+    database = settings.data_dir / "detour.db"
+    with sqlite3.connect(database) as connection:
+        dump = "\n".join(connection.iterdump())
+    text = (CORPUS / "customers_q3.csv").read_text()
+    emails = [cell for line in text.splitlines()[1:] for cell in line.split(",") if "@" in cell]
+    assert emails and not any(email in dump for email in emails)
+    cards = _cards()
+    assert cards and not any(card in dump for card in cards)
+
+
+def _cards() -> list[str]:
+    import re
+
+    import docx
+
+    document = docx.Document(str(CORPUS / "refunds.docx"))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    return [c for c in cells if re.fullmatch(r"\d{15,16}", c)]
+
+
+def test_the_decision_page_shows_the_routes_in_the_decisions_language(app: tuple[AppClient, Pipeline]) -> None:
+    client, _ = app
+    report = blocked(client, language="sv")
+    page = client.get(f"/d/{report['decision_id']}")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    html = page.text
+    assert "Tyvärr, den här uppladdningen stoppades" in html and report["decision_id"] in html
+    for offer in report["alternatives"]:
+        assert f'href="/d/{report["decision_id"]}/go/{offer["id"]}"' in html
+
+
+def test_a_route_link_is_recorded_and_redirects_to_the_catalogue_url(app: tuple[AppClient, Pipeline]) -> None:
+    client, pipeline = app
+    report = blocked(client)
+    offer = report["alternatives"][0]
+    response = client.get(f"/d/{report['decision_id']}/go/{offer['id']}", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == offer["url"]
+    assert pipeline.store is not None
+    stored = pipeline.store.get(report["decision_id"])
+    assert stored is not None and stored.routes_taken == (offer["id"],)
+
+
+@pytest.mark.parametrize("route", ["https%3A%2F%2Fevil.example", "..%2F..%2Fhealthz", "no-such-route"])
+def test_route_links_only_go_to_routes_offered_with_the_decision(app: tuple[AppClient, Pipeline],
+                                                                 route: str) -> None:
+    client, _ = app
+    report = blocked(client)
+    response = client.get(f"/d/{report['decision_id']}/go/{route}", follow_redirects=False)
+    assert response.status_code == 404 and "location" not in response.headers
+
+
+def test_unknown_decisions_are_404(app: tuple[AppClient, Pipeline]) -> None:
+    client, _ = app
+    assert client.get("/d/DTR-AAAA-BBBB-CCCC-DDDD").status_code == 404
+    assert client.get("/d/" + "x" * 300).status_code == 404
+
+
+def test_migrations_are_idempotent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = sqlite_url(tmp_path)
+    DecisionStore(url).close()
+    store = DecisionStore(url)  # a second start upgrades nothing and loses nothing
+    with sqlite3.connect(tmp_path / "detour.db") as connection:
+        tables = {row[0] for row in connection.execute("select name from sqlite_master where type='table'")}
+        assert connection.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        assert connection.execute("pragma journal_mode").fetchone() == ("wal",)
+    assert {"decisions", "routes_taken"} <= tables
+    store.close()
