@@ -46,3 +46,30 @@ class RouteTakenRow(Base):
     decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
     alternative_id: Mapped[str] = mapped_column(String(128))
     taken: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReviewRequestRow(Base):
+    """Staff ask IT to review a tool or site they need (what, why, by when); IT's queue comes later."""
+
+    __tablename__ = "review_requests"
+    __table_args__ = (Index("ix_review_requests_decision", "decision_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    tool: Mapped[str] = mapped_column(String(200))
+    why: Mapped[str] = mapped_column(String(2000))
+    needed_by: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))  # open | approved | declined
+
+
+class WrongReportRow(Base):
+    """Staff say a decision looks wrong (what they believe the file is); the masked findings are in the decision."""
+
+    __tablename__ = "wrong_reports"
+    __table_args__ = (Index("ix_wrong_reports_decision", "decision_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    believed: Mapped[str] = mapped_column(String(2000))

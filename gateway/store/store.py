@@ -20,9 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.model import Upload
 from gateway.report import Report
-from gateway.store.models import DecisionRow, RouteTakenRow
+from gateway.store.models import DecisionRow, ReviewRequestRow, RouteTakenRow, WrongReportRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    tool: str
+    why: str
+    needed_by: str
+    status: str
+    created: datetime
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,8 @@ class StoredDecision:
     created: datetime
     report: Report
     routes_taken: tuple[str, ...]
+    reviews: tuple[ReviewRequest, ...] = ()
+    reported_wrong: bool = False
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -67,12 +78,27 @@ class DecisionStore:
             taken = session.scalars(select(RouteTakenRow.alternative_id)
                                     .where(RouteTakenRow.decision_id == decision_id)
                                     .order_by(RouteTakenRow.id)).all()
-            return StoredDecision(row.id, row.created, Report.model_validate(row.report), tuple(taken))
+            reviews = session.scalars(select(ReviewRequestRow).where(ReviewRequestRow.decision_id == decision_id)
+                                      .order_by(ReviewRequestRow.id)).all()
+            wrong = session.scalars(select(WrongReportRow.id).where(WrongReportRow.decision_id == decision_id)
+                                    .limit(1)).first()
+            return StoredDecision(row.id, row.created, Report.model_validate(row.report), tuple(taken),
+                                  tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, r.created)
+                                        for r in reviews), wrong is not None)
 
     def route_taken(self, decision_id: str, alternative_id: str) -> None:
         with self._sessions.begin() as session:
             session.add(RouteTakenRow(decision_id=decision_id, alternative_id=alternative_id,
                                       taken=datetime.now(UTC)))
+
+    def request_review(self, decision_id: str, tool: str, why: str, needed_by: str) -> None:
+        with self._sessions.begin() as session:
+            session.add(ReviewRequestRow(decision_id=decision_id, created=datetime.now(UTC), tool=tool, why=why,
+                                         needed_by=needed_by, status="open"))
+
+    def report_wrong(self, decision_id: str, believed: str) -> None:
+        with self._sessions.begin() as session:
+            session.add(WrongReportRow(decision_id=decision_id, created=datetime.now(UTC), believed=believed))
 
     def session(self) -> Session:
         return self._sessions()

@@ -114,7 +114,52 @@ def test_migrations_are_idempotent(tmp_path) -> None:  # type: ignore[no-untyped
     store = DecisionStore(url)  # a second start upgrades nothing and loses nothing
     with sqlite3.connect(tmp_path / "detour.db") as connection:
         tables = {row[0] for row in connection.execute("select name from sqlite_master where type='table'")}
-        assert connection.execute("select version_num from alembic_version").fetchone() == ("0001",)
+        assert connection.execute("select version_num from alembic_version").fetchone() == ("0002",)
         assert connection.execute("pragma journal_mode").fetchone() == ("wal",)
-    assert {"decisions", "routes_taken"} <= tables
+    assert {"decisions", "routes_taken", "review_requests", "wrong_reports"} <= tables
     store.close()
+
+
+def test_staff_can_ask_it_to_review_the_tool_and_see_the_status(app: tuple[AppClient, Pipeline]) -> None:
+    client, pipeline = app
+    report = blocked(client, language="en")
+    decision = report["decision_id"]
+    page = client.get(f"/d/{decision}").text
+    assert f'action="/d/{decision}/review"' in page and 'value="wetransfer.com"' in page
+    answer = client.post(f"/d/{decision}/review", data={"tool": "WeTransfer Pro", "why": "send the campaign <b>"
+                         "videos</b> to the agency", "needed_by": "Friday"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == f"/d/{decision}#review"
+    assert pipeline.store is not None
+    [review] = pipeline.store.get(decision).reviews  # type: ignore[union-attr]
+    assert (review.tool, review.needed_by, review.status) == ("WeTransfer Pro", "Friday", "open")
+    page = client.get(f"/d/{decision}").text
+    assert "You asked IT to review: <strong>WeTransfer Pro</strong>" in page and "waiting for IT" in page
+
+
+def test_a_review_request_needs_a_tool_and_a_reason(app: tuple[AppClient, Pipeline]) -> None:
+    client, _ = app
+    decision = blocked(client)["decision_id"]
+    answer = client.post(f"/d/{decision}/review", data={"tool": " ", "why": ""})
+    assert answer.status_code == 400 and "which tool" in answer.json()["error"]["message"]
+    assert client.post("/d/DTR-AAAA-BBBB-CCCC-DDDD/review", data={"tool": "x", "why": "y"}).status_code == 404
+
+
+def test_staff_can_say_a_decision_looks_wrong(app: tuple[AppClient, Pipeline]) -> None:
+    client, pipeline = app
+    decision = blocked(client, language="nl")["decision_id"]
+    answer = client.post(f"/d/{decision}/wrong", data={"believed": "a list of our own test accounts"},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    stored = pipeline.store.get(decision)  # type: ignore[union-attr]
+    assert stored is not None and stored.reported_wrong
+    assert stored.report.findings  # IT sees the masked findings with the report
+    assert "Dank je: IT bekijkt deze beslissing" in client.get(f"/d/{decision}").text
+
+
+def test_proxy_block_pages_carry_no_forms(app: tuple[AppClient, Pipeline]) -> None:
+    from gateway.blockpage import render_block_page
+
+    client, pipeline = app
+    decision = blocked(client)["decision_id"]
+    stored = pipeline.store.get(decision)  # type: ignore[union-attr]
+    assert stored is not None and "<form" not in render_block_page(stored.report)
