@@ -191,7 +191,10 @@ class IcapServer:
         header_length = sections.get("req-body", sections.get("null-body"))
         if "req-hdr" not in sections or header_length is None:
             raise IcapError(400, "Bad Request")
-        raw_head = await reader.readexactly(header_length - sections["req-hdr"])
+        head_size = header_length - sections["req-hdr"]
+        if not 0 < head_size <= MAX_HEADER_BYTES:  # never read an unbounded "header" into memory
+            raise IcapError(400, "Bad Request")
+        raw_head = await reader.readexactly(head_size)
         try:
             head = HttpRequestHead.parse(raw_head.rstrip(b"\r\n"))
         except ValueError:

@@ -190,6 +190,8 @@ def test_many_concurrent_requests(icap: tuple[int, IcapServer]) -> None:
     b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nno colon here\r\n\r\n",
     b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=0, req-body=5\r\n\r\nGET /\r\nzz\r\n",
     b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nX-Long: " + b"a" * 100_000 + b"\r\n\r\n",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=0, req-body=99999999999\r\n\r\nGET",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=50, req-body=10\r\n\r\n",
 ])
 def test_malformed_requests_get_400_and_the_server_keeps_serving(icap: tuple[int, IcapServer],
                                                                 request_bytes: bytes) -> None:
