@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.detour-installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: install run test lint typecheck bench lock clean
+.PHONY: install run test lint typecheck bench lock translations clean
 
 install: $(STAMP)
 
@@ -37,6 +37,13 @@ bench: install
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/icap_latency.py
+
+# Detour's own texts: extract new gettext messages, then update the Swedish and Dutch catalogues
+# (gateway/locale/*/LC_MESSAGES/detour.po); translate the new entries and remove the fuzzy flags.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --add-location=file --sort-by-file --no-wrap --project=Detour \
+		--version=0.1.0 --copyright-holder="Detour contributors" -o gateway/locale/detour.pot .
+	$(BIN)/pybabel update -i gateway/locale/detour.pot -d gateway/locale -D detour --no-wrap --ignore-obsolete
 
 # Regenerate the pinned lock file after editing pyproject.toml dependencies.
 lock: install

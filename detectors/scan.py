@@ -218,6 +218,27 @@ class Scanner:
             return []
         piece = piece or _Piece(part)
         records = _Records(part.text, part.layout is Layout.PROSE, piece)
+        candidates, errors = self._accepted(part, index, piece, records)
+        exact = self._exact_matches(part, index, piece) if self.fingerprints else []
+        if not candidates:
+            return errors + exact
+        return errors + exact + [self._finding(part, index, records, c) for c in candidates]
+
+    def spans(self, part: Part) -> list[tuple[int, int, str]]:
+        """Where the values are in ``part``: (start, end, entity), for a redacted copy. Raises if a
+        detector fails: a copy is only as good as the check behind it."""
+        if not part.text:
+            return []
+        piece = _Piece(part)
+        candidates, errors = self._accepted(part, 0, piece, _Records(part.text, part.layout is Layout.PROSE, piece))
+        if errors:
+            raise RuntimeError(errors[0].note)
+        return [(c.start, c.end, c.entity) for c in candidates]
+
+    def _accepted(self, part: Part, index: int, piece: _Piece,
+                  records: _Records) -> tuple[list[_Candidate], list[Finding]]:
+        """The recognizers' candidates that pass their checks and context, without overlaps; and a
+        finding for each recognizer that failed."""
         candidates: list[_Candidate] = []
         errors: list[Finding] = []
         for number, windows in sorted(self.prefilter.windows(part.text).items()):
@@ -252,10 +273,7 @@ class Scanner:
                     if candidate.score < ACCEPT_SCORE:
                         continue
                 candidates.append(candidate)
-        exact = self._exact_matches(part, index, piece) if self.fingerprints else []
-        if not candidates:
-            return errors + exact
-        return errors + exact + [self._finding(part, index, records, c) for c in _without_overlaps(candidates)]
+        return _without_overlaps(candidates) if candidates else [], errors
 
     def _run(self, number: int, recognizer: EntityRecognizer, text: str,
              windows: list[tuple[int, int]]) -> list[_Candidate]:

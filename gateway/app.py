@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import BadRequest
@@ -27,11 +31,37 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
+WEBHOOK_RETRY_SECONDS = 30.0
+
+
+async def _deliver_due(pipeline: Pipeline) -> None:
+    """Deliver what the helpdesk webhook's outbox holds, while the app runs."""
+    assert pipeline.webhook is not None
+    while True:
+        await asyncio.sleep(WEBHOOK_RETRY_SECONDS)
+        try:
+            await run_in_threadpool(pipeline.webhook.deliver_due)
+        except Exception:
+            log.exception("helpdesk webhook: delivering the outbox failed; trying again later")
+
+
 def create_app(settings: Settings | None = None, pipeline: Pipeline | None = None) -> FastAPI:
     """Build the app. Raises ``PolicyError`` when the policy is invalid: the service won't start."""
     settings = settings or get_settings()
     pipeline = pipeline or Pipeline.from_settings(settings)
-    app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retrying = asyncio.create_task(_deliver_due(pipeline)) if pipeline.webhook is not None else None
+        try:
+            yield
+        finally:
+            if retrying is not None:
+                retrying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retrying
+
+    app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.pipeline = pipeline
     app.add_middleware(BodySizeLimit, max_bytes=pipeline.limits.max_upload_bytes)
     app.include_router(inspect.router)

@@ -47,6 +47,7 @@ class AuditLog:
             "findings": [f.model_dump(include={"type", "count", "distinct", "examples"}) for f in report.findings],
             "alternatives": [a.id for a in report.alternatives],
             "partial": report.scan.partial,
+            "justified_by": report.justified_by,
             "policy": report.policy.digest,
         }
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))

@@ -19,7 +19,7 @@ from typing import Any
 
 from alternatives.catalogue import LANGUAGES, Language
 from gateway.errors import DetourError, PolicyError
-from gateway.i18n import LABELS
+from gateway.i18n import N_, translator
 from gateway.pipeline import Pipeline, UploadRequest
 from gateway.policy.schema import Action
 from gateway.report import Report
@@ -152,33 +152,37 @@ def _expand(paths: Sequence[str]) -> Iterator[Path]:
             yield path
 
 
+DECISION_LABELS = {"allow": N_("ALLOWED"), "warn": N_("WARNING"), "block": N_("BLOCKED")}
+
+
 def format_text(report: Report) -> str:
     """The answer for people: decision, why, what to do instead."""
-    label = LABELS[report.language]
+    _ = translator(report.language)
+    reference, why, found, instead = _("Reference"), _("Why"), _("Found"), _("What you can do instead")
     destination = report.destination
-    lines = [f"{report.file}: {label[report.decision.value]}   {label['reference']}: {report.decision_id}",
-             f"  {label['destination']}: {destination.host or destination.url} ({destination.category_title})"]
+    lines = [f"{report.file}: {_(DECISION_LABELS[report.decision.value])}   {reference}: {report.decision_id}",
+             "  " + _("Destination") + f": {destination.host or destination.url} ({destination.category_title})"]
     if report.reasons:
-        lines.append(f"  {label['why']}:")
+        lines.append(f"  {why}:")
         lines.extend(_wrap(f"- {reason.message}", "    ", "      ") for reason in report.reasons)
     if report.data_classes:
-        lines.append(f"  {label['found']}:")
+        lines.append(f"  {found}:")
         examples = {f.type: f.examples for f in report.findings}
         for data_class in report.data_classes:
             lines.append(_wrap(f"- {data_class.description}", "    ", "      "))
         for finding_type, shown in examples.items():
             lines.append(_wrap(f"{finding_type}: {', '.join(shown)}", "      ", "        "))
     elif report.decision is Action.ALLOW:
-        lines.append(f"  {label['nothing']}")
+        lines.append("  " + _("Nothing sensitive was found for this destination."))
     if report.scan.partial:
-        lines.append(_wrap(label["partial"], "  ", "  "))
+        lines.append(_wrap(_("Detour stopped checking once this was clear; the file may contain more."), "  ", "  "))
     if report.alternatives:
-        lines.append(f"  {label['instead']}:")
+        lines.append(f"  {instead}:")
         for offer in report.alternatives:
             lines.append(f"    {offer.rank}. {offer.title} — {offer.url}")
             lines.extend(_wrap(f"{step}", "       · ", "         ") for step in offer.instructions)
     if report.decision is not Action.ALLOW:
-        lines.append(f"  {label['helpdesk']}:")
+        lines.append("  " + _("Message from the helpdesk") + ":")
         lines.append(_wrap(report.helpdesk.message, "    ", "    "))
     return "\n".join(lines) + "\n"
 

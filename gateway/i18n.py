@@ -1,57 +1,52 @@
-"""Languages: pick English, Swedish or Dutch from a request, and the fixed texts of the CLI.
+"""Languages: English, Swedish and Dutch. Pick one from a request; translate Detour's own texts.
 
-Texts IT writes (reasons, routes, helpdesk) live in the policy files; the few
-fixed labels Detour itself prints live here.
+Texts IT writes (reasons, routes, helpdesk messages) live in the policy files.
+Detour's own texts (the labels of the CLI answer and of the decision page) are
+gettext messages in English, translated in the Babel catalogues under
+``gateway/locale/<language>/LC_MESSAGES/detour.po``. ``make translations``
+extracts new messages and updates the catalogues; a test fails while any
+message is untranslated, fuzzy or has placeholders that don't match.
 """
 
 from __future__ import annotations
 
+import gettext as _gettext
+from collections.abc import Callable
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
 from alternatives.catalogue import DEFAULT_LANGUAGE, LANGUAGES, Language
 
-LABELS: dict[Language, dict[str, str]] = {
-    "en": {
-        "allow": "ALLOWED",
-        "warn": "WARNING",
-        "block": "BLOCKED",
-        "destination": "Destination",
-        "why": "Why",
-        "found": "Found",
-        "instead": "What you can do instead",
-        "helpdesk": "Message from the helpdesk",
-        "reference": "Reference",
-        "nothing": "Nothing sensitive was found for this destination.",
-        "allowed_with_findings": "Allowed: nothing here is restricted for this destination.",
-        "partial": "Detour stopped checking once this was clear; the file may contain more.",
-    },
-    "sv": {
-        "allow": "TILLÅTEN",
-        "warn": "VARNING",
-        "block": "STOPPAD",
-        "destination": "Mottagare",
-        "why": "Varför",
-        "found": "Hittat",
-        "instead": "Det här kan du göra i stället",
-        "helpdesk": "Meddelande från IT-supporten",
-        "reference": "Referens",
-        "nothing": "Inget känsligt hittades för den här mottagaren.",
-        "allowed_with_findings": "Tillåten: inget här är begränsat för den här mottagaren.",
-        "partial": "Detour slutade kontrollera när detta stod klart; filen kan innehålla mer.",
-    },
-    "nl": {
-        "allow": "TOEGESTAAN",
-        "warn": "WAARSCHUWING",
-        "block": "GEBLOKKEERD",
-        "destination": "Bestemming",
-        "why": "Waarom",
-        "found": "Gevonden",
-        "instead": "Dit kun je in plaats daarvan doen",
-        "helpdesk": "Bericht van de servicedesk",
-        "reference": "Referentie",
-        "nothing": "Er is niets gevoeligs gevonden voor deze bestemming.",
-        "allowed_with_findings": "Toegestaan: niets hiervan is beperkt voor deze bestemming.",
-        "partial": "Detour stopte met controleren zodra dit duidelijk was; het bestand kan meer bevatten.",
-    },
-}
+LOCALE_DIR = Path(__file__).with_name("locale")
+DOMAIN = "detour"
+SOURCE_LANGUAGE: Language = "en"  # the messages in the code are English
+LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "sv": "Svenska", "nl": "Nederlands"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name for "mark for translation, translate later"
+    return message
+
+
+@cache
+def translations(language: Language) -> _gettext.NullTranslations:
+    """The catalogue of a language (English: the messages themselves), compiled from its .po file once."""
+    if language == SOURCE_LANGUAGE:
+        return _gettext.NullTranslations()
+    with (LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as po:
+        catalog = read_po(po, locale=language, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)  # fuzzy entries are left out: they fall back to English
+    compiled.seek(0)
+    return _gettext.GNUTranslations(compiled)
+
+
+def translator(language: Language) -> Callable[[str], str]:
+    """``_`` for a language: ``_("Reference")`` → ``"Referens"`` in Swedish."""
+    return translations(language).gettext
 
 
 def parse_language(value: str | None) -> Language | None:

@@ -239,8 +239,9 @@ class IcapServer:
         """Inspect in a worker thread, so the event loop keeps serving other connections."""
         loop = asyncio.get_running_loop()
         client_ip = request.header("x-client-ip")[:64] or None
+        warnings_stop = bool(self.config.public_url) and self.pipeline.store is not None
         return await loop.run_in_executor(None, decide_request, self._inspect, head, uploads, self._user(request),
-                                          "icap", client_ip)
+                                          "icap", client_ip, warnings_stop)
 
     def _inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
         """The pipeline, with a time limit; a timeout or failure is decided by the policy's on_error."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alternatives.catalogue import Language
+from alternatives.catalogue import LANGUAGES, Language
 from alternatives.helpdesk import HelpdeskMessage
 from detectors import entities
 from detectors.edm import FingerprintSet
@@ -34,6 +34,7 @@ from gateway.report import DestinationOut, FileTypeOut, PolicyOut, ReasonOut, Re
 from gateway.settings import Settings
 from gateway.store import DecisionStore
 from gateway.store.store import sqlite_url
+from gateway.webhook import HelpdeskWebhook
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,11 @@ class Pipeline:
         self.scanner = scanner
         self.audit = audit
         self.store = store
+        self.webhook: HelpdeskWebhook | None = None
+        if settings.helpdesk_webhook_url and store is not None:
+            secret = settings.helpdesk_webhook_secret.get_secret_value() if settings.helpdesk_webhook_secret else None
+            self.webhook = HelpdeskWebhook(settings.helpdesk_webhook_url, secret, settings.helpdesk_webhook_timeout,
+                                           store)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -135,19 +141,32 @@ class Pipeline:
         decision_id = new_decision_id()
         try:
             decision = decide(scan, upload, self.policy, decision_id)
-            report = render(decision, upload, scan, self.policy, language)
+            reports = {lang: render(decision, upload, scan, self.policy, lang) for lang in LANGUAGES}
         except Exception:
             log.exception("deciding failed; failing closed", extra={"decision_id": decision_id})
-            report = self._failed_closed(upload, scan, decision_id, language)
-        self._record(report, upload)
-        return report
+            reports = {lang: self._failed_closed(upload, scan, decision_id, lang) for lang in LANGUAGES}
+        if reports[language].decision is Action.WARN and self.store is not None:
+            justified_by = self._justified(upload, reports[language])
+            if justified_by is not None:
+                reports = {lang: r.model_copy(update={"justified_by": justified_by}) for lang, r in reports.items()}
+        self._record(reports[language], upload, reports)
+        return reports[language]
 
-    def _record(self, report: Report, upload: Upload) -> None:
+    def _justified(self, upload: Upload, report: Report) -> str | None:
+        """A warning the person already justified for this file, host and person (still valid)."""
+        assert self.store is not None
+        try:
+            return self.store.justified(upload.sha256, report.destination.host, upload.user, upload.client_ip)
+        except Exception:
+            log.exception("the decision store could not be asked for justifications")
+            return None
+
+    def _record(self, report: Report, upload: Upload, translations: dict[Language, Report] | None = None) -> None:
         """Every decision is recorded: the audit line always, the decision store when it can be reached."""
         self.audit.record(report, upload)
         if self.store is not None:
             try:
-                self.store.record(report, upload)
+                self.store.record(report, upload, {str(k): v for k, v in (translations or {}).items()})
             except Exception:
                 log.exception("the decision store could not record %s", report.decision_id)
 
@@ -158,10 +177,11 @@ class Pipeline:
         destination = self.policy.destinations.classify(upload.destination)
         on_error = self.policy.document.policy.on_error
         action = on_error.sanctioned if destination.sanctioned else on_error.unsanctioned
-        report = self._failed_closed(upload, ScanResult("application/octet-stream"), new_decision_id(), language,
-                                     action, f"internal-{what}")
-        self._record(report, upload)
-        return report
+        decision_id = new_decision_id()
+        reports = {lang: self._failed_closed(upload, ScanResult("application/octet-stream"), decision_id, lang,
+                                             action, f"internal-{what}") for lang in LANGUAGES}
+        self._record(reports[language], upload, reports)
+        return reports[language]
 
     def _failed_closed(self, upload: Upload, scan: ScanResult, decision_id: str, language: Language,
                        action: Action = Action.BLOCK, rule: str = "internal-error") -> Report:

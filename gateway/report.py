@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from alternatives.catalogue import Language, Offer, RouteContext, render_offer
 from alternatives.helpdesk import HelpdeskMessage, compose, join_phrases
 from detectors.findings import Finding, ScanResult
-from gateway.i18n import LABELS
+from gateway.i18n import translator
 from gateway.model import DataClassHit, Decision, Upload
 from gateway.policy.loader import Policy
 from gateway.policy.schema import Action
@@ -100,6 +100,8 @@ class Report(BaseModel):
     helpdesk: HelpdeskMessage
     scan: ScanOut
     policy: PolicyOut
+    justified_by: str | None = Field(default=None, description="A warning let through: the reference of the "
+                                     "decision where the person gave a business justification for this file")
 
 
 def display_name(file_name: str) -> str:
@@ -234,9 +236,10 @@ def _helpdesk(
 ) -> HelpdeskMessage:
     if decision.action is Action.ALLOW:
         details = policy.catalogue.helpdesk.contact.details(language)
-        label = LABELS[language]
+        _ = translator(language)
+        allowed = _("Allowed: nothing here is restricted for this destination.")
         return HelpdeskMessage(
-            message=f"{label['allowed_with_findings']} {label['reference']}: {decision.id}.",
+            message=f"{allowed} " + _("Reference") + f": {decision.id}.",
             reference=decision.id,
             contact=details,
         )

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     icap_user_header: str = Field(default="X-Client-Username", description="ICAP header naming the user")
     icap_user_base64: bool = Field(default=False, description="The user header is base64 "
                                    "(Squid: icap_client_username_encode on)")
+    justification_minutes: int = Field(default=30, ge=1, le=24 * 60, description="How long a business "
+                                       "justification for a warning lets the same file go to the same site")
+    helpdesk_webhook_url: str = Field(default="", description="Where tickets, review requests and 'looks wrong' "
+                                      "reports are POSTed as JSON (see docs/helpdesk-webhook.md); empty: off")
+    helpdesk_webhook_secret: SecretStr | None = Field(default=None, description="Key for the webhook's "
+                                                      "X-Detour-Signature (HMAC-SHA256 of the body)")
+    helpdesk_webhook_timeout: float = Field(default=5.0, gt=0, le=60)
     ner_model: str = Field(default="", description="spaCy pipeline (package name or directory) for names in "
                            "prose; empty: the NER extra is off")
     ner_max_chars: int = Field(default=100_000, ge=0, description="Characters of each prose part given to NER")

@@ -30,6 +30,12 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     return None
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread once the
+    session's browser has started, and tests that run their own loop (asyncio.run) can't run after it."""
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data = tmp_path_factory.mktemp("data")  # the decision store (SQLite) and EDM sets of this run
@@ -58,21 +64,44 @@ def corpus_labels() -> dict[str, dict[str, str]]:
 # --- real services, once per run (end-to-end tests) -------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def detour_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DetourService]:
-    """`detour serve` as a real process: the HTTP API and the ICAP server.
+def policies_with_warnings(folder: Path, loopback_is_external: bool = False) -> Path:
+    """The bundled policy plus examples/warn-bank-accounts.yaml (IBANs to unsanctioned sites: warn).
 
-    Its policy is the bundled one, except that loopback is not the internal network: the local
-    origin server the proxy tests upload to stands for an external site.
+    ``loopback_is_external``: the local origin server the proxy tests upload to stands for an
+    external site, so loopback is not the internal network.
+    """
+    policies = folder / "policies"
+    shutil.copytree(POLICIES, policies, ignore=shutil.ignore_patterns("examples", "tests"))
+    shutil.copy(POLICIES / "examples" / "warn-bank-accounts.yaml", policies)
+    if loopback_is_external:
+        destinations = policies / "destinations.yaml"
+        text = destinations.read_text()
+        assert "127.0.0.0/8, " in text
+        destinations.write_text(text.replace("127.0.0.0/8, ", ""))
+    return policies
+
+
+@pytest.fixture(scope="session")
+def helpdesk() -> Iterator[Origin]:
+    """A helpdesk's webhook receiver: records what Detour sends, answers like ServiceNow's table API."""
+    for receiver in start_origin():
+        receiver.host, receiver.status, receiver.content_type = "127.0.0.1", 201, "application/json"
+        receiver.answer = json.dumps({"result": {"number": "INC0010001", "sys_id": "a1b2"}}).encode()
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def detour_service(tmp_path_factory: pytest.TempPathFactory, helpdesk: Origin) -> Iterator[DetourService]:
+    """`detour serve` as a real process: the HTTP API and the ICAP server, with its helpdesk webhook.
+
+    Its policy is the bundled one with warnings for bank account numbers, except that loopback is
+    not the internal network: the local origin server the proxy tests upload to stands for an
+    external site.
     """
     tmp = tmp_path_factory.mktemp("detour")
-    policies = tmp / "policies"
-    shutil.copytree(POLICIES, policies)
-    destinations = policies / "destinations.yaml"
-    text = destinations.read_text()
-    assert "127.0.0.0/8, " in text
-    destinations.write_text(text.replace("127.0.0.0/8, ", ""))
-    yield from start_detour(tmp, {"DETOUR_POLICIES_DIR": str(policies)})
+    policies = policies_with_warnings(tmp, loopback_is_external=True)
+    yield from start_detour(tmp, {"DETOUR_POLICIES_DIR": str(policies),
+                                  "DETOUR_HELPDESK_WEBHOOK_URL": f"{helpdesk.url}/api/now/table/incident"})
 
 
 @pytest.fixture(scope="session")

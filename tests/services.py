@@ -80,6 +80,10 @@ class Origin:
     # The name the proxy resolves to this server (Squid's hosts_file): an external site IT has not
     # approved, as far as the policy can tell; 127.0.0.1 itself is the internal network.
     host: str = "share.files-example.net"
+    # What it answers to a POST or PUT (a helpdesk receiver answers JSON, or an error, as a test needs).
+    status: int = 200
+    answer: bytes = b"stored"
+    content_type: str = "text/plain"
 
     @property
     def url(self) -> str:
@@ -90,12 +94,16 @@ class Origin:
 
 
 def start_detour(tmp: Path, env: dict[str, str] | None = None) -> Iterator[DetourService]:
+    """``detour serve`` (HTTP and ICAP) with its own data folder (decision store); its pages' address
+    (DETOUR_PUBLIC_URL) is its own HTTP address."""
     port, icap_port = free_port(), free_port()
     log_path, audit = tmp / "detour.log", tmp / "audit.jsonl"
     with log_path.open("w") as log:
         process = subprocess.Popen([DETOUR, "serve", "--host", "127.0.0.1", "--port", str(port), "--icap-port",
                                     str(icap_port)], stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "DETOUR_AUDIT_LOG": str(audit), **(env or {})})
+                                   env={**os.environ, "DETOUR_AUDIT_LOG": str(audit),
+                                        "DETOUR_DATA_DIR": str(tmp / "data"),
+                                        "DETOUR_PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})})
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -143,8 +151,9 @@ def start_origin() -> Iterator[Origin]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             origin.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
-            answer = b"stored"
-            self.send_response(200)
+            answer = origin.answer
+            self.send_response(origin.status)
+            self.send_header("Content-Type", origin.content_type)
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)

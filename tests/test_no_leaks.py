@@ -1,4 +1,5 @@
-"""Never leak what we protect: no raw matched value in responses, text output, audit records or logs."""
+"""Never leak what we protect: no raw matched value in responses, text output, audit records, logs, the
+decision page (in every language) or the helpdesk webhook's message."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from gateway.blockpage import PageOptions, render_block_page
 from gateway.cli import format_text
 from gateway.pipeline import Pipeline, UploadRequest
 from gateway.settings import Settings
+from gateway.webhook import payload
 from tests.conftest import CORPUS
 
 SECRETS = {
@@ -37,6 +40,12 @@ def _all_output(pipeline: Pipeline, blob: bytes, name: str, tmp_path: Path, capl
             report = pipeline.inspect(blob, UploadRequest(name, "wetransfer.com", "u", "g"), language)
             out.append(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
             out.append(format_text(report))
+            assert pipeline.store is not None
+            for shown in ("en", "sv", "nl"):  # the page in every language, and what the helpdesk gets
+                stored = pipeline.store.get(report.decision_id, shown)
+                assert stored is not None
+                out.append(render_block_page(stored.report, PageOptions(link_base="", action_base=""), stored))
+                out.append(json.dumps(payload("ticket", stored, "https://detour.example", {}), ensure_ascii=False))
     out.append(pipeline.audit.path.read_text())
     out.append(caplog.text)
     return "\n".join(out)

@@ -51,6 +51,8 @@ class Detour:
         user_header = ctx.options.detour_user_header
         if user_header and user_header in request.headers:
             headers["X-Detour-User"] = request.headers[user_header]
+        if flow.client_conn.peername:
+            headers["X-Detour-Client-Ip"] = str(flow.client_conn.peername[0])
         ask = urllib.request.Request(ctx.options.detour_url.rstrip("/") + "/v1/intercept",
                                      data=request.raw_content, headers=headers, method="POST")
         try:
@@ -64,7 +66,8 @@ class Detour:
             logging.warning("detour: no decision (%s)", type(error).__name__)
             status, body, answer_headers = 0, b"", None
         if status == 403 and answer_headers is not None:
-            keep = ("Content-Type", "X-Detour-Decision", "Cache-Control", "Content-Language")
+            keep = ("Content-Type", "X-Detour-Decision", "X-Detour-Action", "Cache-Control", "Content-Language",
+                    "Content-Security-Policy")
             flow.response = http.Response.make(403, body, {k: answer_headers[k] for k in keep if answer_headers[k]})
             return
         if ctx.options.detour_fail_open:

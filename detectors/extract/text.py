@@ -37,16 +37,22 @@ _DELIMITERS = ",;\t|"
 
 def decode(blob: bytes, declared: str = "") -> str:
     """Decode ``blob`` as text: BOM first, then UTF-8, then libmagic's or a detected charset."""
+    return decode_with_codec(blob, declared)[0]
+
+
+def decode_with_codec(blob: bytes, declared: str = "") -> tuple[str, str]:
+    """``decode``, and the codec that reads it (to write a changed copy in the same encoding)."""
     for bom, codec in _BOMS:
         if blob.startswith(bom):
-            return blob.decode(codec, errors="replace")
+            return blob.decode(codec, errors="replace"), codec
     if declared.lower() in ("utf-16le", "utf-16be", "utf-32le", "utf-32be"):
-        return blob.decode(declared, errors="replace")
+        return blob.decode(declared, errors="replace"), declared.lower()
     try:
-        return blob.decode("utf-8")
+        return blob.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    return blob.decode(_legacy_codec(blob), errors="replace")
+    codec = _legacy_codec(blob)
+    return blob.decode(codec, errors="replace"), codec
 
 
 # Single-byte and CJK codecs for scripts other than Latin. Detection on short samples cannot
@@ -132,7 +138,7 @@ def _as_table(content: str, name: str, limits: Limits) -> Part | None:
     sample_lines = [line for line in content[:_DETECT_SAMPLE].splitlines()[:_TABLE_SAMPLE_LINES] if line]
     if len(sample_lines) < 2:
         return None
-    delimiter = _sniff_delimiter(sample_lines)
+    delimiter = sniff_delimiter(sample_lines)
     if delimiter is None:
         return None
     if '"' not in content:  # no quoting: every delimiter splits cells, so a translation is exact
@@ -155,7 +161,7 @@ def _unquoted_table(content: str, delimiter: str, name: str, limits: Limits) -> 
         content = content.replace(delimiter, CELL_SEPARATOR)
     first = content.split(RECORD_SEPARATOR, 1)[0]
     cells = [_clean_cell(cell) for cell in first.split(CELL_SEPARATOR)]
-    return Part(content, name, Layout.TABLE, tuple(cells) if _looks_like_header(cells) else ())
+    return Part(content, name, Layout.TABLE, tuple(cells) if looks_like_header(cells) else ())
 
 
 def table_part(rows: Iterable[Sequence[object]], origin: str, limits: Limits) -> Part:
@@ -170,13 +176,13 @@ def table_part(rows: Iterable[Sequence[object]], origin: str, limits: Limits) ->
         if line.count(CELL_SEPARATOR) >= len(cells) or RECORD_SEPARATOR in line or "\r" in line:
             cells = [_clean_cell(cell) for cell in cells]  # a cell never spans records or cells
             line = CELL_SEPARATOR.join(cells)
-        if index == 0 and _looks_like_header(cells):
+        if index == 0 and looks_like_header(cells):
             header = tuple(_clean_cell(cell) for cell in cells)
         lines.append(line)
     return Part(RECORD_SEPARATOR.join(lines), origin, Layout.TABLE, header)
 
 
-def _sniff_delimiter(lines: list[str]) -> str | None:
+def sniff_delimiter(lines: list[str]) -> str | None:
     """The delimiter that splits the sample lines into a consistent number (>= 2) of columns."""
     best: tuple[float, str] | None = None
     for delimiter in _DELIMITERS:
@@ -208,7 +214,7 @@ def _clean_cell(cell: str) -> str:
     return " ".join(cell.split())  # a cell never spans records or cells
 
 
-def _looks_like_header(cells: list[str]) -> bool:
+def looks_like_header(cells: list[str]) -> bool:
     return all(
         cell and not any(ch.isdigit() for ch in cell) and "@" not in cell and len(cell) <= 60
         for cell in cells

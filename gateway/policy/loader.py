@@ -24,7 +24,7 @@ from gateway.policy.destinations import DestinationMatcher
 from gateway.policy.schema import PolicyDocument
 
 LIST_SECTIONS = ("destinations", "data_classes", "rules", "alternatives")
-MAP_SECTIONS = ("policy", "limits", "unknown_destination", "helpdesk")
+MAP_SECTIONS = ("policy", "limits", "redaction", "unknown_destination", "helpdesk")
 
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -229,6 +229,9 @@ def _cross_check(document: PolicyDocument, sources: _Sources, detectors: set[str
         for j, ref in enumerate(rule.alternatives):
             if ref not in alternatives:
                 problem(("rules", i, "alternatives", j), f"unknown alternative {ref!r}")
+    for j, ref in enumerate(document.redaction.data_classes):
+        if ref not in data_classes:
+            problem(("redaction", "data_classes", j), f"unknown data class {ref!r}")
     for i, alternative in enumerate(document.alternatives):
         for j, ref in enumerate(alternative.approved_for):
             if ref != "*" and ref not in data_classes:

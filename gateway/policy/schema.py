@@ -190,11 +190,21 @@ class PolicyLimits(Model):
     upload_seconds: float | None = Field(default=None, gt=0)
 
 
+class Redaction(Model):
+    """The redacted copy: staff may download a copy of a stopped text, CSV/TSV, JSON or XLSX file with
+    the values of these data classes masked, when that copy would be allowed to the same destination."""
+
+    enabled: bool = False
+    data_classes: list[str] = Field(default_factory=list, description="Data classes whose values are masked; "
+                                    "a copy is offered only when every data class that stopped the file is here")
+
+
 class PolicyDocument(Model):
     """Everything in the policy directory, merged: the schema IT's YAML files follow."""
 
     policy: PolicyMeta = PolicyMeta()
     limits: PolicyLimits = PolicyLimits()
+    redaction: Redaction = Redaction()
     destinations: list[DestinationCategory] = Field(default_factory=list)
     unknown_destination: UnknownDestination = UnknownDestination()
     data_classes: list[DataClass] = Field(default_factory=list)

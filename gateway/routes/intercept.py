@@ -25,7 +25,7 @@ router = APIRouter(tags=["proxies"])
     summary="Decide on an intercepted HTTP request (proxy add-ons)",
     description="Body: the intercepted request's body. Headers: X-Detour-Request-Method, X-Detour-Request-Url, "
     "X-Detour-Request-Content-Type, and optionally X-Detour-Request-Accept, X-Detour-Request-Accept-Language, "
-    "X-Detour-User. Answers 204 (let it go) or 403 with the block page or decision JSON.",
+    "X-Detour-User, X-Detour-Client-Ip. Answers 204 (let it go) or 403 with the block page or decision JSON.",
     status_code=204,
     responses={403: {"description": "Blocked: the answer to give the client"}, 400: {"description": "Malformed"}},
 )
@@ -46,8 +46,9 @@ async def intercept(request: Request, pipeline: PipelineDep) -> Response:
         uploads = collector.finish()
     except Exception:
         raise BadRequest("The forwarded multipart body does not parse.") from None
+    warnings_stop = bool(pipeline.settings.public_url) and pipeline.store is not None
     blocked = await run_in_threadpool(decide_request, pipeline.inspect, head, uploads, forwarded.get("x-detour-user"),
-                                      "mitmproxy")
+                                      "mitmproxy", forwarded.get("x-detour-client-ip", "")[:64] or None, warnings_stop)
     if blocked is None:
         return Response(status_code=204)
     body, answer_headers = blocked_response(blocked, head.header("Accept"), pipeline.settings.public_url)

@@ -1,34 +1,85 @@
-"""The decision page ``/d/{decision_id}`` and its tracked route links ``/d/{decision_id}/go/{alternative_id}``.
+"""The decision page ``/d/{decision_id}`` and what staff can do from it.
 
-Decision ids are unguessable (80 random bits), so the id is the capability to see
-the page. A route link records that the person took the route, then redirects
-to that route's URL as offered with the decision: only URLs from the policy's
-catalogue, never one from the request (no open redirect).
+- ``GET /d/{id}``: the decision in the person's language (``?lang=``, else
+  Accept-Language, else the language it was decided in), with a switcher;
+- ``GET /d/{id}/go/{alternative_id}``: record that the route was taken, then
+  redirect to that route's URL as offered with the decision: only URLs from the
+  policy's catalogue, never one from the request (no open redirect);
+- ``POST /d/{id}/justify``: a business reason for a warning (then the same file
+  may go); ``POST /v1/decisions/{id}/justification`` does the same for programs;
+- ``POST /d/{id}/review``, ``/wrong``, ``/ticket``: ask IT to review a tool, say
+  the decision looks wrong, send it to the helpdesk (webhook);
+- ``POST /d/{id}/redact``: the redacted copy of the same file.
+
+Decision ids are unguessable (80 random bits): the id is the capability to see
+the page. Forms post back here and answer with a redirect to the page (303).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from gateway.blockpage import render_block_page
+from alternatives.catalogue import Language
+from detectors.redact import Unredactable
+from gateway.blockpage import PageOptions, render_block_page, render_message
 from gateway.deps import PipelineDep
 from gateway.errors import BadRequest
+from gateway.i18n import negotiate, parse_language, translator
+from gateway.pipeline import Pipeline
+from gateway.policy.schema import Action
+from gateway.redaction import REDACTED_ROUTE, make_copy, offered
+from gateway.store import StoredDecision
+from gateway.webhook import payload
 
 router = APIRouter(tags=["pages"])
 
+MIN_JUSTIFICATION = 10
+MAX_FORM_FIELDS = 10
+
+
+def _page_headers(language: str, nonce: str | None = None) -> dict[str, str]:
+    script = f"'nonce-{nonce}'" if nonce else "'none'"
+    return {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Content-Language": language,
+            "Vary": "Accept-Language", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
+                                       "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
+
+
+def _language(request: Request, chosen: object = None) -> Language | None:
+    """``?lang=`` (or a form's ``lang``), else the browser's Accept-Language when it names one of ours."""
+    explicit = parse_language(str(chosen or request.query_params.get("lang") or ""))
+    if explicit is not None:
+        return explicit
+    accept = request.headers.get("accept-language")
+    return negotiate(accept) if accept and any(parse_language(t.split(";")[0]) for t in accept.split(",")) else None
+
+
+def _get(pipeline: Pipeline, decision_id: str, language: Language | None = None) -> StoredDecision:
+    stored = pipeline.store.get(decision_id, language) if pipeline.store is not None and len(decision_id) <= 32 \
+        else None
+    if stored is None:
+        raise HTTPException(404, "No decision with this reference. Check the reference in your message.")
+    return stored
+
 
 @router.get("/d/{decision_id}", response_class=HTMLResponse, summary="The page of a decision")
-async def decision_page(decision_id: str, pipeline: PipelineDep) -> HTMLResponse:
-    stored = await run_in_threadpool(_get, pipeline, decision_id)
-    return HTMLResponse(render_block_page(stored.report, link_base="", stored=stored),
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+async def decision_page(decision_id: str, request: Request, pipeline: PipelineDep) -> HTMLResponse:
+    stored = await run_in_threadpool(_get, pipeline, decision_id, _language(request))
+    nonce = secrets.token_urlsafe(16)
+    options = PageOptions(link_base="", action_base="", nonce=nonce, switcher=True,
+                          redaction=offered(pipeline, stored.report), helpdesk_webhook=pipeline.webhook is not None)
+    return HTMLResponse(render_block_page(stored.report, options, stored),
+                        headers=_page_headers(stored.report.language, nonce))
 
 
 @router.get("/d/{decision_id}/go/{alternative_id}", summary="Take an offered route (recorded), then go there")
-async def take_route(decision_id: str, alternative_id: str, pipeline: PipelineDep,
-                     request: Request) -> RedirectResponse:
+async def take_route(decision_id: str, alternative_id: str, pipeline: PipelineDep) -> RedirectResponse:
     stored = await run_in_threadpool(_get, pipeline, decision_id)
     offer = next((o for o in stored.report.alternatives if o.id == alternative_id), None)
     if offer is None or not offer.url:
@@ -38,35 +89,146 @@ async def take_route(decision_id: str, alternative_id: str, pipeline: PipelineDe
     return RedirectResponse(offer.url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-def _get(pipeline: PipelineDep, decision_id: str):  # type: ignore[no-untyped-def]
-    stored = pipeline.store.get(decision_id) if pipeline.store is not None and len(decision_id) <= 32 else None
-    if stored is None:
-        raise HTTPException(404, "No decision with this reference. Check the reference in your message.")
-    return stored
+def _back(decision_id: str, language: Language | None, anchor: str) -> RedirectResponse:
+    query = f"?lang={language}" if language else ""
+    return RedirectResponse(f"/d/{decision_id}{query}#{anchor}", status_code=303)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@router.post("/d/{decision_id}/justify", summary="Give a business reason for a warning; then the same file may go")
+async def justify_form(decision_id: str, request: Request, pipeline: PipelineDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    stored = await run_in_threadpool(_get, pipeline, decision_id, language)
+    try:
+        await run_in_threadpool(_justify, pipeline, stored, form.get("justification"))
+    except BadRequest as problem:
+        return _message(stored, str(problem), 400)
+    return _back(decision_id, language, "proceed")
+
+
+class JustificationIn(BaseModel):
+    justification: str = Field(min_length=MIN_JUSTIFICATION, max_length=1000,
+                               description="The business reason, in the person's words")
+
+
+class JustificationOut(BaseModel):
+    decision_id: str
+    justified: bool
+    expires: str = Field(description="Until when (ISO 8601, UTC) the same file may go to the same site")
+
+
+@router.post("/v1/decisions/{decision_id}/justification", tags=["inspect"], response_model=JustificationOut,
+             summary="Record a business reason for a warning (browser extensions, scripts)")
+async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()],
+                      pipeline: PipelineDep) -> JustificationOut:
+    stored = await run_in_threadpool(_get, pipeline, decision_id)
+    justification = await run_in_threadpool(_justify, pipeline, stored, body.justification)
+    return JustificationOut(decision_id=decision_id, justified=True,
+                            expires=justification.expires.isoformat(timespec="seconds"))
+
+
+def _justify(pipeline: Pipeline, stored: StoredDecision, text: str | None):  # type: ignore[no-untyped-def]
+    _ = translator(stored.report.language)
+    if stored.report.decision is not Action.WARN:
+        raise BadRequest(_("Only a warning can be passed with a reason; this upload was %(decision)s.")
+                         % {"decision": stored.report.decision.value})
+    reason = _text(text, 1000)
+    if len(reason) < MIN_JUSTIFICATION:
+        raise BadRequest(_("Please say in a sentence why this file needs to go there."))
+    assert pipeline.store is not None
+    return pipeline.store.justify(stored.id, reason, pipeline.settings.justification_minutes)
 
 
 @router.post("/d/{decision_id}/review", summary="Ask IT to review the destination (what tool, why, by when)")
-async def request_review(decision_id: str, request: Request, pipeline: PipelineDep) -> RedirectResponse:
-    await run_in_threadpool(_get, pipeline, decision_id)
-    form = await request.form(max_files=0, max_fields=10)
-    tool, why = _text(form.get("tool"), 200), _text(form.get("why"), 2000)
+async def request_review(decision_id: str, request: Request, pipeline: PipelineDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    stored = await run_in_threadpool(_get, pipeline, decision_id, language)
+    tool, why, needed_by = _text(form.get("tool"), 200), _text(form.get("why"), 2000), _text(form.get("needed_by"), 40)
     if not tool or not why:
-        raise BadRequest("Say which tool or site you need and what for.")
+        _ = translator(stored.report.language)
+        return _message(stored, _("Say which tool or site you need and what for."), 400)
     assert pipeline.store is not None
-    await run_in_threadpool(pipeline.store.request_review, decision_id, tool, why, _text(form.get("needed_by"), 40))
-    return RedirectResponse(f"/d/{decision_id}#review", status_code=303)
+    await run_in_threadpool(pipeline.store.request_review, decision_id, tool, why, needed_by)
+    await _notify(pipeline, decision_id, "review_request", {"review": {"tool": tool, "why": why,
+                                                                       "needed_by": needed_by}})
+    return _back(decision_id, language, "review")
 
 
 @router.post("/d/{decision_id}/wrong", summary="Report that the decision looks wrong (a false positive)")
-async def report_wrong(decision_id: str, request: Request, pipeline: PipelineDep) -> RedirectResponse:
-    await run_in_threadpool(_get, pipeline, decision_id)
-    form = await request.form(max_files=0, max_fields=10)
+async def report_wrong(decision_id: str, request: Request, pipeline: PipelineDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    stored = await run_in_threadpool(_get, pipeline, decision_id, language)
     believed = _text(form.get("believed"), 2000)
     if not believed:
-        raise BadRequest("Say what the file is, as far as you know.")
+        _ = translator(stored.report.language)
+        return _message(stored, _("Say what the file is, as far as you know."), 400)
     assert pipeline.store is not None
     await run_in_threadpool(pipeline.store.report_wrong, decision_id, believed)
-    return RedirectResponse(f"/d/{decision_id}#wrong", status_code=303)
+    await _notify(pipeline, decision_id, "wrong_report", {"believed": believed})
+    return _back(decision_id, language, "wrong")
+
+
+@router.post("/d/{decision_id}/ticket", summary="Send the decision to the helpdesk (webhook)")
+async def ticket(decision_id: str, request: Request, pipeline: PipelineDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    await run_in_threadpool(_get, pipeline, decision_id, language)
+    if pipeline.webhook is None:
+        raise HTTPException(404, "No helpdesk webhook is configured; e-mail the helpdesk instead.")
+    await _notify(pipeline, decision_id, "ticket", {"note": _text(form.get("note"), 2000)})
+    return _back(decision_id, language, "helpdesk")
+
+
+async def _notify(pipeline: Pipeline, decision_id: str, event: str, extra: dict[str, object]) -> None:
+    """Queue the message for the helpdesk webhook and try it at once; IT reads it in the policy's language."""
+    webhook = pipeline.webhook
+    if webhook is None:
+        return
+    for_it = await run_in_threadpool(_get, pipeline, decision_id, pipeline.default_language)
+    message = payload(event, for_it, pipeline.settings.public_url, extra)
+    await run_in_threadpool(webhook.submit, decision_id, event, message)
+
+
+@router.post("/d/{decision_id}/redact", summary="Download a copy of the same file with the values masked",
+             response_class=Response, responses={200: {"description": "The redacted copy, as an attachment"}})
+async def redacted_copy(decision_id: str, request: Request, pipeline: PipelineDep) -> Response:
+    async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
+        language = _language(request, form.get("lang"))
+        stored = await run_in_threadpool(_get, pipeline, decision_id, language)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            _ = translator(stored.report.language)
+            return _message(stored, _("Choose the file first."), 400)
+        blob = await upload.read()
+    try:
+        copy = await run_in_threadpool(make_copy, pipeline, stored.report, blob)
+    except Unredactable as problem:
+        return _message(stored, str(problem), 422)
+    assert pipeline.store is not None
+    await run_in_threadpool(pipeline.store.route_taken, decision_id, REDACTED_ROUTE)
+    disposition = f"attachment; filename*=UTF-8''{_quote(copy.file_name)}"
+    return Response(copy.data, media_type=copy.media_type,
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store",
+                             "X-Detour-Masked": str(copy.masked), "X-Content-Type-Options": "nosniff"})
+
+
+def _message(stored: StoredDecision, text: str, status: int) -> HTMLResponse:
+    """A short page that says what went wrong with a form, with the way back."""
+    return HTMLResponse(render_message(stored.report, text), status_code=status,
+                        headers=_page_headers(stored.report.language))
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
 
 
 def _text(value: object, limit: int) -> str:

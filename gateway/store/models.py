@@ -34,6 +34,8 @@ class DecisionRow(Base):
     rules: Mapped[list[str]] = mapped_column(JSON)
     alternatives: Mapped[list[str]] = mapped_column(JSON)
     report: Mapped[dict[str, Any]] = mapped_column(JSON)  # the decision JSON as answered: masked examples only
+    translations: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # language → the same report in it
+    justified_by: Mapped[str | None] = mapped_column(String(32))  # a warning let through by this justification
 
 
 class RouteTakenRow(Base):
@@ -73,3 +75,40 @@ class WrongReportRow(Base):
     decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     believed: Mapped[str] = mapped_column(String(2000))
+
+
+class JustificationRow(Base):
+    """A business justification for a warning: lets the same file go to the same host, from the same
+    person, until it expires. The text is what the person typed; no finding's value is in it."""
+
+    __tablename__ = "justifications"
+    __table_args__ = (Index("ix_justifications_decision", "decision_id"),
+                      Index("ix_justifications_match", "sha256", "destination_host"))
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    justification: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    destination_host: Mapped[str] = mapped_column(String(256))
+    who: Mapped[str] = mapped_column(String(256))
+
+
+class TicketRow(Base):
+    """A message to the helpdesk's webhook (a ticket, a review request, a 'looks wrong' report): the
+    outbox, so a helpdesk that is down gets it later. Reference and masked details only."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_decision", "decision_id"), Index("ix_tickets_status", "status", "next_attempt"))
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    remote_id: Mapped[str | None] = mapped_column(String(200))

@@ -9,18 +9,25 @@ opens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.model import Upload
 from gateway.report import Report
-from gateway.store.models import DecisionRow, ReviewRequestRow, RouteTakenRow, WrongReportRow
+from gateway.store.models import (
+    DecisionRow,
+    JustificationRow,
+    ReviewRequestRow,
+    RouteTakenRow,
+    TicketRow,
+    WrongReportRow,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -35,13 +42,40 @@ class ReviewRequest:
 
 
 @dataclass(frozen=True)
+class Justification:
+    text: str
+    created: datetime
+    expires: datetime
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    event: str
+    status: str  # pending | sent | failed
+    remote_id: str | None
+    created: datetime
+
+
+@dataclass(frozen=True)
+class PendingTicket:
+    id: int
+    event: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
 class StoredDecision:
     id: str
     created: datetime
-    report: Report
+    report: Report  # in the language asked for, when the decision was rendered in it
     routes_taken: tuple[str, ...]
     reviews: tuple[ReviewRequest, ...] = ()
     reported_wrong: bool = False
+    justification: Justification | None = None
+    tickets: tuple[Ticket, ...] = ()
+    client_ip: str | None = None
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -58,19 +92,23 @@ class DecisionStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         upgrade(self.engine)
 
-    def record(self, report: Report, upload: Upload) -> None:
+    def record(self, report: Report, upload: Upload, translations: dict[str, Report] | None = None) -> None:
+        """Store a decision; ``translations``: the same report in the other languages, for the page."""
         row = DecisionRow(
             id=report.decision_id, created=datetime.now(UTC), user=upload.user, group=upload.group,
             client_ip=upload.client_ip, channel=upload.channel, destination=report.destination.url,
             destination_host=report.destination.host, file_name=report.file, size=report.size,
             sha256=report.sha256, file_type=report.file_type.mime, decision=report.decision.value,
             rules=[r.rule for r in report.reasons], alternatives=[a.id for a in report.alternatives],
-            report=report.model_dump(mode="json"),
+            report=report.model_dump(mode="json"), justified_by=report.justified_by,
+            translations={language: translated.model_dump(mode="json")
+                          for language, translated in (translations or {}).items()} or None,
         )
         with self._sessions.begin() as session:
             session.add(row)
 
-    def get(self, decision_id: str) -> StoredDecision | None:
+    def get(self, decision_id: str, language: str | None = None) -> StoredDecision | None:
+        """The decision with what happened since; its report in ``language`` when it was rendered in it."""
         with self._sessions() as session:
             row = session.get(DecisionRow, decision_id)
             if row is None:
@@ -82,9 +120,21 @@ class DecisionStore:
                                       .order_by(ReviewRequestRow.id)).all()
             wrong = session.scalars(select(WrongReportRow.id).where(WrongReportRow.decision_id == decision_id)
                                     .limit(1)).first()
-            return StoredDecision(row.id, row.created, Report.model_validate(row.report), tuple(taken),
-                                  tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, r.created)
-                                        for r in reviews), wrong is not None)
+            justification = session.scalars(select(JustificationRow)
+                                            .where(JustificationRow.decision_id == decision_id)
+                                            .order_by(JustificationRow.id.desc()).limit(1)).first()
+            tickets = session.scalars(select(TicketRow).where(TicketRow.decision_id == decision_id)
+                                      .order_by(TicketRow.id)).all()
+            report = (row.translations or {}).get(language or "", row.report)
+            return StoredDecision(
+                row.id, _aware(row.created), Report.model_validate(report), tuple(taken),
+                tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, _aware(r.created)) for r in reviews),
+                wrong is not None,
+                Justification(justification.justification, _aware(justification.created),
+                              _aware(justification.expires)) if justification else None,
+                tuple(Ticket(t.id, t.event, t.status, t.remote_id, _aware(t.created)) for t in tickets),
+                row.client_ip,
+            )
 
     def route_taken(self, decision_id: str, alternative_id: str) -> None:
         with self._sessions.begin() as session:
@@ -100,6 +150,60 @@ class DecisionStore:
         with self._sessions.begin() as session:
             session.add(WrongReportRow(decision_id=decision_id, created=datetime.now(UTC), believed=believed))
 
+    def justify(self, decision_id: str, text: str, minutes: int) -> Justification:
+        """Record a business justification for a warning; until it expires, the same file may go to
+        the same host from the same person (``justified``)."""
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            row = session.get(DecisionRow, decision_id)
+            if row is None:
+                raise KeyError(decision_id)
+            justification = JustificationRow(decision_id=decision_id, created=now,
+                                             expires=now + timedelta(minutes=minutes), justification=text,
+                                             sha256=row.sha256, destination_host=row.destination_host,
+                                             who=_who(row.user, row.client_ip))
+            session.add(justification)
+        return Justification(text, now, justification.expires)
+
+    def justified(self, sha256: str, destination_host: str, user: str | None, client_ip: str | None) -> str | None:
+        """The decision whose justification, still valid, covers this file to this host from this person."""
+        with self._sessions() as session:
+            return session.scalars(
+                select(JustificationRow.decision_id)
+                .where(JustificationRow.sha256 == sha256, JustificationRow.destination_host == destination_host,
+                       JustificationRow.who == _who(user, client_ip),
+                       JustificationRow.expires > datetime.now(UTC))
+                .order_by(JustificationRow.id.desc()).limit(1)).first()
+
+    def add_ticket(self, decision_id: str, event: str, payload: dict[str, Any]) -> int:
+        """Queue a message for the helpdesk webhook (the outbox)."""
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            row = TicketRow(decision_id=decision_id, created=now, event=event, payload=payload, status="pending",
+                            attempts=0, next_attempt=now)
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def due_tickets(self, limit: int = 50) -> list[PendingTicket]:
+        """Tickets waiting to be delivered whose next attempt is due, oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(select(TicketRow).where(
+                TicketRow.status == "pending",
+                or_(TicketRow.next_attempt.is_(None), TicketRow.next_attempt <= datetime.now(UTC)))
+                .order_by(TicketRow.id).limit(limit)).all()
+            return [PendingTicket(r.id, r.event, r.payload, r.attempts) for r in rows]
+
+    def ticket_attempted(self, ticket_id: int, *, sent: bool, error: str | None = None,
+                         remote_id: str | None = None, retry_in: timedelta | None = None) -> None:
+        """After a delivery attempt: sent, or pending again after ``retry_in``, or failed for good."""
+        status = "sent" if sent else "pending" if retry_in is not None else "failed"
+        next_attempt = datetime.now(UTC) + retry_in if retry_in is not None and not sent else None
+        with self._sessions.begin() as session:
+            session.execute(update(TicketRow).where(TicketRow.id == ticket_id).values(
+                status=status, attempts=TicketRow.attempts + 1, next_attempt=next_attempt,
+                last_error=(error or "")[:500] or None, remote_id=(remote_id or "")[:200] or None))
+
     def session(self) -> Session:
         return self._sessions()
 
@@ -114,6 +218,16 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _who(user: str | None, client_ip: str | None) -> str:
+    """Whom a justification is for: the user the proxy named, else the client's address."""
+    return f"user:{user}" if user else f"ip:{client_ip}" if client_ip else "anyone"
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; they were stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(connection: Any, _record: object) -> None:
