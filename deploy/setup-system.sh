@@ -15,13 +15,16 @@ required=(
   "squid:/usr/sbin/squid"                # end-to-end tests: uploads through a real proxy with ICAP
   "c-icap:c-icap-client"                 # end-to-end tests: an independent ICAP client
   "chromium:chromium"                    # browser tests (driven by Playwright; no browser download)
+  "postgresql:/usr/lib/postgresql/*/bin/postgres"  # the decision store on PostgreSQL (tests start a throwaway server)
 )
 
 missing=()
 for entry in "${required[@]}"; do
   pkg=${entry%%:*}
   probe=${entry#*:}
-  if [[ $probe == /* ]]; then
+  if [[ $probe == /*\** ]]; then
+    compgen -G "$probe" >/dev/null && continue
+  elif [[ $probe == /* ]]; then
     [ -e "$probe" ] && continue
   elif [[ $probe == *.so* ]]; then
     ldconfig -p 2>/dev/null | grep -q "$probe" && continue

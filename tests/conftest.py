@@ -16,7 +16,7 @@ import pytest
 from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy
 from gateway.settings import Settings
-from tests.services import DetourService, Origin, require, start_detour, start_origin, start_squid
+from tests.services import DetourService, Origin, require, start_detour, start_origin, start_postgres, start_squid
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -129,3 +129,9 @@ def browser() -> Iterator[Any]:
 
 
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots of what people see; not committed
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server for this run: the SQLAlchemy URL of its maintenance database."""
+    yield from start_postgres()

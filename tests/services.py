@@ -261,3 +261,58 @@ def start_mitmproxy(tmp: Path, detour_http: str) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def start_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server on loopback (trust authentication, no fsync); yields the SQLAlchemy URL
+    of its ``postgres`` database. ``initdb`` and ``postgres`` refuse to run as root: as root they run as
+    the ``postgres`` user that Debian's package creates."""
+    import psycopg
+
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parts[-3]))
+    postgres = str(found[-1]) if found else shutil.which("postgres")
+    if postgres is None:
+        pytest.fail("the PostgreSQL server is not installed: `make install` installs the Debian package "
+                    "postgresql (deploy/setup-system.sh; as root), or run: sudo apt-get install -y postgresql")
+    initdb = str(Path(postgres).with_name("initdb"))
+    folder = Path(tempfile.mkdtemp(prefix="detour-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        account = pwd.getpwnam("postgres")
+        os.chown(folder, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    log_path = folder / "server.log"
+    try:
+        subprocess.run([*as_user, initdb, "-D", str(folder / "data"), "-U", "detour", "--auth=trust",
+                        "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"], check=True, capture_output=True,
+                       timeout=120)
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"initdb failed: {exc.stderr.decode(errors='replace')[-2000:]}")
+    port = free_port()
+    with log_path.open("w") as log:  # written through the descriptor the server inherits
+        process = subprocess.Popen([*as_user, postgres, "-D", str(folder / "data"), "-p", str(port),
+                                    "-h", "127.0.0.1", "-k", str(folder), "-c", "fsync=off",
+                                    "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, process, log_path)  # type: ignore[arg-type]
+        url = f"postgresql+psycopg://detour@127.0.0.1:{port}/postgres"
+        deadline = time.monotonic() + 30
+        while True:  # listening comes before accepting connections
+            try:
+                psycopg.connect(f"postgresql://detour@127.0.0.1:{port}/postgres", connect_timeout=2).close()
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"PostgreSQL did not accept connections:\n{log_path.read_text()[-4000:]}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
