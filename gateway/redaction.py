@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from detectors import entities
 from detectors.redact import Redacted, Unredactable, redact, redactable
 from gateway.i18n import translator
+from gateway.model import Upload
 from gateway.pipeline import Pipeline
 from gateway.policy.engine import decide
 from gateway.policy.schema import Action
@@ -68,10 +69,8 @@ def make_copy(pipeline: Pipeline, report: Report, blob: bytes) -> Copy:
 
 
 def _check(pipeline: Pipeline, report: Report, data: bytes) -> None:
-    _ = translator(report.language)
     """The copy, decided as an upload to the same destination (not recorded: nobody sent it yet)."""
-    from gateway.model import Upload
-
+    _ = translator(report.language)
     upload = Upload(file_name=report.file, destination=report.destination.url or report.destination.host,
                     size=len(data), sha256=hashlib.sha256(data).hexdigest(), user=report.user, group=report.group)
     scan = pipeline.scanner.scan_upload(data, report.file, pipeline.limits)

@@ -35,6 +35,7 @@ from gateway.pipeline import Pipeline
 from gateway.policy.schema import Action
 from gateway.redaction import REDACTED_ROUTE, make_copy, offered
 from gateway.store import StoredDecision
+from gateway.store.store import Justification
 from gateway.webhook import payload
 
 router = APIRouter(tags=["pages"])
@@ -132,7 +133,7 @@ async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()]
                             expires=justification.expires.isoformat(timespec="seconds"))
 
 
-def _justify(pipeline: Pipeline, stored: StoredDecision, text: str | None):  # type: ignore[no-untyped-def]
+def _justify(pipeline: Pipeline, stored: StoredDecision, text: str | None) -> Justification:
     _ = translator(stored.report.language)
     if stored.report.decision is not Action.WARN:
         raise BadRequest(_("Only a warning can be passed with a reason; this upload was %(decision)s.")
