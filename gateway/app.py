@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.blockpage import render_not_found, wants_json
 from gateway.errors import BadRequest
+from gateway.i18n import negotiate
 from gateway.middleware import BodySizeLimit
 from gateway.pipeline import Pipeline
 from gateway.routes import health, inspect, intercept, pages
@@ -79,7 +81,13 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         return _error(422, "invalid_request", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        path = request.url.path
+        if exc.status_code == 404 and path.startswith("/d/") and path.count("/") == 2 and \
+                not wants_json(request.headers.get("accept", "text/html")):  # a person following a reference
+            language = negotiate(request.headers.get("accept-language"), pipeline.default_language)
+            return HTMLResponse(render_not_found(language), status_code=404,
+                                headers={"Cache-Control": "no-store", "Content-Language": language})
         code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
         return _error(exc.status_code, code, str(exc.detail))
 

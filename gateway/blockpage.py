@@ -68,6 +68,11 @@ def render_message(report: Report, message: str) -> str:
     return _environment(report.language).get_template("message.html").render(report=report, message=message)
 
 
+def render_not_found(language: Language) -> str:
+    """The page for a decision id that does not exist (mistyped, or from another installation)."""
+    return _environment(language).get_template("not_found.html").render(language=language)
+
+
 def wants_json(accept: str) -> bool:
     """API clients (Accept: application/json, without text/html) get the decision JSON."""
     accept = accept.lower()

@@ -106,6 +106,11 @@ def test_unknown_decisions_are_404(app: tuple[AppClient, Pipeline]) -> None:
     client, _ = app
     assert client.get("/d/DTR-AAAA-BBBB-CCCC-DDDD").status_code == 404
     assert client.get("/d/" + "x" * 300).status_code == 404
+    person = client.get("/d/DTR-AAAA-BBBB-CCCC-DDDD", headers={"Accept": "text/html", "Accept-Language": "sv"})
+    assert person.headers["content-type"].startswith("text/html")  # a page for a person with a mistyped reference
+    assert "Inget beslut med den här referensen" in person.text
+    program = client.get("/d/DTR-AAAA-BBBB-CCCC-DDDD", headers={"Accept": "application/json"})
+    assert program.json()["error"]["code"] == "http_404"
 
 
 def _head() -> str:
