@@ -30,6 +30,7 @@ from gateway.store.models import (
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+TICKET_LEASE = timedelta(minutes=2)  # a delivery attempt must finish within this (the webhook's timeout is less)
 
 
 @dataclass(frozen=True)
@@ -178,21 +179,27 @@ class DecisionStore:
     def add_ticket(self, decision_id: str, event: str, payload: dict[str, Any]) -> int:
         """Queue a message for the helpdesk webhook (the outbox)."""
         now = datetime.now(UTC)
-        with self._sessions.begin() as session:
+        with self._sessions.begin() as session:  # claimed by its submitter, who tries it at once
             row = TicketRow(decision_id=decision_id, created=now, event=event, payload=payload, status="pending",
-                            attempts=0, next_attempt=now)
+                            attempts=0, next_attempt=now + TICKET_LEASE)
             session.add(row)
             session.flush()
             return row.id
 
     def due_tickets(self, limit: int = 50) -> list[PendingTicket]:
-        """Tickets waiting to be delivered whose next attempt is due, oldest first."""
-        with self._sessions() as session:
-            rows = session.scalars(select(TicketRow).where(
-                TicketRow.status == "pending",
-                or_(TicketRow.next_attempt.is_(None), TicketRow.next_attempt <= datetime.now(UTC)))
-                .order_by(TicketRow.id).limit(limit)).all()
-            return [PendingTicket(r.id, r.event, r.payload, r.attempts) for r in rows]
+        """Claim the tickets whose next attempt is due, oldest first. A claim pushes the next attempt a
+        lease ahead, so another Detour sharing the database does not deliver the same ticket meanwhile."""
+        now = datetime.now(UTC)
+        with self._sessions.begin() as session:
+            query = (select(TicketRow).where(TicketRow.status == "pending",
+                                             or_(TicketRow.next_attempt.is_(None), TicketRow.next_attempt <= now))
+                     .order_by(TicketRow.id).limit(limit))
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = session.scalars(query).all()
+            for row in rows:
+                row.next_attempt = now + TICKET_LEASE
+            return [PendingTicket(r.id, r.event, dict(r.payload), r.attempts) for r in rows]
 
     def ticket_attempted(self, ticket_id: int, *, sent: bool, error: str | None = None,
                          remote_id: str | None = None, retry_in: timedelta | None = None) -> None:

@@ -75,7 +75,12 @@ def test_every_kind_of_record_round_trips(pipeline: Pipeline) -> None:
     store.request_review(report.decision_id, "WeTransfer Pro", "videos for the agency", "Friday")
     store.report_wrong(report.decision_id, "test accounts")
     ticket = store.add_ticket(report.decision_id, "ticket", {"reference": report.decision_id})
-    assert [t.id for t in store.due_tickets()] == [ticket]
+    assert store.due_tickets() == []  # its submitter holds it while it tries
+    with store.engine.begin() as connection:  # the submitter died: its lease runs out
+        connection.execute(text("update tickets set next_attempt = now() - interval '1 second'"))
+    claimed = store.due_tickets()
+    assert [t.id for t in claimed] == [ticket] and claimed[0].payload == {"reference": report.decision_id}
+    assert store.due_tickets() == []  # claimed once: another Detour on the same database does not get it
     store.ticket_attempted(ticket, sent=True, remote_id="INC0042")
     stored = store.get(report.decision_id)
     assert stored is not None
@@ -158,3 +163,28 @@ def test_detour_serve_on_postgresql(database: str, tmp_path: Path) -> None:
         row = connection.execute("select report from decisions where id = %s", (decision,)).fetchone()
     assert taken == [(offer["id"],)]
     assert row is not None and row[0]["decision"] == "block" and row[0]["decision_id"] == decision
+
+
+def test_two_detours_on_one_database_never_claim_the_same_ticket(pipeline: Pipeline) -> None:
+    store = pipeline.store
+    assert store is not None
+    report = pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(), UploadRequest("c.csv", "wetransfer.com"),
+                              "en")
+    tickets = {store.add_ticket(report.decision_id, "ticket", {"n": n}) for n in range(40)}
+    with store.engine.begin() as connection:  # all due
+        connection.execute(text("update tickets set next_attempt = now() - interval '1 second'"))
+    other = DecisionStore(str(store.engine.url.render_as_string(hide_password=False)))  # a second replica
+    claims: dict[str, list[int]] = {}
+    start = threading.Barrier(2)
+
+    def claim(name: str, replica: DecisionStore) -> None:
+        start.wait()
+        claims[name] = [t.id for batch in iter(lambda: replica.due_tickets(limit=5), []) for t in batch]
+
+    threads = [threading.Thread(target=claim, args=("a", store)), threading.Thread(target=claim, args=("b", other))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.close()
+    assert not set(claims["a"]) & set(claims["b"]) and set(claims["a"]) | set(claims["b"]) == tickets
