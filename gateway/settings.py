@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     @model_validator(mode="after")
+    def _webhook_is_a_web_address(self) -> Settings:
+        url = self.helpdesk_webhook_url
+        if url and (not url.startswith(("https://", "http://")) or "://" == url[-3:]):
+            raise ValueError(f"DETOUR_HELPDESK_WEBHOOK_URL must be an http(s) URL, not {url!r}")
+        return self
+
+    @model_validator(mode="after")
     def _no_placeholder_key_in_production(self) -> Settings:
         if self.environment == "production":
             key = self.hash_key.get_secret_value() if self.hash_key else ""

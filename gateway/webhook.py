@@ -104,7 +104,7 @@ class HelpdeskWebhook:
                 self.store.ticket_attempted(ticket_id, sent=True, remote_id=_remote_id(response))
                 return True
             error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}: {exc}"
         retry_in = RETRIES[attempts] if attempts < len(RETRIES) else None
         log.warning("helpdesk webhook delivery %s failed (%s); %s", ticket_id, error,

@@ -328,3 +328,23 @@ def test_the_copy_is_offered_only_where_it_can_be_made(app: tuple[AppClient, Pip
     assert report["decision"] == "block"
     offered = f'action="/d/{report["decision_id"]}/redact"' in client.get(f"/d/{report['decision_id']}").text
     assert offered is (name == "bot.env"), why
+
+
+def test_a_webhook_address_that_is_not_a_web_address_is_refused_at_start(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must be an http"):
+        Settings(data_dir=tmp_path, helpdesk_webhook_url="ftp://helpdesk.example/in")
+
+
+def test_an_unreachable_helpdesk_leaves_the_ticket_waiting(settings: Settings, tmp_path: Path) -> None:
+    from gateway.webhook import HelpdeskWebhook
+
+    pipeline = Pipeline.from_settings(settings)
+    assert pipeline.store is not None
+    report = pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(), UploadRequest("c.csv", "wetransfer.com"),
+                              "en")
+    webhook = HelpdeskWebhook("http://127.0.0.1:9/nothing-listens-here", None, 2.0, pipeline.store)
+    ticket = webhook.submit(report.decision_id, "ticket", {"reference": report.decision_id})
+    [stored] = pipeline.store.get(report.decision_id).tickets  # type: ignore[union-attr]
+    assert (stored.id, stored.status) == (ticket, "pending")
