@@ -47,6 +47,16 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, second
     pytest.fail(f"{process.args!r} did not listen on port {port} within {seconds} s:\n{log.read_text()[-4000:]}")
 
 
+def stop(process: subprocess.Popen[bytes], seconds: float) -> None:
+    """Ask a service to stop; kill it when it doesn't within ``seconds``."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def require(program: str, package: str) -> str:
     path = shutil.which(program) or (f"/usr/sbin/{program}" if Path(f"/usr/sbin/{program}").exists() else None)
     if path is None:
@@ -120,11 +130,7 @@ def start_detour(tmp: Path, env: dict[str, str] | None = None) -> Iterator[Detou
         wait_for_port(icap_port, process, log_path)  # type: ignore[arg-type]
         yield DetourService(base, icap_port, log_path, audit)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 10)
 
 
 FORM_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Share files</title>
@@ -256,11 +262,7 @@ def start_mitmproxy(tmp: Path, detour_http: str) -> Iterator[str]:
         wait_for_port(port, process, log_path)  # type: ignore[arg-type]
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 10)
 
 
 def start_postgres() -> Iterator[str]:
@@ -310,9 +312,5 @@ def start_postgres() -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 20)
         shutil.rmtree(folder, ignore_errors=True)
