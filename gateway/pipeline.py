@@ -141,7 +141,10 @@ class Pipeline:
         decision_id = new_decision_id()
         try:
             decision = decide(scan, upload, self.policy, decision_id)
-            reports = {lang: render(decision, upload, scan, self.policy, lang) for lang in LANGUAGES}
+            # A stop is shown on a page that can switch language: render it in each now, under this
+            # policy. An allow (the fast path) is rendered in the language asked for only.
+            languages = (language,) if decision.action is Action.ALLOW else LANGUAGES
+            reports = {lang: render(decision, upload, scan, self.policy, lang) for lang in languages}
         except Exception:
             log.exception("deciding failed; failing closed", extra={"decision_id": decision_id})
             reports = {lang: self._failed_closed(upload, scan, decision_id, lang) for lang in LANGUAGES}
