@@ -11,11 +11,13 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from psycopg import sql
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from gateway.pipeline import Pipeline, UploadRequest
 from gateway.settings import Settings
 from gateway.store import DecisionStore
+from gateway.store.store import upgrade
 from tests.conftest import CORPUS, policies_with_warnings
 from tests.gateway.test_pages import _cards, _head
 from tests.gateway.test_staff import invoice
@@ -48,19 +50,35 @@ def pipeline(database: str, tmp_path: Path) -> Iterator[Pipeline]:
     pipeline.store.close()
 
 
-def test_migrations_bring_an_empty_database_to_head_and_run_again_harmlessly(database: str) -> None:
-    DecisionStore(database).close()
-    store = DecisionStore(database)  # a second start upgrades nothing and loses nothing
+def _schema(engine: Engine) -> dict[str, object]:
+    """Every table's columns (with their types) and indexes, as the database reports them."""
+    schema = inspect(engine)
+    return {table: ([(c["name"], str(c["type"]), c["nullable"]) for c in schema.get_columns(table)],
+                    sorted(str(index) for index in schema.get_indexes(table)))
+            for table in schema.get_table_names()}
+
+
+def test_migrations_bring_an_empty_database_to_head_and_run_again_harmlessly(pipeline: Pipeline,
+                                                                            database: str) -> None:
+    store = pipeline.store  # opening the store migrated the empty database
+    assert store is not None
+    report = pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(),
+                              UploadRequest("customers_q3.csv", "wetransfer.com"), "en")
     engine = create_engine(database)
     try:
-        assert TABLES <= set(inspect(engine).get_table_names())
+        before = _schema(engine)
+        assert TABLES <= set(before)
+        columns = {c["name"]: c for c in inspect(engine).get_columns("decisions")}
+        assert str(columns["created"]["type"]) == "TIMESTAMP" and columns["created"]["type"].timezone
+        upgrade(engine)  # running the migrations again
+        DecisionStore(database).close()  # and a second start: nothing to do, nothing lost
+        assert _schema(engine) == before
         with engine.connect() as connection:
             assert connection.execute(text("select version_num from alembic_version")).scalar_one() == _head()
-            columns = {c["name"]: c for c in inspect(engine).get_columns("decisions")}
-            assert str(columns["created"]["type"]) == "TIMESTAMP" and columns["created"]["type"].timezone
     finally:
         engine.dispose()
-        store.close()
+    stored = store.get(report.decision_id)
+    assert stored is not None and stored.report == report
 
 
 def test_every_kind_of_record_round_trips(pipeline: Pipeline) -> None:
@@ -110,10 +128,13 @@ def test_no_table_holds_a_raw_value(pipeline: Pipeline, database: str) -> None:
         assert report.decision.value == "block"
         assert pipeline.store is not None
         pipeline.store.add_ticket(report.decision_id, "ticket", {"findings": [f.model_dump() for f in report.findings]})
-    dump = []
+    dump: list[str] = []
     with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as connection:
-        for table in sorted(TABLES):
-            dump.extend(row[0] for row in connection.execute(f"select row_to_json(t)::text from {table} t"))
+        tables = [row[0] for row in connection.execute("select tablename from pg_tables where schemaname = 'public'")]
+        assert TABLES <= set(tables)  # every table, including any a later migration adds
+        for table in tables:
+            dump.extend(row[0] for row in connection.execute(
+                sql.SQL("select row_to_json(t)::text from {} t").format(sql.Identifier(table))))
     everything = "\n".join(dump)
     assert "customers_q3.csv" in everything and '"examples"' in everything  # the dump holds the records
     raw = (CORPUS / "customers_q3.csv").read_text()
