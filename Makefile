@@ -39,11 +39,11 @@ bench: install
 	$(BIN)/python bench/icap_latency.py
 
 # Detour's own texts: extract new gettext messages, then update the Swedish and Dutch catalogues
-# (gateway/locale/*/LC_MESSAGES/detour.po); translate the new entries and remove the fuzzy flags.
+# (gateway/render/locale/*/LC_MESSAGES/detour.po); translate the new entries and remove the fuzzy flags.
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --add-location=file --sort-by-file --no-wrap --project=Detour \
-		--version=0.1.0 --copyright-holder="Detour contributors" -o gateway/locale/detour.pot .
-	$(BIN)/pybabel update -i gateway/locale/detour.pot -d gateway/locale -D detour --no-wrap --ignore-obsolete
+		--version=0.1.0 --copyright-holder="Detour contributors" -o gateway/render/locale/detour.pot .
+	$(BIN)/pybabel update -i gateway/render/locale/detour.pot -d gateway/render/locale -D detour --no-wrap --ignore-obsolete
 
 # Regenerate the pinned lock file after editing pyproject.toml dependencies.
 lock: install

@@ -42,15 +42,9 @@ def compose(
     reference: str,
 ) -> HelpdeskMessage:
     """Build the message for a block (or a warning) with its reference and contact details."""
-    texts, contact = helpdesk.texts, helpdesk.contact
-    contact_line = ", ".join(v for v in (contact.email, contact.phone, contact.url) if v)
-    values = {
-        "file": file_name or "this file",
-        "destination": destination,
-        "found": join_phrases(found, language),
-        "reference": reference,
-        "contact": contact_line,
-    }
+    texts = helpdesk.texts
+    values = message_values(helpdesk, file_name=file_name, destination=destination, reference=reference,
+                            found=join_phrases(found, language))
     first = next((o for o in offers if o.kind != "request_review"), None)
     sentences = [(texts.blocked if blocked else texts.warned).get(language).format_map(values)]
     if first is not None:
@@ -59,9 +53,22 @@ def compose(
         sentences.append(texts.no_route.get(language).format_map(values))
     sentences.append(texts.closing.get(language).format_map(values))
     message = " ".join(s.strip() for s in sentences if s.strip())
-    details = contact.details(language)
-    mailto = None
-    if contact.email:
-        subject = texts.mail_subject.get(language).format_map(values)
-        mailto = f"mailto:{contact.email}?subject={quote(subject)}&body={quote(message)}"
-    return HelpdeskMessage(message=message, reference=reference, contact=details, mailto=mailto)
+    return HelpdeskMessage(message=message, reference=reference, contact=helpdesk.contact.details(language),
+                           mailto=mail_link(helpdesk, language, values, message))
+
+
+def message_values(helpdesk: Helpdesk, *, file_name: str, destination: str, reference: str,
+                   found: str = "") -> dict[str, str]:
+    """The values a helpdesk template may refer to."""
+    contact = helpdesk.contact
+    return {"file": file_name or "this file", "destination": destination, "found": found, "reference": reference,
+            "contact": ", ".join(v for v in (contact.email, contact.phone, contact.url) if v)}
+
+
+def mail_link(helpdesk: Helpdesk, language: Language, values: dict[str, str], message: str) -> str | None:
+    """A prefilled mail to the helpdesk (its subject from the policy's template), when it has an address."""
+    email = helpdesk.contact.email
+    if not email:
+        return None
+    subject = helpdesk.texts.mail_subject.get(language).format_map({"route": "", "url": "", **values})
+    return f"mailto:{email}?subject={quote(subject)}&body={quote(message)}"

@@ -32,15 +32,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from detectors.extract import Context, extract, is_plain_text
-from detectors.filetype import sniff
+from detectors.extract import open_upload
 from detectors.findings import Part, ScanResult
-from detectors.isolation import extract_isolated
 from detectors.recognizers.ner import model_directory
-from detectors.scan import _Candidate, _Piece, _Records, _without_overlaps
-from gateway.pipeline import Pipeline, UploadRequest
+from detectors.scan import _Candidate, _Piece, _Records, _without_overlaps, scan_blob
+from gateway.pipeline import Pipeline
 from gateway.policy.engine import decide
-from gateway.policy.schema import Action
+from gateway.records import Action, Content, Envelope, Upload
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,15 +125,15 @@ def grep_seconds(path: Path, locale: str) -> float | None:
 def throughput(pipeline: Pipeline, workdir: Path, mb: float) -> None:
     rng = random.Random(7)
     limits = pipeline.limits
-    pipeline.scanner.scan_upload(contacts_csv(200_000, rng), "warm.csv", limits)  # first-call costs
+    scan_blob(pipeline.scanner, contacts_csv(200_000, rng), "warm.csv", limits)  # first-call costs
     print(f"(a) full-scan throughput, one core, best of 3 (grep: best of 5, {EMAIL_RE!r})")
     for name, blob in (("products.csv", products_csv(int(mb * 1e6), rng)),
                        ("contacts.csv", contacts_csv(int(mb * 1e6), rng))):
         path = workdir / name
         path.write_bytes(blob)
         size = len(blob) / 1e6
-        scan_s, scan = best(3, pipeline.scanner.scan_upload, blob, name, limits)
-        pipe_s, report = best(3, pipeline.inspect, blob, UploadRequest(name, "wetransfer.com"), "en")
+        scan_s, scan = best(3, scan_blob, pipeline.scanner, blob, name, limits)
+        pipe_s, report = best(3, pipeline.inspect, blob, Envelope(name, "wetransfer.com"), "en")
         print(f"  {name:<13} {size:5.1f} MB  scan {size / scan_s:8.1f} MB/s  pipeline {size / pipe_s:8.1f} MB/s"
               f"  findings {len(scan.findings):>7}  decision {report.decision.value}"
               f"{' (stopped early)' if report.scan.partial else ''}")
@@ -160,7 +159,7 @@ def versus_presidio(pipeline: Pipeline) -> None:
     document = business_document(100_000, random.Random(11))
     blob = document.encode()
     limits = pipeline.limits
-    detour_s, scan = best(5, pipeline.scanner.scan_upload, blob, "notes.txt", limits)
+    detour_s, scan = best(5, scan_blob, pipeline.scanner, blob, "notes.txt", limits)
     [answer] = presidio([document])
     presidio_s = answer["seconds"]
     kb = len(blob) / 1e3
@@ -173,11 +172,8 @@ def versus_presidio(pipeline: Pipeline) -> None:
 
 
 def parts_of(pipeline: Pipeline, blob: bytes, name: str) -> tuple[str, list[Part]]:
-    mime, encoding = sniff(blob)
-    limits = pipeline.limits
-    items = (extract(blob, name, Context.fresh(limits), mime, encoding) if is_plain_text(mime)
-             else extract_isolated(blob, name, mime, encoding, limits))
-    return mime, [item for item in items if isinstance(item, Part) and item.text]
+    extraction = open_upload(blob, name, pipeline.limits)
+    return extraction.mime_type, [item for item in extraction.items if isinstance(item, Part) and item.text]
 
 
 def as_scan(pipeline: Pipeline, mime: str, parts: list[Part], answers: list[dict[str, Any]]) -> ScanResult:
@@ -198,12 +194,12 @@ def accuracy(pipeline: Pipeline, corpus: Path) -> None:
     right = {"Detour": 0, "Presidio default": 0}
     misses: dict[str, list[str]] = {"Detour": [], "Presidio default": []}
     for name, blob in files.items():
-        request = UploadRequest(name, "wetransfer.com")
-        upload = pipeline._upload(request, len(blob), "0" * 64)
+        envelope = Envelope(name, "wetransfer.com")
+        upload = Upload.of(envelope, Content(blob), pipeline.settings.default_destination)
         mime, parts = extracted[name]
         presidio_scan = as_scan(pipeline, mime, parts, [next(answers) for _ in parts])
         got = {
-            "Detour": pipeline.inspect(blob, request, "en").decision.value,
+            "Detour": pipeline.inspect(blob, envelope, "en").decision.value,
             "Presidio default": decide(presidio_scan, upload, pipeline.policy, "bench").action.value,
         }
         for who, decision in got.items():
@@ -226,17 +222,21 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, like the target says
     settings = Settings(policies_dir=ROOT / "policies", hash_key=SecretStr(secrets.token_hex(16)))
-    pipeline = Pipeline.from_settings(settings)
     with tempfile.TemporaryDirectory() as workdir:
-        throughput(pipeline, Path(workdir), args.mb)
-    if importlib.util.find_spec(SPACY_MODEL) is None:
-        print(f"(b), (c) skipped: the spaCy model {SPACY_MODEL} is not installed; run `make install`")
-        return
-    versus_presidio(pipeline)
-    if (args.corpus / "labels.json").is_file():
-        accuracy(pipeline, args.corpus)
-    else:
-        print(f"(c) skipped: no labels.json in {args.corpus}")
+        runtime = Runtime.build(settings.model_copy(update={"data_dir": Path(workdir)}))
+        try:
+            pipeline = runtime.pipeline
+            throughput(pipeline, Path(workdir), args.mb)
+            if importlib.util.find_spec(SPACY_MODEL) is None:
+                print(f"(b), (c) skipped: the spaCy model {SPACY_MODEL} is not installed; run `make install`")
+                return
+            versus_presidio(pipeline)
+            if (args.corpus / "labels.json").is_file():
+                accuracy(pipeline, args.corpus)
+            else:
+                print(f"(c) skipped: no labels.json in {args.corpus}")
+        finally:
+            runtime.close()
 
 
 if __name__ == "__main__":

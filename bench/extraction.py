@@ -13,6 +13,7 @@ import io
 import random
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def make_archive(path: Path, megabytes: int = 200) -> None:
-    from throughput import products_csv
+    from detection import products_csv
 
     rng = random.Random(7)
     member = products_csv(10 * 1024 * 1024, rng)
@@ -51,21 +52,24 @@ def make_pdf(path: Path, pages: int = 50) -> None:
 
 def run_case(mode: str, path: Path) -> None:
     """Child process: do one measurement, print one line."""
-    from detectors.extract import Context, extract
+    from detectors.extract import extract, fresh_context
     from detectors.findings import Part
     from detectors.limits import Limits
-    from gateway.pipeline import Pipeline, UploadRequest
+    from gateway.records import Envelope
+    from gateway.runtime import Runtime
     from gateway.settings import Settings
 
     blob = path.read_bytes()
     start = time.perf_counter()
     if mode == "extract":
-        parts = [i for i in extract(blob, path.name, Context.fresh(Limits())) if isinstance(i, Part)]
+        parts = [i for i in extract(blob, path.name, fresh_context(Limits())) if isinstance(i, Part)]
         detail = f"{len(parts)} parts, {sum(len(p.text) for p in parts) / 1e6:.1f} M chars"
     else:
-        pipeline = Pipeline.from_settings(Settings(policies_dir=ROOT / "policies", hash_key=secrets.token_hex(16)))
+        runtime = Runtime.build(Settings(policies_dir=ROOT / "policies", hash_key=secrets.token_hex(16),
+                                         data_dir=path.parent / "data"))
         start = time.perf_counter()
-        report = pipeline.inspect(blob, UploadRequest(path.name, "wetransfer.com"), "en")
+        report = runtime.pipeline.inspect(blob, Envelope(path.name, "wetransfer.com"), "en")
+        runtime.close()
         detail = f"decision {report.decision.value}, {report.scan.parts} parts"
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -85,9 +89,7 @@ def main() -> None:
     for path in (archive, pdf):
         for mode in ("extract", "pipeline"):
             subprocess.run([sys.executable, __file__, mode, str(path)], check=True)
-    for path in (archive, pdf):
-        path.unlink()
-    folder.rmdir()
+    shutil.rmtree(folder)
 
 
 if __name__ == "__main__":

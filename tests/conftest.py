@@ -1,4 +1,4 @@
-"""Shared fixtures: the bundled policy, a pipeline, the dev corpus."""
+"""Shared fixtures: the bundled policy, a runtime (pipeline, store), the dev corpus, real services per run."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import secrets
 import shutil
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ import pytest
 
 from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy
+from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.store import DecisionStore
 from tests.services import DetourService, Origin, require, start_detour, start_origin, start_postgres, start_squid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,13 +45,40 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def pipeline(settings: Settings) -> Pipeline:
-    return Pipeline.from_settings(settings)
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    built = Runtime.build(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def make_runtime(settings: Settings) -> Iterator[Callable[..., Runtime]]:
+    """Runtimes of a test's own, from the session's settings with some changed; closed after the test."""
+    built: list[Runtime] = []
+
+    def make(**changes: Any) -> Runtime:
+        runtime = Runtime.build(settings.model_copy(update=changes))
+        built.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in built:
+        runtime.close()
 
 
 @pytest.fixture(scope="session")
-def policy(pipeline: Pipeline) -> Policy:
-    return pipeline.policy
+def pipeline(runtime: Runtime) -> Pipeline:
+    return runtime.pipeline
+
+
+@pytest.fixture(scope="session")
+def store(runtime: Runtime) -> DecisionStore:
+    return runtime.store
+
+
+@pytest.fixture(scope="session")
+def policy(runtime: Runtime) -> Policy:
+    return runtime.policy
 
 
 @pytest.fixture(scope="session")

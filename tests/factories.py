@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
 
 from detectors import entities
 from detectors.findings import Finding, Layout, Location, ScanResult
-from gateway.model import Upload
+from gateway.records import Upload
 
 
 def make_upload(
@@ -37,3 +42,24 @@ def make_contacts(people: int, layout: Layout = Layout.TABLE) -> list[Finding]:
 
 def make_scan(findings: Iterable[Finding] = (), mime_type: str = "text/csv") -> ScanResult:
     return ScanResult(mime_type, tuple(findings), parts=1, scanned_chars=100)
+
+
+class AppClient:
+    """Synchronous calls into the ASGI app through httpx's ASGI transport (no server, no mocks)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://detour.test") as client:
+                return await client.request(method, url, **kwargs)
+
+        return asyncio.run(send())
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)

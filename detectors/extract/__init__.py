@@ -1,133 +1,47 @@
 """Extraction: turn an upload's bytes into text ``Part``s, choosing the extractor by true type.
 
-One extractor per format family behind one signature,
-``extractor(blob, origin, encoding, context) -> Iterator[Part | Skipped]``,
-chosen by the MIME type libmagic sees, never by the file name. Containers
-(archives, mail, Office packages) hand their members back to ``extract``, so
-nesting works at any depth the limits allow. What cannot be read becomes a
-``Skipped`` record (and, later, an ``UNSCANNABLE`` finding): never a silent pass.
+- ``base``: the ``Item``/``Context`` every extractor shares, and bounded reading;
+- ``dispatch``: the extractor for a MIME type, and ``extract`` (never raises);
+- one module per format family: ``text``, ``office``, ``pdf``, ``archive``,
+  ``mail``, ``image`` (and ``labels`` for sensitivity labels in properties);
+- ``isolated``: complex formats run in a worker process with memory, CPU and
+  time limits.
+
+``open_upload`` is the entry the gateway's pipeline calls: it sniffs the true
+type and hands back the parts as they are extracted (in-process for plain text,
+in an isolated worker for everything else).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from detectors.errors import Unscannable
+from detectors.extract.base import Context, Item
+from detectors.extract.dispatch import extract, fresh_context, is_plain_text
+from detectors.extract.isolated import extract_isolated
 from detectors.filetype import sniff
-from detectors.findings import Part, Skipped
-from detectors.limits import Budget, Limits
+from detectors.limits import Limits
 
-log = logging.getLogger(__name__)
-
-Item = Part | Skipped
+__all__ = ["Context", "Extraction", "Item", "extract", "fresh_context", "open_upload"]
 
 
-@dataclass
-class Context:
-    """Limits, the upload's shared budget, and how deep inside containers we are."""
+@dataclass(frozen=True)
+class Extraction:
+    """An upload's true type, and its parts as they come (a generator: closing it stops the work)."""
 
-    limits: Limits
-    budget: Budget
-    depth: int = 0
-
-    @classmethod
-    def fresh(cls, limits: Limits) -> Context:
-        return cls(limits, Budget(limits))
-
-    def deeper(self, origin: str) -> Context:
-        if self.depth + 1 > self.limits.max_archive_depth:
-            raise Unscannable(f"{origin} is nested more than {self.limits.max_archive_depth} containers deep, "
-                              "so it can't be checked")
-        return Context(self.limits, self.budget, self.depth + 1)
+    mime_type: str
+    encoding: str
+    items: Iterator[Item]
 
 
-Extractor = Callable[[bytes, str, str, Context], Iterator[Item]]
-
-
-def extractor_for(mime_type: str, blob: bytes) -> Extractor | None:
-    # Imported here: each module pulls in its parser only when that format is seen.
-    from detectors.extract import archive, image, mail, office, pdf, text
-
-    table: dict[str, Extractor] = {
-        "application/json": text.extract_json,
-        "application/x-ndjson": text.extract_json,
-        "text/csv": text.extract_text,
-        "application/csv": text.extract_text,
-        "application/x-empty": text.extract_empty,
-        "inode/x-empty": text.extract_empty,
-        "application/javascript": text.extract_text,
-        "application/xml": text.extract_text,
-        "application/x-yaml": text.extract_text,
-        "application/x-wine-extension-ini": text.extract_text,
-        "application/pdf": pdf.extract_pdf,
-        "message/rfc822": mail.extract_mail,
-        "application/zip": archive.extract_zip,
-        "application/gzip": archive.extract_gzip,
-        "application/x-gzip": archive.extract_gzip,
-        "application/x-bzip2": archive.extract_bzip2,
-        "application/x-xz": archive.extract_xz,
-        "application/x-tar": archive.extract_tar,
-        "application/encrypted": office.extract_encrypted_office,
-        "image/png": image.extract_image,
-        "image/jpeg": image.extract_image,
-        "image/tiff": image.extract_image,
-        "image/bmp": image.extract_image,
-        "image/gif": image.extract_image,
-        "image/webp": image.extract_image,
-    }
-    if mime_type in table:
-        return table[mime_type]
-    if mime_type in office.OOXML_TYPES or mime_type in office.ODF_TYPES:
-        return archive.extract_zip  # packages are zips; the zip extractor recognises them
-    if mime_type.startswith("text/"):
-        return text.extract_text
-    if mime_type == "application/octet-stream":
-        encoding = text.text_encoding(blob)  # libmagic misses e.g. UTF-16 without a BOM
-        if encoding is not None:
-            return lambda b, o, _e, c: text.extract_text(b, o, encoding, c)
-    return None
-
-
-def is_plain_text(mime_type: str) -> bool:
-    """Formats parsed by Detour's own linear code, cheap and safe enough to run in-process."""
-    return mime_type.startswith("text/") or mime_type in (
-        "application/json", "application/x-ndjson", "application/csv", "application/x-empty", "inode/x-empty",
-    )
-
-
-def extract(blob: bytes, origin: str, context: Context, mime_type: str | None = None,
-            encoding: str | None = None) -> Iterator[Item]:
-    """Yield the parts of ``blob``; what cannot be read is yielded as ``Skipped``, never raised."""
-    if mime_type is None or encoding is None:
-        mime_type, encoding = sniff(blob)
-    extractor = extractor_for(mime_type, blob)
-    if extractor is None:
-        yield Skipped(origin, f"files of type {mime_type} can't be read by Detour, so it can't be checked")
-        return
-    try:
-        yield from extractor(blob, origin, encoding, context)
-    except Unscannable as exc:
-        yield Skipped(origin, exc.reason)
-    except (RecursionError, MemoryError):
-        yield Skipped(origin, f"{origin} is too complex to read safely, so it can't be checked")
-    except Exception:  # a malformed file tripping a parser: unscannable, never a crash or a pass
-        log.warning("could not read a %s file", mime_type, exc_info=True)
-        yield Skipped(origin, f"{origin} could not be read (it may be damaged), so it can't be checked")
-
-
-def extract_member(data: bytes, origin: str, context: Context) -> Iterator[Item]:
-    """A file found inside a container: charge it to the budget, then extract it like any upload."""
-    try:
-        context.budget.spend_member(origin)
-        context.budget.check_time(origin)
-        inner = context.deeper(origin)
-    except Unscannable as exc:
-        yield Skipped(origin, exc.reason)
-        return
-    yield from extract(data, origin, inner)
-
-
-def member_origin(container: str, member: str) -> str:
-    return f"{container} › {member}"
+def open_upload(blob: bytes, name: str, limits: Limits,
+                cancelled: Callable[[], bool] | None = None) -> Extraction:
+    """Sniff the true type and start extracting. ``cancelled`` is asked while waiting for a worker:
+    when it says yes, the worker is stopped and nothing more is yielded."""
+    mime_type, encoding = sniff(blob)
+    if is_plain_text(mime_type):  # our own linear parsers: the fast path stays in-process
+        items: Iterator[Item] = extract(blob, name, fresh_context(limits), mime_type, encoding)
+    else:
+        items = extract_isolated(blob, name, mime_type, encoding, limits, cancelled)
+    return Extraction(mime_type, encoding, items)

@@ -16,44 +16,12 @@ import lzma
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
-from typing import IO, Protocol
+from typing import IO
 
 from detectors.errors import Unscannable
-from detectors.extract import Context, Item, extract_member, member_origin, office
+from detectors.extract import office
+from detectors.extract.base import Context, Item, Readable, member_origin, read_bounded, read_capped, read_zip_member
 from detectors.findings import Skipped
-from detectors.limits import MB
-
-CHUNK = 1024 * 1024
-
-
-class Readable(Protocol):
-    def read(self, size: int = ..., /) -> bytes: ...
-
-
-def read_bounded(stream: Readable, limit: int, origin: str) -> bytes:
-    """Read at most ``limit`` bytes; more than that is a limit exceeded, whatever the header claimed."""
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        chunk = stream.read(min(CHUNK, limit + 1 - total))
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > limit:
-            raise Unscannable(f"{origin} unpacks to more than {limit // MB} MB, so it can't be checked completely")
-
-
-def read_capped(stream: Readable, limit: int, packed: int, origin: str, max_ratio: int) -> bytes:
-    """Like ``read_bounded``, but also stop once the output outgrows ``max_ratio`` times the input."""
-    ratio_cap = max(MB, packed * max_ratio)
-    if ratio_cap >= limit:
-        return read_bounded(stream, limit, origin)
-    try:
-        return read_bounded(stream, ratio_cap, origin)
-    except Unscannable:
-        raise Unscannable(f"{origin} is compressed suspiciously well (more than {max_ratio}:1, like a zip bomb), "
-                          "so it can't be checked") from None
 
 
 def extract_zip(blob: bytes, origin: str, encoding: str, context: Context) -> Iterator[Item]:
@@ -78,22 +46,7 @@ def extract_zip(blob: bytes, origin: str, encoding: str, context: Context) -> It
             except Unscannable as exc:
                 yield Skipped(name, exc.reason)
                 continue
-            yield from extract_member(data, name, context)
-
-
-def read_zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, context: Context) -> bytes:
-    limits = context.limits
-    if info.compress_size and info.file_size / info.compress_size > limits.max_ratio and info.file_size > MB:
-        raise Unscannable(f"{origin} is compressed suspiciously well (more than {limits.max_ratio}:1, "
-                          "like a zip bomb), so it can't be checked")
-    limit = context.budget.room_for(info.file_size, origin)
-    try:
-        with archive.open(info) as stream:  # the header may lie: bound the bytes actually produced too
-            data = read_capped(stream, limit, info.compress_size, origin, limits.max_ratio)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise Unscannable(f"{origin} is damaged or uses an unsupported compression, so it can't be checked") from exc
-    context.budget.spend_bytes(len(data), origin)
-    return data
+            yield from context.member(data, name)
 
 
 def _extract_stream(opener: Callable[[IO[bytes]], Readable], suffixes: tuple[tuple[str, str], ...]) -> Callable[
@@ -111,7 +64,7 @@ def _extract_stream(opener: Callable[[IO[bytes]], Readable], suffixes: tuple[tup
         except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
             raise Unscannable(f"{origin} is damaged, so it can't be checked") from exc
         context.budget.spend_bytes(len(data), name)
-        yield from extract_member(data, name, context)
+        yield from context.member(data, name)
 
     return extract_compressed
 
@@ -141,4 +94,4 @@ def extract_tar(blob: bytes, origin: str, encoding: str, context: Context) -> It
             except Unscannable as exc:
                 yield Skipped(name, exc.reason)
                 continue
-            yield from extract_member(data, name, context)
+            yield from context.member(data, name)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from PIL import Image, UnidentifiedImageError
 
 from detectors.errors import Unscannable
-from detectors.extract import Context, Item
+from detectors.extract.base import Context, Item
 from detectors.findings import Layout, Part
 
 OCR_LANGUAGES = "eng+swe+nld"

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 
-from detectors.extract import Context, Item, extract_member, member_origin
+from detectors.extract.base import Context, Item, member_origin
 from detectors.findings import Layout, Part
 
 ADDRESS_HEADERS = ("From", "To", "Cc", "Bcc", "Reply-To", "Sender")
@@ -40,7 +40,7 @@ def extract_mail(blob: bytes, origin: str, encoding: str, context: Context) -> I
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes) and payload:
                 name = member_origin(origin, filename or f"attachment {attachment}")
-                yield from extract_member(payload, name, context)
+                yield from context.member(payload, name)
             continue
         try:
             body = part.get_content()

@@ -22,7 +22,8 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from detectors.errors import Unscannable
-from detectors.extract import Context, Item, extract_member, labels, member_origin
+from detectors.extract import labels
+from detectors.extract.base import Context, Item, member_origin, read_zip_member
 from detectors.extract.text import table_part
 from detectors.findings import Layout, Part, Skipped
 from detectors.limits import Limits
@@ -104,8 +105,6 @@ class _PackageReader:
         self.names = archive.namelist()
 
     def read(self, name: str) -> bytes:
-        from detectors.extract.archive import read_zip_member
-
         return read_zip_member(self.archive, self.archive.getinfo(name), member_origin(self.origin, name),
                                self.context)
 
@@ -143,7 +142,7 @@ class _PackageReader:
             except Unscannable as exc:
                 yield Skipped(where, exc.reason)
                 continue
-            yield from extract_member(data, where, self.context)
+            yield from self.context.member(data, where)
 
 
 def _natural(name: str) -> list[Any]:

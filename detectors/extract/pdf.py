@@ -15,7 +15,8 @@ from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
 from detectors.errors import Unscannable
-from detectors.extract import Context, Item, labels
+from detectors.extract import labels
+from detectors.extract.base import Context, Item
 from detectors.findings import Layout, Part, Skipped
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # malformed PDFs are expected input, not news

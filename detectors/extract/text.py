@@ -12,16 +12,14 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import charset_normalizer
 
 from detectors.errors import Unscannable
+from detectors.extract.base import Context
 from detectors.findings import CELL_SEPARATOR, RECORD_SEPARATOR, Layout, Part
 from detectors.limits import Limits
-
-if TYPE_CHECKING:
-    from detectors.extract import Context
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -25,6 +25,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors import entities
 from detectors.prefilter import Scope, Trigger
+from detectors.recognizers.base import DetourRecognizer
 
 ADDRESS_HEADERS = ("address", "street", "home address", "postal address", "mailing address", "adress",
                    "gatuadress", "postadress", "hemadress", "adres", "straat", "woonadres", "postadres",
@@ -51,7 +52,7 @@ def looks_like_street(value: str) -> bool:
     return any(ch.isdigit() for ch in value) and letters >= 3 and len(value) <= 120 and "@" not in value
 
 
-class _ColumnRecognizer(EntityRecognizer):  # type: ignore[misc]
+class _ColumnRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
     """Values of the columns (tables) or fields (JSON records) whose name and statistics say what they hold.
 
     The statistics run on a sample of the first records; a part without such a column costs one

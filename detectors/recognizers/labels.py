@@ -14,6 +14,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors import entities
 from detectors.prefilter import Scope, Trigger
+from detectors.recognizers.base import DetourRecognizer
 
 _MARKERS = ("sensitivity label|sensitivity|classification|classified|klassificering|klassning|informationsklass|"
             "classificatie|rubricering|vertrouwelijkheid|einstufung|klassifizierung")
@@ -24,7 +25,7 @@ CONFIDENTIAL = ("highly confidential", "strictly confidential", "confidential", 
 NEGATIONS = ("non", "not", "un", "niet", "inte", "nicht", "ej", "icke")
 
 
-class SensitivityLabelRecognizer(EntityRecognizer):  # type: ignore[misc]
+class SensitivityLabelRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (Trigger(f"(?:{_MARKERS})", scope=Scope.LINE, caseless=True),)
     MARKING = regex.compile(rf"(?im)^[ \t]*(?:{_MARKERS})[ \t]*[:\-–][ \t]*(?P<name>[^\n\r\t]{{2,60}}?)[ \t]*$")
 

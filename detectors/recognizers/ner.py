@@ -21,6 +21,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors import entities
 from detectors.findings import Layout
+from detectors.recognizers.base import DetourRecognizer
 
 DEFAULT_MAX_CHARS = 100_000
 _DISABLED = ("parser", "lemmatizer", "attribute_ruler", "tagger", "senter")  # only the entity recognizer is needed
@@ -49,7 +50,7 @@ def load_model(name: str) -> Any:
         return spacy.load(model_directory(name), exclude=list(_DISABLED))
 
 
-class SpacyPersonRecognizer(EntityRecognizer):  # type: ignore[misc]
+class SpacyPersonRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
     LAYOUTS = frozenset({Layout.PROSE})  # tables and JSON have name columns (columns.py)
 
     def __init__(self, model: str, max_chars: int = DEFAULT_MAX_CHARS) -> None:

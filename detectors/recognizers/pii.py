@@ -16,6 +16,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from detectors import entities
 from detectors.prefilter import Trigger
+from detectors.recognizers.base import DetourRecognizer
 from detectors.recognizers.checksums import (
     IBAN_LENGTHS,
     bsn_valid,
@@ -39,7 +40,7 @@ DIGITS = Trigger(r"(?:^|[^0-9A-Za-z_.\-])[+(]? ?[0-9](?:[ .()\-/+]{0,3}[0-9]){6,
                  before=4, after=16, span_chars="0123456789 .()-/+")
 
 
-class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
+class EmailRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (Trigger(r"[A-Za-z0-9._%+\-]@[A-Za-z0-9]", before=66, after=260),)
     PATTERNS = [
         Pattern(
@@ -62,7 +63,7 @@ class EmailRecognizer(PatternRecognizer):  # type: ignore[misc]
         return bool(local) and not local.endswith(".") and ".." not in pattern_text and tld not in FILE_EXTENSIONS
 
 
-class CreditCardRecognizer(PatternRecognizer):  # type: ignore[misc]
+class CreditCardRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     """Payment cards: issuer prefix (IIN) and length per network, Luhn check digit."""
 
     TRIGGERS = (DIGITS,)
@@ -135,7 +136,7 @@ def _iban_alternatives() -> str:
     return "|".join(forms)
 
 
-class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
+class IbanRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (Trigger(r"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}", before=2, after=40),)
     PATTERNS = [Pattern("iban", rf"(?<![A-Za-z0-9])(?:{_iban_alternatives()})(?![A-Za-z0-9])", 0.3)]
     CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer",
@@ -149,7 +150,7 @@ class IbanRecognizer(PatternRecognizer):  # type: ignore[misc]
         return iban_valid(pattern_text)
 
 
-class UsSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+class UsSsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (DIGITS,)
     PATTERNS = [Pattern("ssn", r"(?<![\w\-])\d{3}([\- ]?)\d{2}\1\d{4}(?![\d\-])", WEAK)]
     CONTEXT = ["ssn", "social security", "social", "security number", "ss#", "ssa", "taxpayer"]
@@ -166,7 +167,7 @@ class UsSsnRecognizer(PatternRecognizer):  # type: ignore[misc]
         return True if len(pattern_text) == 11 else None  # formatted 123-45-6789; bare digits are weak
 
 
-class SePersonnummerRecognizer(PatternRecognizer):  # type: ignore[misc]
+class SePersonnummerRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (DIGITS,)
     PATTERNS = [Pattern("personnummer", r"(?<![\w\-+])(?:(?:18|19|20)\d{2}|\d{2})\d{4}(?:[\-+]\d{4}|\d{4})(?![\d\-])",
                         WEAK)]
@@ -185,7 +186,7 @@ class SePersonnummerRecognizer(PatternRecognizer):  # type: ignore[misc]
         return True if strong else None
 
 
-class NlBsnRecognizer(PatternRecognizer):  # type: ignore[misc]
+class NlBsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (DIGITS,)
     PATTERNS = [Pattern("bsn", r"(?<![\w.\-])(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})(?![\d\-]|\.\d)", WEAK)]
     CONTEXT = ["bsn", "burgerservicenummer", "burgerservice", "sofinummer", "sofi", "citizen service number"]
@@ -199,7 +200,7 @@ class NlBsnRecognizer(PatternRecognizer):  # type: ignore[misc]
         return True if "." in pattern_text else None
 
 
-class UkNinoRecognizer(PatternRecognizer):  # type: ignore[misc]
+class UkNinoRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (Trigger(r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2}", before=2, after=8),)
     PATTERNS = [Pattern("nino", r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
                                 r"(?: ?\d{2} ?\d{2} ?\d{2}| \d{6})( ?)[A-Z](?![A-Za-z0-9])", 0.4)]
@@ -218,7 +219,7 @@ class UkNinoRecognizer(PatternRecognizer):  # type: ignore[misc]
         return None
 
 
-class PhoneRecognizer(EntityRecognizer):  # type: ignore[misc]
+class PhoneRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
     """Phone numbers in international and national formats, scored by how phone-like they are."""
 
     TRIGGERS = (DIGITS,)

@@ -13,6 +13,7 @@ from presidio_analyzer import Pattern, PatternRecognizer
 
 from detectors import entities
 from detectors.prefilter import Scope, Trigger
+from detectors.recognizers.base import DetourRecognizer
 from detectors.recognizers.checksums import shannon_entropy
 
 CASE_SENSITIVE = regex.MULTILINE
@@ -30,7 +31,7 @@ def looks_like_placeholder(secret: str, min_entropy: float = 3.0) -> bool:
     )
 
 
-class _TokenRecognizer(PatternRecognizer):  # type: ignore[misc]
+class _TokenRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     """A token format: strong when the random part does not look like a placeholder."""
 
     ENTITY = ""
@@ -46,7 +47,7 @@ class _TokenRecognizer(PatternRecognizer):  # type: ignore[misc]
         return not looks_like_placeholder(self.PREFIX.sub("", pattern_text))
 
 
-class PrivateKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
+class PrivateKeyRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (Trigger(r"-----BEGIN [A-Z ]{0,16}PRIVATE KEY", after=5400),)
     PATTERNS = [
         Pattern(
@@ -81,7 +82,7 @@ class AwsAccessKeyRecognizer(_TokenRecognizer):
         return "EXAMPLE" not in pattern_text and not looks_like_placeholder(self.PREFIX.sub("", pattern_text), 2.5)
 
 
-class AwsSecretKeyRecognizer(PatternRecognizer):  # type: ignore[misc]
+class AwsSecretKeyRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     """40 characters of base64: only with a context word (a git SHA or a hash is no AWS secret)."""
 
     # No result stands on its own: the whole part is scanned only when it holds a context word.

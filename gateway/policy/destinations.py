@@ -10,18 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gateway.policy.schema import DestinationCategory, UnknownDestination
-
-
-@dataclass(frozen=True)
-class Destination:
-    url: str
-    host: str
-    category: str
-    sanctioned: bool
+from gateway.records import Destination
 
 
 def host_of(url: str) -> str:

@@ -4,20 +4,25 @@ Every rule whose condition holds is triggered; the most severe action wins
 (block > warn > allow), and the policy's default applies when none triggers.
 The routes offered are those the catalogue approves for every data class behind
 the winning rules, ranked by ``alternatives.rank``.
+
+``decide_failure`` decides an upload Detour could not finish checking (a
+timeout, an internal error, no capacity left): the policy's ``on_error`` action
+for the kind of destination, with the routes fit for content nobody checked.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from alternatives.rank import rank
 from detectors.entities import PERSON, UNSCANNABLE
 from detectors.findings import Finding, ScanResult
 from detectors.people import count_people
-from gateway.model import DataClassHit, Decision, Reason, Upload
-from gateway.policy.destinations import Destination
 from gateway.policy.loader import Policy
-from gateway.policy.schema import Action, DataClass, Rule
+from gateway.policy.schema import DataClass, Rule
+from gateway.records import Action, DataClassHit, Decision, Destination, Reason, Upload
 
-MAX_EXAMPLES = 3
+FAILURE_RULE = "internal-{}"  # the reason's rule id of a decision by on_error: internal-timeout, -error, -busy
 
 
 def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str) -> Decision:
@@ -39,13 +44,38 @@ def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str) -
     if action is not Action.ALLOW:
         classes = list(dict.fromkeys(c for r in reasons for c in r.data_classes))
         if scan.partial:  # the unread rest is content nobody checked: routes must be fit for that too
-            classes += [d.id for d in document.data_classes if UNSCANNABLE in d.detectors and d.id not in classes]
+            classes += [c for c in _unchecked_classes(policy) if c not in classes]
         for reason in reasons:
             rule = next(rule for rule in document.rules if rule.id == reason.rule)
             offered.extend(a for a in rule.alternatives if a not in offered)
-        ranked = rank(policy.catalogue, classes, offered, upload.group)
-        alternatives = tuple(a.id for a in ranked)
+        alternatives = _ranked(policy, classes, offered, upload.group)
     return Decision(decision_id, action, destination, tuple(reasons), hits, alternatives)
+
+
+def decide_failure(upload: Upload, policy: Policy, what: str, decision_id: str) -> Decision:
+    """An upload that could not be checked (``what``: timeout, error, busy): the policy's ``on_error``."""
+    destination = policy.destinations.classify(upload.destination)
+    on_error = policy.document.policy.on_error
+    action = on_error.sanctioned if destination.sanctioned else on_error.unsanctioned
+    alternatives = _ranked(policy, _unchecked_classes(policy), (), upload.group) if action is not Action.ALLOW \
+        else ()
+    return Decision(decision_id, action, destination, (Reason(FAILURE_RULE.format(what), action, ()),), (),
+                    alternatives)
+
+
+def block_is_certain(findings: Sequence[Finding], upload: Upload, policy: Policy) -> bool:
+    """More findings can only trigger more rules, and the most severe action wins: once the findings so
+    far block, the rest of the upload cannot change that."""
+    return decide(ScanResult("", tuple(findings)), upload, policy, "probe").action is Action.BLOCK
+
+
+def _unchecked_classes(policy: Policy) -> list[str]:
+    """The data classes content nobody checked belongs to (those counting ``UNSCANNABLE``)."""
+    return [d.id for d in policy.document.data_classes if UNSCANNABLE in d.detectors]
+
+
+def _ranked(policy: Policy, classes: Sequence[str], offered: Sequence[str], group: str | None) -> tuple[str, ...]:
+    return tuple(a.id for a in rank(policy.catalogue, classes, offered, group))
 
 
 def _measure(data_class: DataClass, findings: tuple[Finding, ...]) -> DataClassHit | None:
@@ -61,8 +91,7 @@ def _measure(data_class: DataClass, findings: tuple[Finding, ...]) -> DataClassH
         and distinct >= data_class.min_distinct
         and (data_class.min_people is None or people >= data_class.min_people)
     )
-    examples = tuple(dict.fromkeys(f.masked or f.note for f in matches))[:MAX_EXAMPLES]
-    return DataClassHit(data_class.id, len(matches), distinct, people, triggered, examples)
+    return DataClassHit(data_class.id, len(matches), distinct, people, triggered)
 
 
 def _applies(rule: Rule, destination: Destination, upload: Upload, found: set[str]) -> tuple[str, ...]:

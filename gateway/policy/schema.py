@@ -8,8 +8,7 @@ A JSON Schema generated from ``PolicyDocument`` lets editors validate the files.
 from __future__ import annotations
 
 import ipaddress
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,6 +22,7 @@ from alternatives.catalogue import (
     Localized,
     placeholders,
 )
+from gateway.records import Action
 
 REASON_PLACEHOLDERS = frozenset({"found", "destination", "category"})
 FOUND_PLACEHOLDERS = frozenset({"count", "distinct", "people"})
@@ -30,16 +30,6 @@ FOUND_PLACEHOLDERS = frozenset({"count", "distinct", "people"})
 
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Action(StrEnum):
-    ALLOW = "allow"
-    WARN = "warn"
-    BLOCK = "block"
-
-    @property
-    def severity(self) -> int:
-        return {"allow": 0, "warn": 1, "block": 2}[self.value]
 
 
 def _valid_host_pattern(pattern: str) -> str:
@@ -223,3 +213,14 @@ class PolicyDocument(Model):
         if category_id == self.unknown_destination.id:
             return self.unknown_destination
         return next((c for c in self.destinations if c.id == category_id), None)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy files (published as policies/policy.schema.json), for editors."""
+    schema = PolicyDocument.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Detour policy"
+    schema["description"] = ("One file of a Detour policy directory. Sections may be spread over files, "
+                             "so none is required in a single file; `detour policy check` checks the whole.")
+    schema.pop("required", None)
+    return schema

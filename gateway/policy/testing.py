@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gateway.pipeline import Pipeline, UploadRequest
-from gateway.policy.schema import Action
+from gateway.pipeline import Pipeline
+from gateway.records import Action, Channel, Envelope
 
 
 class PolicyTestCase(BaseModel):
@@ -79,8 +79,7 @@ def _run(pipeline: Pipeline, path: Path, case: PolicyTestCase) -> CaseResult:
         name = Path(case.file).name
     else:
         blob, name = (case.content or "").encode("utf-8"), case.file_name
-    request = UploadRequest(name, case.destination, case.user, case.group, channel="policy-test")
-    report = pipeline.inspect(blob, request, pipeline.default_language)
+    report = pipeline.inspect(blob, Envelope(name, case.destination, case.user, case.group, Channel.POLICY_TEST))
     if report.decision is not case.expect:
         why = "; ".join(r.rule for r in report.reasons) or "no rule applied"
         result.problems.append(f"expected {case.expect.value}, got {report.decision.value} ({why})")

@@ -36,6 +36,12 @@ class DecisionRow(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSON)  # the decision JSON as answered: masked examples only
     translations: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # language → the same report in it
     justified_by: Mapped[str | None] = mapped_column(String(32))  # a warning let through by this justification
+    # The decision language-neutral (migration 0004): enough to decide again under another policy and to
+    # render in any language. Masked examples and keyed hashes only.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # records.Evidence
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # records.Decision
+    policy_digest: Mapped[str | None] = mapped_column(String(64))
+    failure: Mapped[str | None] = mapped_column(String(16))  # timeout | error | busy: decided by on_error
 
 
 class RouteTakenRow(Base):

@@ -1,5 +1,10 @@
 """Record decisions and the routes people take; read them back for the decision page.
 
+Each decision is kept twice over: as the language-neutral ``Inspection`` (the
+upload, the masked evidence per detector, the decision), which is enough to
+decide it again under another policy and to render it in any language; and as
+the answer that was given (the decision JSON, and for stops its translations).
+
 SQLite in ``DETOUR_DATA_DIR`` by default (WAL journal, so readers never wait
 for the writer); any SQLAlchemy URL in ``DETOUR_DATABASE_URL``. The schema is
 created and upgraded by the Alembic migrations in ``migrations/`` when the store
@@ -15,11 +20,22 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, create_engine, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.model import Upload
-from gateway.report import Report
+from gateway.records import (
+    Channel,
+    Decision,
+    Evidence,
+    History,
+    Inspection,
+    Justification,
+    ReviewRequest,
+    Ticket,
+    Upload,
+)
+from gateway.render.report import Report
 from gateway.store.models import (
     DecisionRow,
     JustificationRow,
@@ -34,31 +50,6 @@ TICKET_LEASE = timedelta(minutes=2)  # a delivery attempt must finish within thi
 
 
 @dataclass(frozen=True)
-class ReviewRequest:
-    tool: str
-    why: str
-    needed_by: str
-    status: str
-    created: datetime
-
-
-@dataclass(frozen=True)
-class Justification:
-    text: str
-    created: datetime
-    expires: datetime
-
-
-@dataclass(frozen=True)
-class Ticket:
-    id: int
-    event: str
-    status: str  # pending | sent | failed
-    remote_id: str | None
-    created: datetime
-
-
-@dataclass(frozen=True)
 class PendingTicket:
     id: int
     event: str
@@ -69,14 +60,12 @@ class PendingTicket:
 @dataclass(frozen=True)
 class StoredDecision:
     id: str
-    created: datetime
     report: Report  # in the language asked for, when the decision was rendered in it
-    routes_taken: tuple[str, ...]
-    reviews: tuple[ReviewRequest, ...] = ()
-    reported_wrong: bool = False
-    justification: Justification | None = None
-    tickets: tuple[Ticket, ...] = ()
-    client_ip: str | None = None
+    history: History
+
+
+_EVIDENCE = TypeAdapter(Evidence)
+_DECISION = TypeAdapter(Decision)
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -93,8 +82,9 @@ class DecisionStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         upgrade(self.engine)
 
-    def record(self, report: Report, upload: Upload, translations: dict[str, Report] | None = None) -> None:
+    def record(self, inspection: Inspection, report: Report, translations: dict[str, Report] | None = None) -> None:
         """Store a decision; ``translations``: the same report in the other languages, for the page."""
+        upload = inspection.upload
         row = DecisionRow(
             id=report.decision_id, created=datetime.now(UTC), user=upload.user, group=upload.group,
             client_ip=upload.client_ip, channel=upload.channel, destination=report.destination.url,
@@ -104,6 +94,9 @@ class DecisionStore:
             report=report.model_dump(mode="json"), justified_by=report.justified_by,
             translations={language: translated.model_dump(mode="json")
                           for language, translated in (translations or {}).items()} or None,
+            evidence=_EVIDENCE.dump_python(inspection.evidence, mode="json"),
+            outcome=_DECISION.dump_python(inspection.decision, mode="json"),
+            policy_digest=inspection.policy_digest, failure=inspection.failure,
         )
         with self._sessions.begin() as session:
             session.add(row)
@@ -127,8 +120,8 @@ class DecisionStore:
             tickets = session.scalars(select(TicketRow).where(TicketRow.decision_id == decision_id)
                                       .order_by(TicketRow.id)).all()
             report = (row.translations or {}).get(language or "", row.report)
-            return StoredDecision(
-                row.id, _aware(row.created), Report.model_validate(report), tuple(taken),
+            history = History(
+                _aware(row.created), tuple(taken),
                 tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, _aware(r.created)) for r in reviews),
                 wrong is not None,
                 Justification(justification.justification, _aware(justification.created),
@@ -136,6 +129,19 @@ class DecisionStore:
                 tuple(Ticket(t.id, t.event, t.status, t.remote_id, _aware(t.created)) for t in tickets),
                 row.client_ip,
             )
+            return StoredDecision(row.id, Report.model_validate(report), history)
+
+    def inspection(self, decision_id: str) -> Inspection | None:
+        """The decision as it was made, language-neutral: to decide it again or render it in any language.
+        None for an unknown id, or a decision recorded before Detour kept these (migration 0004)."""
+        with self._sessions() as session:
+            row = session.get(DecisionRow, decision_id)
+            if row is None or row.evidence is None or row.outcome is None:
+                return None
+            upload = Upload(file_name=row.file_name, destination=row.destination, size=row.size, sha256=row.sha256,
+                            user=row.user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip)
+            return Inspection(upload, _EVIDENCE.validate_python(row.evidence), _DECISION.validate_python(row.outcome),
+                              row.policy_digest or "", row.failure)
 
     def route_taken(self, decision_id: str, alternative_id: str) -> None:
         with self._sessions.begin() as session:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from detectors import entities as E
-from detectors.extract import Context
+from detectors.extract import fresh_context
 from detectors.extract.text import extract_text
 from detectors.limits import Limits
 from detectors.people import count_people
@@ -24,7 +23,7 @@ PRODUCTS = ["Desk Lamp", "Office Chair", "Cable Tray", "Monitor Arm", "Coffee Mu
 
 
 def scan(text: str, name: str = "upload.csv") -> list:  # type: ignore[type-arg]
-    parts = extract_text(text.encode(), name, "utf-8", Context.fresh(Limits()))
+    parts = extract_text(text.encode(), name, "utf-8", fresh_context(Limits()))
     return [f for index, part in enumerate(parts) for f in SCANNER.scan_part(part, index)]  # type: ignore[union-attr]
 
 
@@ -129,14 +128,3 @@ def _prose(text: str):  # type: ignore[no-untyped-def]
     from detectors.findings import Part
 
     return Part(text, "note.txt")
-
-
-def test_the_setting_switches_the_ner_extra_on_and_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
-    from gateway.errors import ConfigurationError
-    from gateway.pipeline import Pipeline
-    from gateway.settings import Settings
-
-    on = Pipeline.from_settings(Settings(ner_model=NER_MODEL, data_dir=tmp_path))
-    assert any(r.name == "SpacyPersonRecognizer" for r in on.scanner.registry.recognizers)
-    with pytest.raises(ConfigurationError, match="DETOUR_NER_MODEL='no_such_model' can't be loaded"):
-        Pipeline.from_settings(Settings(ner_model="no_such_model", data_dir=tmp_path))

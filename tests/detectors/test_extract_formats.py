@@ -11,7 +11,7 @@ from detectors import entities as E
 from detectors.findings import ScanResult
 from detectors.limits import Limits
 from detectors.registry import Registry, default_recognizers
-from detectors.scan import Scanner, ValueHasher
+from detectors.scan import Scanner, ValueHasher, scan_blob
 from tests import files
 
 SCANNER = Scanner(Registry(default_recognizers()), ValueHasher(secrets.token_bytes(32)))
@@ -19,7 +19,7 @@ HEADER = ["name", "email", "phone"]
 
 
 def scan(blob: bytes, name: str = "upload") -> ScanResult:
-    return SCANNER.scan_upload(blob, name, Limits())
+    return scan_blob(SCANNER, blob, name, Limits())
 
 
 def origins(result: ScanResult, entity: str) -> set[str]:

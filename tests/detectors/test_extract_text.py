@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.extract import Context, extract
+from detectors.extract import extract, fresh_context
 from detectors.findings import Layout, Part, Skipped
 from detectors.limits import Limits
 
@@ -12,7 +12,7 @@ TEXT = "Kund: Åsa Öberg, gatan 5 — café\nRad två\n"
 
 
 def _items(blob: bytes, name: str = "upload") -> list[Part | Skipped]:
-    return list(extract(blob, name, Context.fresh(Limits())))
+    return list(extract(blob, name, fresh_context(Limits())))
 
 
 def _parts(blob: bytes, name: str = "upload") -> list[Part]:

@@ -8,9 +8,10 @@ import pytest
 
 from detectors import entities as E
 from detectors.findings import Layout, Part
+from detectors.limits import Limits
 from detectors.prefilter import WHOLE, Prefilter, Scope, Trigger
 from detectors.registry import Registry, default_recognizers
-from detectors.scan import PIECE_CHARS, Scanner, ValueHasher
+from detectors.scan import PIECE_CHARS, Scanner, ValueHasher, scan_blob
 
 SCANNER = Scanner(Registry(default_recognizers()), ValueHasher(b"k" * 32))
 
@@ -82,7 +83,7 @@ def test_a_large_table_is_scanned_in_pieces_with_its_header_and_row_numbers() ->
     rows.append("Last\tStorgatan 12\tanna.berg@example.com")
     text = "\n".join(rows)
     assert len(text) > 2 * PIECE_CHARS
-    found = [f for item in [SCANNER.scan_upload(text.encode(), "big.tsv", _limits())] for f in item.findings]
+    found = [f for item in [scan_blob(SCANNER, text.encode(), "big.tsv", _limits())] for f in item.findings]
     by_entity = {f.entity: f for f in found}
     assert by_entity[E.STREET_ADDRESS].location.record == len(rows)  # the header came along as context
     assert by_entity[E.EMAIL_ADDRESS].location.record == len(rows)
@@ -90,11 +91,10 @@ def test_a_large_table_is_scanned_in_pieces_with_its_header_and_row_numbers() ->
 
 
 def _limits():  # type: ignore[no-untyped-def]
-    from detectors.limits import Limits
     return Limits()
 
 
 def test_layout_of_pieces_is_kept() -> None:
     text = ("Paragraph with nothing.\n\n" * 30_000) + "Mail me: anna.berg@example.com\n"
-    [finding] = SCANNER.scan_upload(text.encode(), "long.txt", _limits()).findings
+    [finding] = scan_blob(SCANNER, text.encode(), "long.txt", _limits()).findings
     assert finding.layout is Layout.PROSE and finding.location.record == 60_001

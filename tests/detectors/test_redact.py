@@ -9,7 +9,8 @@ import json
 import openpyxl
 import pytest
 
-from detectors.redact import XLSX, Unredactable, redact
+from detectors.errors import Unredactable
+from detectors.redact import XLSX, redact
 from gateway.pipeline import Pipeline
 from tests.conftest import CORPUS
 from tests.files import people, xlsx

@@ -13,15 +13,18 @@ import struct
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from detectors.extract import Context, extract
+from detectors.extract import extract, fresh_context
 from detectors.findings import Part, Skipped
 from detectors.limits import Limits
-from gateway.pipeline import Pipeline, UploadRequest
-from gateway.report import Report
+from gateway.pipeline import Pipeline
+from gateway.records import Envelope
+from gateway.render.report import Report
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests import files
 from tests.conftest import CORPUS, POLICIES
@@ -31,13 +34,15 @@ DETOUR = str(Path(sys.executable).parent / "detour")
 
 
 @pytest.fixture(scope="module")
-def strict(settings: Settings) -> Pipeline:
+def strict(settings: Settings) -> Iterator[Pipeline]:
     """A pipeline with short worker time limits, so hanging parsers are cut off quickly."""
-    return Pipeline.from_settings(settings.model_copy(update={"file_seconds": 8.0, "upload_seconds": 8.0}))
+    runtime = Runtime.build(settings.model_copy(update={"file_seconds": 8.0, "upload_seconds": 8.0}))
+    yield runtime.pipeline
+    runtime.close()
 
 
 def inspect(pipeline: Pipeline, blob: bytes, name: str) -> Report:
-    return pipeline.inspect(blob, UploadRequest(name, "https://wetransfer.com/"), "en")
+    return pipeline.inspect(blob, Envelope(name, "https://wetransfer.com/"), "en")
 
 
 def assert_unscannable(report: Report, *words: str) -> None:
@@ -84,7 +89,7 @@ def test_zip_with_overlapping_entries_is_stopped_by_the_byte_budget() -> None:
     """2,000 entries share one 4 MB text member: 8 GB of output from 4 MB, stopped by the budget."""
     limits = Limits(max_total_bytes=64 * MB)
     items = list(extract(overlapping_zip(b"plain words\n" * (4 * MB // 12), 2000), "overlap.zip",
-                         Context.fresh(limits)))
+                         fresh_context(limits)))
     reasons = [i.reason for i in items if isinstance(i, Skipped)]
     assert reasons and all("unpacks to more than the 64 MB one upload may hold" in r for r in reasons)
     assert sum(isinstance(i, Part) for i in items) == 16  # 16 × 4 MB fit in the budget, no more
@@ -195,7 +200,7 @@ def test_service_keeps_answering_after_hostile_files(strict: Pipeline) -> None:
     assert report.decision == "block" and report.reasons[0].rule == "block-contact-lists-external"
 
 
-def test_a_worker_that_runs_out_of_time_is_stopped_and_reported(settings: Settings) -> None:
-    slow = Pipeline.from_settings(settings.model_copy(update={"file_seconds": 0.05}))
+def test_a_worker_that_runs_out_of_time_is_stopped_and_reported(make_runtime: Callable[..., Runtime]) -> None:
+    slow = make_runtime(file_seconds=0.05).pipeline
     report = inspect(slow, files.png_with_text(["takes a while to read"] * 20), "slow.png")
     assert_unscannable(report, "took longer than 0.05 seconds")

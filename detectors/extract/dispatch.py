@@ -1,0 +1,101 @@
+"""The dispatcher: choose the extractor for a blob by its true type and run it, never raising.
+
+One extractor per format family, chosen by the MIME type libmagic sees, never
+by the file name. What cannot be read becomes a ``Skipped`` record (and, later,
+an ``UNSCANNABLE`` finding): never a silent pass. Contexts made here send
+container members back here (``Context.member``), so nesting works at any
+depth the limits allow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from detectors.errors import Unscannable
+from detectors.extract.base import Context, Extractor, Item
+from detectors.filetype import sniff
+from detectors.findings import Skipped
+from detectors.limits import Budget, Limits
+
+log = logging.getLogger(__name__)
+
+
+def fresh_context(limits: Limits) -> Context:
+    """The context of one upload at the top level: a new budget, members dispatched here."""
+    return Context(limits, Budget(limits), _dispatch_member)
+
+
+def extractor_for(mime_type: str, blob: bytes) -> Extractor | None:
+    # Imported here: each module pulls in its parser only when that format is seen.
+    from detectors.extract import archive, image, mail, office, pdf, text
+
+    table: dict[str, Extractor] = {
+        "application/json": text.extract_json,
+        "application/x-ndjson": text.extract_json,
+        "text/csv": text.extract_text,
+        "application/csv": text.extract_text,
+        "application/x-empty": text.extract_empty,
+        "inode/x-empty": text.extract_empty,
+        "application/javascript": text.extract_text,
+        "application/xml": text.extract_text,
+        "application/x-yaml": text.extract_text,
+        "application/x-wine-extension-ini": text.extract_text,
+        "application/pdf": pdf.extract_pdf,
+        "message/rfc822": mail.extract_mail,
+        "application/zip": archive.extract_zip,
+        "application/gzip": archive.extract_gzip,
+        "application/x-gzip": archive.extract_gzip,
+        "application/x-bzip2": archive.extract_bzip2,
+        "application/x-xz": archive.extract_xz,
+        "application/x-tar": archive.extract_tar,
+        "application/encrypted": office.extract_encrypted_office,
+        "image/png": image.extract_image,
+        "image/jpeg": image.extract_image,
+        "image/tiff": image.extract_image,
+        "image/bmp": image.extract_image,
+        "image/gif": image.extract_image,
+        "image/webp": image.extract_image,
+    }
+    if mime_type in table:
+        return table[mime_type]
+    if mime_type in office.OOXML_TYPES or mime_type in office.ODF_TYPES:
+        return archive.extract_zip  # packages are zips; the zip extractor recognises them
+    if mime_type.startswith("text/"):
+        return text.extract_text
+    if mime_type == "application/octet-stream":
+        encoding = text.text_encoding(blob)  # libmagic misses e.g. UTF-16 without a BOM
+        if encoding is not None:
+            return lambda b, o, _e, c: text.extract_text(b, o, encoding, c)
+    return None
+
+
+def is_plain_text(mime_type: str) -> bool:
+    """Formats parsed by Detour's own linear code, cheap and safe enough to run in-process."""
+    return mime_type.startswith("text/") or mime_type in (
+        "application/json", "application/x-ndjson", "application/csv", "application/x-empty", "inode/x-empty",
+    )
+
+
+def extract(blob: bytes, origin: str, context: Context, mime_type: str | None = None,
+            encoding: str | None = None) -> Iterator[Item]:
+    """Yield the parts of ``blob``; what cannot be read is yielded as ``Skipped``, never raised."""
+    if mime_type is None or encoding is None:
+        mime_type, encoding = sniff(blob)
+    extractor = extractor_for(mime_type, blob)
+    if extractor is None:
+        yield Skipped(origin, f"files of type {mime_type} can't be read by Detour, so it can't be checked")
+        return
+    try:
+        yield from extractor(blob, origin, encoding, context)
+    except Unscannable as exc:
+        yield Skipped(origin, exc.reason)
+    except (RecursionError, MemoryError):
+        yield Skipped(origin, f"{origin} is too complex to read safely, so it can't be checked")
+    except Exception:  # a malformed file tripping a parser: unscannable, never a crash or a pass
+        log.warning("could not read a %s file", mime_type, exc_info=True)
+        yield Skipped(origin, f"{origin} could not be read (it may be damaged), so it can't be checked")
+
+
+def _dispatch_member(data: bytes, origin: str, context: Context) -> Iterator[Item]:
+    return extract(data, origin, context)

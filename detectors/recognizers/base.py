@@ -1,0 +1,69 @@
+"""What Detour's recognizers declare on top of Presidio's recognizer interface.
+
+A Detour recognizer is a presidio-analyzer recognizer (``PatternRecognizer`` or
+``EntityRecognizer``) that also inherits ``DetourRecognizer`` and declares:
+
+- ``TRIGGERS``: where its values could be (tier 0, ``detectors.prefilter``);
+  none means "run on the whole text";
+- ``LAYOUTS``: the part layouts it runs on (None: every layout);
+- ``LINEAR_PATTERNS``: its patterns are written for Python's own engine and run
+  in linear time (a recognizer from elsewhere runs under ``regex`` with a timeout);
+- ``analyze_range``: optionally, its results within a window of a text, with
+  lookarounds seeing the real neighbours (otherwise the slice is analysed).
+
+The scanner reads these through ``traits``; a recognizer from elsewhere (one of
+Presidio's own) gets the defaults: whole text, every layout, patterns with a timeout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from detectors.findings import Layout
+from detectors.prefilter import Trigger
+
+
+class DetourRecognizer:
+    """Mixin for Detour's recognizers, listed after the Presidio base: ``X(PatternRecognizer, DetourRecognizer)``."""
+
+    TRIGGERS: ClassVar[tuple[Trigger, ...]] = ()
+    LAYOUTS: ClassVar[frozenset[Layout] | None] = None
+    LINEAR_PATTERNS: ClassVar[bool] = True
+
+    def analyze_range(self, text: str, start: int, end: int) -> list[RecognizerResult] | None:
+        """Results within ``text[start:end]``, offsets in ``text``, for a recognizer whose lookarounds
+        should see past the window; None (the default): the scanner analyses the slice."""
+        return None
+
+
+@dataclass(frozen=True)
+class Traits:
+    """How the scanner runs one recognizer."""
+
+    triggers: tuple[Trigger, ...] = ()
+    layouts: frozenset[Layout] | None = None
+    linear_patterns: bool = False
+
+
+FOREIGN = Traits()  # a recognizer that is not Detour's: whole text, every layout, patterns with a timeout
+
+
+def traits(recognizer: EntityRecognizer) -> Traits:
+    if isinstance(recognizer, DetourRecognizer):
+        return Traits(recognizer.TRIGGERS, recognizer.LAYOUTS, recognizer.LINEAR_PATTERNS)
+    return FOREIGN
+
+
+def analyze_range(recognizer: EntityRecognizer, text: str, start: int, end: int) -> list[RecognizerResult]:
+    """A recognizer's results within ``text[start:end]``, whether it is Detour's or not."""
+    if isinstance(recognizer, DetourRecognizer):
+        found = recognizer.analyze_range(text, start, end)
+        if found is not None:
+            return found
+    if (start, end) == (0, len(text)):
+        return list(recognizer.analyze(text, recognizer.supported_entities, None))
+    return [RecognizerResult(r.entity_type, r.start + start, r.end + start, r.score)
+            for r in recognizer.analyze(text[start:end], recognizer.supported_entities, None)]

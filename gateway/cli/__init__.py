@@ -1,0 +1,41 @@
+"""The ``detour`` command: one module per command group, each adding its subcommands to the parser.
+
+``scan`` (files as uploads), ``eval`` (accuracy on a labelled corpus), ``serve``
+(HTTP and ICAP), ``edm`` (exact data match sets), ``policy`` (check, test,
+schema). Exit status of ``detour scan`` follows clamscan: 0 everything allowed,
+1 at least one upload blocked, 2 an error (unreadable file, invalid policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from gateway.cli import edm, evaluate, policy, scan, serve
+from gateway.cli.common import EXIT_ERROR
+from gateway.errors import DetourError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.run(args)
+        return code
+    except DetourError as exc:
+        print(f"detour: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `detour … | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="detour", description="Detour data-loss-prevention upload gateway")
+    commands = root.add_subparsers(dest="command", required=True)
+    for group in (scan, evaluate, serve, edm, policy):
+        group.add_commands(commands)
+    return root

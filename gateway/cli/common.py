@@ -1,0 +1,32 @@
+"""What the command groups share: exit codes, settings from the command line, the runtime."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+
+EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
+
+
+def add_policies_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--policies", type=Path, help="policy directory (default: the bundled policies)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "policies", None) is not None:
+        overrides["policies_dir"] = args.policies
+    return Settings(**overrides)
+
+
+def runtime_from(args: argparse.Namespace, quiet_audit: bool = True) -> Runtime:
+    """The runtime for a one-shot command; its audit lines go to the log only when DETOUR_AUDIT_LOG says so."""
+    settings = settings_from(args)
+    if quiet_audit and not settings.audit_log:
+        logging.getLogger("detour.audit").setLevel(logging.WARNING)
+    return Runtime.build(settings)

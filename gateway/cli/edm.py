@@ -1,0 +1,72 @@
+"""``detour edm add|list|remove``: exact data match sets, stored as salted hashes of chosen columns."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+from typing import Any
+
+from detectors import edm
+from detectors.extract.text import decode
+from gateway.cli.common import EXIT_ALLOWED, settings_from
+from gateway.errors import DetourError
+from gateway.runtime import edm_folder, load_fingerprints
+
+
+def add_commands(commands: Any) -> None:
+    group = commands.add_parser("edm", help="exact data match: register exports of datasets as salted hashes")
+    edm_commands = group.add_subparsers(dest="edm_command", required=True)
+    add = edm_commands.add_parser("add", help="register (or replace) a dataset from a CSV export")
+    add.add_argument("name", help="the dataset's name, e.g. customers; the policy refers to EDM:customers")
+    add.add_argument("csv", type=Path, help="a CSV export with a header row")
+    add.add_argument("--columns", required=True, help="comma-separated header names to fingerprint")
+    add.add_argument("--min-fields", type=int, default=2, help="values of one record that make a match (default 2)")
+    add.set_defaults(run=run_add)
+    listing = edm_commands.add_parser("list", help="list the registered datasets")
+    listing.set_defaults(run=run_list)
+    remove = edm_commands.add_parser("remove", help="remove a registered dataset")
+    remove.add_argument("name")
+    remove.set_defaults(run=run_remove)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+    try:
+        text = decode(args.csv.read_bytes())
+    except OSError as exc:
+        raise DetourError(f"{args.csv}: can't read: {exc.strerror or exc}") from exc
+    dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DetourError(f"{args.csv}: no column {', '.join(missing)}; the header has: "
+                          f"{', '.join(reader.fieldnames or [])}")
+    try:
+        fingerprints = edm.build(args.name, reader, columns, args.min_fields)
+    except ValueError as exc:
+        raise DetourError(f"{args.csv}: {exc}") from exc
+    path = edm_folder(settings_from(args)) / f"{args.name}.json"
+    fingerprints.save(path)
+    print(f"{args.name}: {fingerprints.records:,} records, columns {', '.join(columns)}, "
+          f"a match needs {fingerprints.min_fields} of them; stored as salted hashes in {path}")
+    print(f"Refer to it in a data class as: detectors: [{fingerprints.entity}]")
+    return EXIT_ALLOWED
+
+
+def run_list(args: argparse.Namespace) -> int:
+    sets = load_fingerprints(settings_from(args))
+    for fingerprints in sets:
+        print(f"{fingerprints.entity}: {fingerprints.records:,} records, columns {', '.join(fingerprints.columns)}")
+    if not sets:
+        print("no datasets registered (detour edm add NAME export.csv --columns email,phone,name)")
+    return EXIT_ALLOWED
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    path = edm_folder(settings_from(args)) / f"{args.name}.json"
+    if not path.is_file():
+        raise DetourError(f"no dataset named {args.name}")
+    path.unlink()
+    print(f"{args.name}: removed")
+    return EXIT_ALLOWED

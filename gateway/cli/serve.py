@@ -1,0 +1,62 @@
+"""``detour serve``: the HTTP API and pages (uvicorn) and the ICAP server, in one process, on one runtime."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from gateway.cli.common import EXIT_ALLOWED, add_policies_option, settings_from
+from gateway.runtime import Runtime
+
+
+def add_commands(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the HTTP API and the ICAP server")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--icap-port", type=int, default=None,
+                       help="ICAP port for proxies (default 1344, DETOUR_ICAP_PORT; 0: no ICAP)")
+    add_policies_option(serve)
+    serve.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from detectors.extract.isolated import warm_up
+    from gateway.http.app import create_app
+    from gateway.icap.server import IcapConfig, IcapServer
+
+    settings = settings_from(args)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    logging.getLogger().setLevel(settings.log_level)
+    logging.getLogger("detour").setLevel(settings.log_level)
+    runtime = Runtime.build(settings)  # refuses to start with an invalid policy
+    app = create_app(settings, runtime)
+    warm_up()
+    policy = runtime.policy
+    print(f"detour: policy {policy.document.policy.name} {policy.document.policy.version} "
+          f"({', '.join(policy.files)} in {policy.directory}) loaded", file=sys.stderr)
+    icap_port = settings.icap_port if args.icap_port is None else args.icap_port
+    print(f"detour: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower()))
+
+    async def both() -> None:
+        if icap_port:
+            icap = IcapServer(runtime.pipeline, IcapConfig(settings.icap_user_header, settings.icap_user_base64,
+                                                           settings.public_url))
+            listener = await icap.start(host, icap_port)
+            print(f"detour: ICAP on icap://{host}:{icap_port}/reqmod (ISTag {icap.istag})", file=sys.stderr)
+            async with listener:
+                await server.serve()
+        else:
+            await server.serve()
+
+    try:
+        asyncio.run(both())
+    finally:
+        runtime.close()
+    return EXIT_ALLOWED

@@ -1,0 +1,1 @@
+"""The HTTP channel: the FastAPI app (``app``), its middleware, typed dependencies and routes."""

@@ -1,0 +1,91 @@
+"""The FastAPI application: routes, middleware and error answers. ``create_app`` builds it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.errors import BadRequest
+from gateway.http.middleware import BodySizeLimit
+from gateway.http.routes import health, inspect, intercept, pages
+from gateway.render.i18n import negotiate
+from gateway.render.pages import render_not_found, wants_json
+from gateway.runtime import Runtime
+from gateway.settings import Settings, get_settings
+from gateway.staff.webhook import HelpdeskWebhook
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Detour inspects outbound uploads, decides by the policy files IT edits, and when it
+blocks, answers with the approved alternative routes and a helpdesk message.
+"""
+WEBHOOK_RETRY_SECONDS = 30.0
+STREAMED_ROUTES = ("/v1/inspect", "/v1/intercept")  # read as streams; the policy decides on large files
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def _deliver_due(webhook: HelpdeskWebhook) -> None:
+    """Deliver what the helpdesk webhook's outbox holds, while the app runs."""
+    while True:
+        await asyncio.sleep(WEBHOOK_RETRY_SECONDS)
+        try:
+            await asyncio.to_thread(webhook.deliver_due)
+        except Exception:
+            log.exception("helpdesk webhook: delivering the outbox failed; trying again later")
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Raises ``PolicyError`` when the policy is invalid: the service won't start."""
+    runtime = runtime or Runtime.build(settings or get_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retrying = asyncio.create_task(_deliver_due(runtime.webhook)) if runtime.webhook is not None else None
+        try:
+            yield
+        finally:
+            if retrying is not None:
+                retrying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retrying
+
+    app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES)
+    app.include_router(inspect.router)
+    app.include_router(intercept.router)
+    app.include_router(pages.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
+        return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _error(422, "invalid_request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        path = request.url.path
+        if exc.status_code == 404 and path.startswith("/d/") and path.count("/") == 2 and \
+                not wants_json(request.headers.get("accept", "text/html")):  # a person following a reference
+            language = negotiate(request.headers.get("accept-language"), runtime.pipeline.default_language)
+            return HTMLResponse(render_not_found(language), status_code=404,
+                                headers={"Cache-Control": "no-store", "Content-Language": language})
+        code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        return _error(exc.status_code, code, str(exc.detail))
+
+    return app

@@ -1,0 +1,216 @@
+"""The decision page ``/d/{decision_id}`` and what staff can do from it.
+
+- ``GET /d/{id}``: the decision in the person's language (``?lang=``, else
+  Accept-Language, else the language it was decided in), with a switcher;
+- ``GET /d/{id}/go/{alternative_id}``: record that the route was taken, then
+  redirect to that route's URL as offered with the decision: only URLs from the
+  policy's catalogue, never one from the request (no open redirect);
+- ``POST /d/{id}/justify``: a business reason for a warning (then the same file
+  may go); ``POST /v1/decisions/{id}/justification`` does the same for programs;
+- ``POST /d/{id}/review``, ``/wrong``, ``/ticket``: ask IT to review a tool, say
+  the decision looks wrong, send it to the helpdesk (webhook);
+- ``POST /d/{id}/redact``: the redacted copy of the same file.
+
+Decision ids are unguessable (80 random bits): the id is the capability to see
+the page. Forms post back here and answer with a redirect to the page (303).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from alternatives.catalogue import Language
+from detectors.errors import Unredactable
+from gateway.errors import BadRequest
+from gateway.http.deps import PipelineDep, RuntimeDep, SettingsDep, StoreDep, WebhookDep
+from gateway.render.i18n import negotiate, parse_language, translator
+from gateway.render.pages import PageOptions, render_block_page, render_message
+from gateway.runtime import Runtime
+from gateway.staff.justification import MAX_CHARACTERS, MIN_CHARACTERS, justify, one_line
+from gateway.staff.redaction import REDACTED_ROUTE, make_copy, offered
+from gateway.staff.webhook import payload
+from gateway.store import DecisionStore, StoredDecision
+
+router = APIRouter(tags=["pages"])
+
+MAX_FORM_FIELDS = 10
+
+
+def _page_headers(language: str, nonce: str | None = None) -> dict[str, str]:
+    script = f"'nonce-{nonce}'" if nonce else "'none'"
+    return {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "Content-Language": language,
+            "Vary": "Accept-Language", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; "
+                                       "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
+
+
+def _language(request: Request, chosen: object = None) -> Language | None:
+    """``?lang=`` (or a form's ``lang``), else the browser's Accept-Language when it names one of ours."""
+    explicit = parse_language(str(chosen or request.query_params.get("lang") or ""))
+    if explicit is not None:
+        return explicit
+    accept = request.headers.get("accept-language")
+    return negotiate(accept) if accept and any(parse_language(t.split(";")[0]) for t in accept.split(",")) else None
+
+
+def _get(store: DecisionStore, decision_id: str, language: Language | None = None) -> StoredDecision:
+    stored = store.get(decision_id, language) if len(decision_id) <= 32 else None
+    if stored is None:
+        raise HTTPException(404, "No decision with this reference. Check the reference in your message.")
+    return stored
+
+
+@router.get("/d/{decision_id}", response_class=HTMLResponse, summary="The page of a decision")
+async def decision_page(decision_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    stored = await run_in_threadpool(_get, runtime.store, decision_id, _language(request))
+    nonce = secrets.token_urlsafe(16)
+    options = PageOptions(link_base="", action_base="", nonce=nonce, switcher=True,
+                          redaction=offered(runtime.pipeline, stored.report),
+                          helpdesk_webhook=runtime.webhook is not None)
+    return HTMLResponse(render_block_page(stored.report, options, stored.history),
+                        headers=_page_headers(stored.report.language, nonce))
+
+
+@router.get("/d/{decision_id}/go/{alternative_id}", summary="Take an offered route (recorded), then go there")
+async def take_route(decision_id: str, alternative_id: str, store: StoreDep) -> RedirectResponse:
+    stored = await run_in_threadpool(_get, store, decision_id)
+    offer = next((o for o in stored.report.alternatives if o.id == alternative_id), None)
+    if offer is None or not offer.url:
+        raise HTTPException(404, "This route was not offered with this decision.")
+    await run_in_threadpool(store.route_taken, decision_id, alternative_id)
+    return RedirectResponse(offer.url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _back(decision_id: str, language: Language | None, anchor: str) -> RedirectResponse:
+    query = f"?lang={language}" if language else ""
+    return RedirectResponse(f"/d/{decision_id}{query}#{anchor}", status_code=303)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@router.post("/d/{decision_id}/justify", summary="Give a business reason for a warning; then the same file may go")
+async def justify_form(decision_id: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    stored = await run_in_threadpool(_get, store, decision_id, language)
+    try:
+        await run_in_threadpool(justify, store, stored, form.get("justification"), settings.justification_minutes)
+    except BadRequest as problem:
+        return _message(stored, str(problem), 400)
+    return _back(decision_id, language, "proceed")
+
+
+class JustificationIn(BaseModel):
+    justification: str = Field(min_length=MIN_CHARACTERS, max_length=MAX_CHARACTERS,
+                               description="The business reason, in the person's words")
+
+
+class JustificationOut(BaseModel):
+    decision_id: str
+    justified: bool
+    expires: str = Field(description="Until when (ISO 8601, UTC) the same file may go to the same site")
+
+
+@router.post("/v1/decisions/{decision_id}/justification", tags=["inspect"], response_model=JustificationOut,
+             summary="Record a business reason for a warning (browser extensions, scripts)")
+async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()], store: StoreDep,
+                      settings: SettingsDep) -> JustificationOut:
+    stored = await run_in_threadpool(_get, store, decision_id)
+    justification = await run_in_threadpool(justify, store, stored, body.justification,
+                                            settings.justification_minutes)
+    return JustificationOut(decision_id=decision_id, justified=True,
+                            expires=justification.expires.isoformat(timespec="seconds"))
+
+
+@router.post("/d/{decision_id}/review", summary="Ask IT to review the destination (what tool, why, by when)")
+async def request_review(decision_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    tool, why = one_line(form.get("tool"), 200), one_line(form.get("why"), 2000)
+    needed_by = one_line(form.get("needed_by"), 40)
+    if not tool or not why:
+        _ = translator(stored.report.language)
+        return _message(stored, _("Say which tool or site you need and what for."), 400)
+    await run_in_threadpool(runtime.store.request_review, decision_id, tool, why, needed_by)
+    await _notify(runtime, decision_id, "review_request", {"review": {"tool": tool, "why": why,
+                                                                      "needed_by": needed_by}})
+    return _back(decision_id, language, "review")
+
+
+@router.post("/d/{decision_id}/wrong", summary="Report that the decision looks wrong (a false positive)")
+async def report_wrong(decision_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    believed = one_line(form.get("believed"), 2000)
+    if not believed:
+        _ = translator(stored.report.language)
+        return _message(stored, _("Say what the file is, as far as you know."), 400)
+    await run_in_threadpool(runtime.store.report_wrong, decision_id, believed)
+    await _notify(runtime, decision_id, "wrong_report", {"believed": believed})
+    return _back(decision_id, language, "wrong")
+
+
+@router.post("/d/{decision_id}/ticket", summary="Send the decision to the helpdesk (webhook)")
+async def ticket(decision_id: str, request: Request, runtime: RuntimeDep, webhook: WebhookDep) -> Response:
+    form = await _form(request)
+    language = _language(request, form.get("lang"))
+    await run_in_threadpool(_get, runtime.store, decision_id, language)
+    if webhook is None:
+        raise HTTPException(404, "No helpdesk webhook is configured; e-mail the helpdesk instead.")
+    await _notify(runtime, decision_id, "ticket", {"note": one_line(form.get("note"), 2000)})
+    return _back(decision_id, language, "helpdesk")
+
+
+async def _notify(runtime: Runtime, decision_id: str, event: str, extra: dict[str, object]) -> None:
+    """Queue the message for the helpdesk webhook and try it at once; IT reads it in the policy's language."""
+    webhook = runtime.webhook
+    if webhook is None:
+        return
+    for_it = await run_in_threadpool(_get, runtime.store, decision_id, runtime.pipeline.default_language)
+    message = payload(event, for_it, runtime.settings.public_url, extra)
+    await run_in_threadpool(webhook.submit, decision_id, event, message)
+
+
+@router.post("/d/{decision_id}/redact", summary="Download a copy of the same file with the values masked",
+             response_class=Response, responses={200: {"description": "The redacted copy, as an attachment"}})
+async def redacted_copy(decision_id: str, request: Request, pipeline: PipelineDep, store: StoreDep) -> Response:
+    async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
+        language = _language(request, form.get("lang"))
+        stored = await run_in_threadpool(_get, store, decision_id, language)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            _ = translator(stored.report.language)
+            return _message(stored, _("Choose the file first."), 400)
+        blob = await upload.read()
+    try:
+        copy = await run_in_threadpool(make_copy, pipeline, stored.report, blob)
+    except Unredactable as problem:
+        return _message(stored, str(problem), 422)
+    await run_in_threadpool(store.route_taken, decision_id, REDACTED_ROUTE)
+    disposition = f"attachment; filename*=UTF-8''{_quote(copy.file_name)}"
+    return Response(copy.data, media_type=copy.media_type,
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store",
+                             "X-Detour-Masked": str(copy.masked), "X-Content-Type-Options": "nosniff"})
+
+
+def _message(stored: StoredDecision, text: str, status: int) -> HTMLResponse:
+    """A short page that says what went wrong with a form, with the way back."""
+    return HTMLResponse(render_message(stored.report, text), status_code=status,
+                        headers=_page_headers(stored.report.language))
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")

@@ -1,0 +1,308 @@
+"""The records the gateway passes between its stages, defined once.
+
+``Envelope`` (who sends what where, through which channel: what an adapter
+knows before it reads the bytes) and ``Content`` (the bytes, or why they can't
+be read) go into ``pipeline.inspect``. The pipeline makes them an ``Upload``
+(what the policy sees), extracts and scans it (``detectors``: ``Part`` →
+``Finding`` → ``ScanResult``), keeps the masked ``Evidence`` of the scan, and
+``decide`` makes a language-neutral ``Decision``. Together they are an
+``Inspection``: what the store keeps, enough to decide again under another
+policy and to render the answer in any language (``render.report``).
+
+Nothing here holds a raw matched value: findings leave the scanner masked and
+hashed, and ``Evidence`` keeps only masked examples and keyed hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import NamedTuple
+
+from detectors.findings import Finding, Layout, Location, ScanResult
+from detectors.people import count_people
+
+MAX_EXAMPLES = 3  # masked examples kept per detector
+MAX_LOCATIONS = 5  # first places kept per detector
+MAX_TRACE = 2_000  # findings kept one by one (for deciding again); beyond this only the per-detector summaries
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    WARN = "warn"
+    BLOCK = "block"
+
+    @property
+    def severity(self) -> int:
+        return {"allow": 0, "warn": 1, "block": 2}[self.value]
+
+
+class Channel(StrEnum):
+    """Where an upload came from."""
+
+    API = "api"  # POST /v1/inspect
+    INTERCEPT = "intercept"  # POST /v1/intercept: a proxy add-on (mitmproxy)
+    ICAP = "icap"  # an ICAP proxy (Squid)
+    CLI = "cli"  # detour scan
+    EVAL = "eval"  # detour eval
+    POLICY_TEST = "policy-test"  # detour policy test
+    REDACTION = "redaction"  # the redacted copy, checked before it is handed out
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What an adapter knows about an upload before reading it."""
+
+    file_name: str
+    destination: str = ""  # URL or host; empty: the settings' default (an unsanctioned external site)
+    user: str | None = None
+    group: str | None = None
+    channel: Channel = Channel.API
+    client_ip: str | None = None  # from the proxy (ICAP X-Client-IP), when it says
+
+
+class Content:
+    """The bytes of one upload, or as much of them as was kept, with the size and SHA-256 of all of them.
+
+    ``problem`` says, for people, why the content can't be read at all (a form body that does not
+    parse). A ``size`` over the upload limit means the bytes were not all kept: the policy decides on
+    content that can't be checked. The digest of ``data`` is computed when first asked for, in the
+    inspection's own thread.
+    """
+
+    __slots__ = ("_sha256", "data", "problem", "size")
+
+    def __init__(self, data: bytes, *, size: int | None = None, sha256: str | None = None,
+                 problem: str | None = None) -> None:
+        self.data = data
+        self.size = len(data) if size is None else size
+        self._sha256 = sha256
+        self.problem = problem
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            self._sha256 = hashlib.sha256(self.data).hexdigest()
+        return self._sha256
+
+    @classmethod
+    def read(cls, path: Path, limit: int) -> Content:
+        """A file: read when it is within ``limit`` bytes, otherwise only hashed (never held in memory)."""
+        size = path.stat().st_size
+        if size <= limit:
+            return cls(path.read_bytes())
+        digest = hashlib.sha256()
+        with path.open("rb") as stream:
+            for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+                digest.update(chunk)
+        return cls(b"", size=size, sha256=digest.hexdigest())
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Who uploads what, where to: the envelope with the content's size and digest. What the policy sees."""
+
+    file_name: str
+    destination: str
+    size: int
+    sha256: str
+    user: str | None = None
+    group: str | None = None
+    channel: Channel = Channel.API
+    client_ip: str | None = None
+
+    @classmethod
+    def of(cls, envelope: Envelope, content: Content, default_destination: str) -> Upload:
+        return cls(file_name=envelope.file_name, destination=envelope.destination or default_destination,
+                   size=content.size, sha256=content.sha256, user=envelope.user or None,
+                   group=envelope.group or None, channel=envelope.channel, client_ip=envelope.client_ip)
+
+
+@dataclass(frozen=True)
+class Destination:
+    url: str
+    host: str
+    category: str
+    sanctioned: bool
+
+
+@dataclass(frozen=True)
+class DataClassHit:
+    """A data class the upload contains, with the numbers that describe it (never values)."""
+
+    id: str
+    count: int
+    distinct: int
+    people: int
+    triggered: bool  # the threshold is reached
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    action: Action
+    data_classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy decided, language-neutral; ``render.report`` words it for people."""
+
+    id: str
+    action: Action
+    destination: Destination
+    reasons: tuple[Reason, ...] = ()
+    data_classes: tuple[DataClassHit, ...] = ()
+    alternatives: tuple[str, ...] = ()
+
+    def hit(self, data_class_id: str) -> DataClassHit | None:
+        return next((h for h in self.data_classes if h.id == data_class_id), None)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a detector found something: the part's origin, the record (row, line) and the column."""
+
+    origin: str
+    record: int
+    column: int = 0
+
+
+@dataclass(frozen=True)
+class DetectorSummary:
+    """One detector's findings in an upload: counts, masked examples, first places. Never a value."""
+
+    entity: str
+    count: int
+    distinct: int
+    people: int  # the people these findings alone belong to (contact detectors)
+    examples: tuple[str, ...]
+    places: tuple[Place, ...]
+
+
+class Trace(NamedTuple):
+    """One finding as ``decide`` needs it to decide again: keyed hash, score, record and layout; masked.
+    (A named tuple: stored as a short JSON array, as there may be thousands.)"""
+
+    entity: str
+    digest: str
+    score: float
+    part: int
+    record: int
+    block: int
+    layout: Layout
+
+    def finding(self) -> Finding:
+        return Finding(self.entity, "", self.digest, self.score, Location(self.part, "", self.record, self.block),
+                       self.layout)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the store keeps of a scan: the type, how much was read, and per detector what was found (masked).
+
+    ``trace`` holds every finding in the masked form ``decide`` needs to decide again under another
+    policy; ``traced`` is False when there were more than ``MAX_TRACE`` and only the summaries are kept.
+    """
+
+    mime_type: str
+    parts: int = 0
+    characters: int = 0
+    partial: bool = False  # the scan stopped early: the decision could no longer change
+    detectors: tuple[DetectorSummary, ...] = ()
+    trace: tuple[Trace, ...] = ()
+    traced: bool = True
+
+    @classmethod
+    def of(cls, scan: ScanResult) -> Evidence:
+        traced = len(scan.findings) <= MAX_TRACE
+        trace = tuple(_trace(f) for f in scan.findings) if traced else ()
+        return cls(scan.mime_type, scan.parts, scan.scanned_chars, scan.partial, _summaries(scan.findings),
+                   trace, traced)
+
+    def scan(self) -> ScanResult:
+        """The scan again, as ``decide`` sees it (masked values and origins are not kept)."""
+        return ScanResult(self.mime_type, tuple(t.finding() for t in self.trace), self.parts, self.characters,
+                          self.partial)
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """One inspected upload, language-neutral: what the pipeline learned and decided."""
+
+    upload: Upload
+    evidence: Evidence
+    decision: Decision
+    policy_digest: str
+    failure: str | None = field(default=None)  # "timeout", "error", "busy": decided by the policy's on_error
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """Staff ask IT to review a tool or site they need."""
+
+    tool: str
+    why: str
+    needed_by: str
+    status: str  # open | approved | declined
+    created: datetime
+
+
+@dataclass(frozen=True)
+class Justification:
+    """A business reason for a warning: the same file may go to the same site until it expires."""
+
+    text: str
+    created: datetime
+    expires: datetime
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A message to the helpdesk's webhook."""
+
+    id: int
+    event: str
+    status: str  # pending | sent | failed
+    remote_id: str | None
+    created: datetime
+
+
+@dataclass(frozen=True)
+class History:
+    """What happened around a decision since it was made: routes taken, requests, reasons, tickets."""
+
+    created: datetime
+    routes_taken: tuple[str, ...] = ()
+    reviews: tuple[ReviewRequest, ...] = ()
+    reported_wrong: bool = False
+    justification: Justification | None = None
+    tickets: tuple[Ticket, ...] = ()
+    client_ip: str | None = None
+
+
+def _trace(finding: Finding) -> Trace:
+    # Content nobody could check has no digest; its reason tells such findings apart for "distinct".
+    digest = finding.digest or "note:" + hashlib.blake2b(finding.note.encode(), digest_size=8).hexdigest()
+    where = finding.location
+    return Trace(finding.entity, digest, finding.score, where.part, where.record, where.block, finding.layout)
+
+
+def _summaries(findings: Iterable[Finding]) -> tuple[DetectorSummary, ...]:
+    """Group findings by detector: counts, distinct values, people, masked examples, first places."""
+    grouped: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        grouped[finding.entity].append(finding)
+    out = []
+    for entity, items in grouped.items():
+        examples = tuple(dict.fromkeys(f.masked or f.note for f in items))[:MAX_EXAMPLES]
+        places = tuple(dict.fromkeys(Place(f.location.origin, f.location.record, f.location.column)
+                                     for f in items))[:MAX_LOCATIONS]
+        out.append(DetectorSummary(entity, len(items), len({(f.digest, f.note) for f in items}),
+                                   count_people(items, frozenset({entity})), examples, places))
+    return tuple(sorted(out, key=lambda s: (-s.count, s.entity)))

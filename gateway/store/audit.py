@@ -1,0 +1,58 @@
+"""The audit record: every decision is written down, with masked data only.
+
+For now one JSON line per decision, to the ``detour.audit`` logger and, when
+``DETOUR_AUDIT_LOG`` is set, to that file. Nothing here can hold a raw matched
+value: it is built from the ``Report``, which only carries masked examples.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.records import Upload
+from gateway.render.report import Report
+
+log = logging.getLogger("detour.audit")
+
+
+class AuditLog:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, report: Report, upload: Upload) -> dict[str, Any]:
+        entry = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "decision_id": report.decision_id,
+            "decision": report.decision.value,
+            "channel": upload.channel.value,
+            "client_ip": upload.client_ip,
+            "user": report.user,
+            "group": report.group,
+            "destination": report.destination.url,
+            "destination_host": report.destination.host,
+            "destination_category": report.destination.category,
+            "file": report.file,
+            "size": report.size,
+            "sha256": report.sha256,
+            "file_type": report.file_type.mime,
+            "rules": [r.rule for r in report.reasons],
+            "data_classes": {d.id: {"count": d.count, "distinct": d.distinct, "people": d.people}
+                             for d in report.data_classes},
+            "findings": [f.model_dump(include={"type", "count", "distinct", "examples"}) for f in report.findings],
+            "alternatives": [a.id for a in report.alternatives],
+            "partial": report.scan.partial,
+            "justified_by": report.justified_by,
+            "policy": report.policy.digest,
+        }
+        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+        log.info(line)
+        if self.path is not None:
+            with self._lock, self.path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        return entry

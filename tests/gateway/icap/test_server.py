@@ -1,0 +1,270 @@
+"""The ICAP server at the protocol level, over real sockets: previews, ieof, persistence, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from gateway.icap.server import IcapServer
+from gateway.pipeline import Pipeline
+from gateway.runtime import Runtime
+from tests.conftest import CORPUS, POLICIES
+
+CONTACTS = (CORPUS / "customers_q3.csv").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def icap(pipeline: Pipeline) -> Iterator[tuple[int, IcapServer]]:
+    server = IcapServer(pipeline)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder: dict[str, asyncio.Server] = {}
+
+    async def run() -> None:
+        holder["server"] = await server.start("127.0.0.1", 0)
+        started.set()
+        try:
+            async with holder["server"]:
+                await holder["server"].serve_forever()
+        except asyncio.CancelledError:
+            pass
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(run()), daemon=True)
+    thread.start()
+    assert started.wait(10)
+    port = holder["server"].sockets[0].getsockname()[1]
+    yield port, server
+    loop.call_soon_threadsafe(holder["server"].close)
+    thread.join(timeout=10)
+    loop.run_until_complete(loop.shutdown_default_executor())
+    loop.close()
+
+
+def http_head(method: str = "POST", url: str = "http://share.example.net/upload",
+              headers: str = "Content-Type: text/csv\r\n") -> bytes:
+    return f"{method} {url} HTTP/1.1\r\nHost: share.example.net\r\n{headers}\r\n".encode()
+
+
+def reqmod(head: bytes, body: bytes | None, preview: int | None = None, allow_204: bool = True,
+           extra: str = "") -> tuple[bytes, bytes]:
+    """The ICAP request in two pieces: up to the end of the preview, and the rest (after 100 Continue)."""
+    encapsulated = f"req-hdr=0, req-body={len(head)}" if body is not None else f"req-hdr=0, null-body={len(head)}"
+    lines = ["REQMOD icap://127.0.0.1/reqmod ICAP/1.0", "Host: 127.0.0.1", f"Encapsulated: {encapsulated}"]
+    if allow_204:
+        lines.append("Allow: 204")
+    if preview is not None:
+        lines.append(f"Preview: {preview}")
+    start = ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode() + head
+    if body is None:
+        return start, b""
+    if preview is None:
+        return start + chunk(body) + b"0\r\n\r\n", b""
+    first, rest = body[:preview], body[preview:]
+    if not rest:
+        return start + chunk(first) + b"0; ieof\r\n\r\n", b""
+    return start + chunk(first) + b"0\r\n\r\n", chunk(rest) + b"0\r\n\r\n"
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n" if data else b""
+
+
+def connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    return sock
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One ICAP answer: its head, and its encapsulated body up to the last chunk."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = sock.recv(65536)
+        if not piece:
+            return data
+        data += piece
+    head = data.split(b"\r\n\r\n", 1)[0]
+    if b"ICAP/1.0 100" in head or b"null-body" in head and b"req-hdr" not in head:
+        return data
+    if b"res-body" in head or b"req-body" in head:
+        while not data.endswith(b"0\r\n\r\n"):
+            piece = sock.recv(65536)
+            if not piece:
+                break
+            data += piece
+    elif b"null-body=" in head and b"req-hdr" in head:  # an echo without body: the HTTP head follows
+        while data.count(b"\r\n\r\n") < 2:
+            data += sock.recv(65536)
+    return data
+
+
+def exchange(port: int, first: bytes, rest: bytes = b"") -> bytes:
+    with connect(port) as sock:
+        sock.sendall(first)
+        answer = read_answer(sock)
+        if answer.startswith(b"ICAP/1.0 100"):
+            sock.sendall(rest)
+            answer = read_answer(sock)
+        return answer
+
+
+def test_options(icap: tuple[int, IcapServer]) -> None:
+    port, server = icap
+    answer = exchange(port, b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    assert answer.startswith(b"ICAP/1.0 200 OK")
+    for header in (b"Methods: REQMOD", b"Allow: 204", b"Preview: 4096", b"Transfer-Preview: *", b"Options-TTL:",
+                   b"Max-Connections:", server.istag.encode()):
+        assert header in answer
+
+
+def test_a_bodiless_request_gets_204_at_once(icap: tuple[int, IcapServer]) -> None:
+    port, _ = icap
+    assert exchange(port, *reqmod(http_head("GET"), None)).startswith(b"ICAP/1.0 204")
+    connect_head = b"CONNECT share.example.net:443 HTTP/1.1\r\nHost: share.example.net:443\r\n\r\n"
+    assert exchange(port, *reqmod(connect_head, None)).startswith(b"ICAP/1.0 204")
+
+
+def test_a_body_inside_the_preview_is_decided_without_100_continue(icap: tuple[int, IcapServer]) -> None:
+    port, _ = icap
+    small = b"sku,name\nP1,lamp\n"
+    first, rest = reqmod(http_head(), small, preview=4096, allow_204=False)
+    assert rest == b"" and b"ieof" in first
+    assert exchange(port, first).startswith(b"ICAP/1.0 204")  # 204 answers a preview even without Allow
+
+
+def test_a_body_longer_than_the_preview_is_read_after_100_continue(icap: tuple[int, IcapServer]) -> None:
+    port, _ = icap
+    answer = exchange(port, *reqmod(http_head(), CONTACTS, preview=1024))
+    assert answer.startswith(b"ICAP/1.0 200 OK") and b"HTTP/1.1 403 Forbidden" in answer
+    assert b"X-Detour-Decision: DTR-" in answer
+
+
+def test_without_allow_204_an_allowed_body_comes_back_unmodified(icap: tuple[int, IcapServer]) -> None:
+    port, _ = icap
+    body = b"Meeting notes about the launch.\n" * 400
+    head = http_head(headers="Content-Type: text/plain\r\n")
+    answer = exchange(port, *reqmod(head, body, preview=0, allow_204=False))
+    assert answer.startswith(b"ICAP/1.0 200 OK") and b"Encapsulated: req-hdr=0, req-body=" in answer
+    echoed = answer.split(b"\r\n\r\n", 2)
+    assert echoed[1] + b"\r\n\r\n" == head
+    assert dechunk(echoed[2]) == body
+
+
+def dechunk(data: bytes) -> bytes:
+    out = b""
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return out
+        out, data = out + data[:size], data[size + 2 :]
+
+
+def test_persistent_connection_serves_several_requests(icap: tuple[int, IcapServer]) -> None:
+    port, _ = icap
+    with connect(port) as sock:
+        for _ in range(3):
+            sock.sendall(reqmod(http_head("GET"), None)[0])
+            assert read_answer(sock).startswith(b"ICAP/1.0 204")
+        sock.sendall(reqmod(http_head(), CONTACTS)[0])
+        assert b"403 Forbidden" in read_answer(sock)
+
+
+def test_many_concurrent_requests(icap: tuple[int, IcapServer]) -> None:
+    port, _ = icap
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda i: exchange(port, *reqmod(http_head(), CONTACTS if i % 2 else b"a,b\n1,2\n")),
+                                range(32)))
+    assert sum(b"403 Forbidden" in a for a in answers) == 16
+    assert sum(a.startswith(b"ICAP/1.0 204") for a in answers) == 16
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"REQMOD icap://127.0.0.1/reqmod HTTP/1.1\r\n\r\n",
+    b"NONSENSE\r\n\r\n",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=x\r\n\r\n",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nno colon here\r\n\r\n",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=0, req-body=5\r\n\r\nGET /\r\nzz\r\n",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nX-Long: " + b"a" * 100_000 + b"\r\n\r\n",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=0, req-body=99999999999\r\n\r\nGET",
+    b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=50, req-body=10\r\n\r\n",
+])
+def test_malformed_requests_get_400_and_the_server_keeps_serving(icap: tuple[int, IcapServer],
+                                                                request_bytes: bytes) -> None:
+    port, _ = icap
+    with connect(port) as sock:
+        sock.sendall(request_bytes)
+        assert read_answer(sock).startswith(b"ICAP/1.0 400")
+    assert exchange(port, *reqmod(http_head("GET"), None)).startswith(b"ICAP/1.0 204")
+
+
+def test_unknown_service_and_method(icap: tuple[int, IcapServer]) -> None:
+    port, _ = icap
+    assert exchange(port, b"OPTIONS icap://127.0.0.1/avscan ICAP/1.0\r\n\r\n").startswith(b"ICAP/1.0 404")
+    assert exchange(port, b"RESPMOD icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n").startswith(b"ICAP/1.0 501")
+
+
+def test_a_client_that_disconnects_mid_body_does_not_hurt_the_server(icap: tuple[int, IcapServer]) -> None:
+    port, server = icap
+    first, _ = reqmod(http_head(), CONTACTS)
+    for cut in (10, len(first) // 2, len(first) - 3):
+        with connect(port) as sock:
+            sock.sendall(first[:cut])
+    assert b"403 Forbidden" in exchange(port, *reqmod(http_head(), CONTACTS))
+
+
+def test_the_user_comes_from_the_configured_header(icap: tuple[int, IcapServer], pipeline: Pipeline,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    port, _ = icap
+    extra = "X-Client-Username: anna.berg\r\nX-Client-IP: 10.1.2.3\r\n"
+    head = http_head(headers="Content-Type: text/csv\r\nProxy-Authorization: Basic c2VjcmV0OnB3\r\n")
+    with caplog.at_level("INFO", logger="detour.audit"):
+        answer = exchange(port, *reqmod(head, CONTACTS, extra=extra))
+    assert b"403 Forbidden" in answer
+    records = [r.getMessage() for r in caplog.records if r.name == "detour.audit"]
+    assert any('"user": "anna.berg"' in r or '"user":"anna.berg"' in r for r in records)
+    assert not any("c2VjcmV0OnB3" in r for r in records)
+
+
+def test_a_timed_out_inspection_is_decided_by_the_policys_on_error(make_runtime: Callable[..., Runtime],
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Default policy: on_error blocks unsanctioned destinations and lets sanctioned ones through."""
+    slow = IcapServer(make_runtime(inspect_seconds=0.000_001).pipeline)
+
+    async def ask(url: str) -> bytes:
+        listener = await slow.start("127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = http_head(url=url)
+        writer.write(reqmod(head, CONTACTS, extra="X-Client-IP: 10.9.8.7\r\n")[0])
+        await writer.drain()
+        answer = await reader.read(1 << 20)
+        writer.close()
+        listener.close()
+        return answer
+
+    with caplog.at_level("INFO", logger="detour.audit"):
+        blocked = asyncio.run(ask("http://share.example.net/upload"))
+        allowed = asyncio.run(ask("https://corp-example.sharepoint.com/sites/partners/upload"))
+    assert b"403 Forbidden" in blocked and b"internal-timeout" not in blocked  # the page says it plainly
+    assert allowed.startswith(b"ICAP/1.0 204")
+    records = [r.getMessage() for r in caplog.records if r.name == "detour.audit"]
+    assert sum('"internal-timeout"' in r for r in records) == 2
+    assert all("10.9.8.7" in r for r in records if '"internal-timeout"' in r)
+
+
+def test_the_istag_changes_when_the_policy_does(pipeline: Pipeline, tmp_path: Path,
+                                               make_runtime: Callable[..., Runtime]) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies)
+    default = policies / "default.yaml"
+    default.write_text(default.read_text().replace("min_people: 5", "min_people: 10"))
+    changed = make_runtime(policies_dir=policies).pipeline
+    assert IcapServer(changed).istag != IcapServer(pipeline).istag
+    assert IcapServer(pipeline).istag == IcapServer(pipeline).istag
