@@ -30,8 +30,9 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check gateway detectors alternatives tests bench
+	$(BIN)/ruff check gateway detectors alternatives tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	$(BIN)/python bench/detection.py

@@ -45,7 +45,7 @@ def default_recognizers(ner_model: str = "", ner_max_chars: int = 100_000) -> li
 
 
 class Registry:
-    """An immutable set of recognizers with unique names; the first recognizer of an entity is its owner.
+    """An immutable set of recognizers with unique names, and the entities they report.
 
     An entity may have several recognizers (PERSON: name columns, and the optional NER extra).
     """
@@ -53,16 +53,8 @@ class Registry:
     def __init__(self, recognizers: Iterable[EntityRecognizer]) -> None:
         self.recognizers: tuple[EntityRecognizer, ...] = tuple(recognizers)
         names: set[str] = set()
-        owners: dict[str, str] = {}
         for recognizer in self.recognizers:
             if recognizer.name in names:
                 raise ValueError(f"two recognizers are named {recognizer.name!r}")
             names.add(recognizer.name)
-            for entity in recognizer.supported_entities:
-                owners.setdefault(entity, recognizer.name)
-        self.entities: frozenset[str] = frozenset(owners)
-        by_name = {r.name: r for r in self.recognizers}
-        self._by_entity = {entity: by_name[name] for entity, name in owners.items()}
-
-    def for_entity(self, entity: str) -> EntityRecognizer:
-        return self._by_entity[entity]
+        self.entities: frozenset[str] = frozenset(e for r in self.recognizers for e in r.supported_entities)

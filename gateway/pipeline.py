@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alternatives.catalogue import LANGUAGES, Language
+from detectors.errors import DetourError
 from detectors.extract import open_upload
 from detectors.filetype import sniff
 from detectors.findings import Finding, ScanResult
@@ -56,7 +57,7 @@ def new_decision_id() -> str:
     return "DTR-" + "-".join(chars[i : i + 4] for i in range(0, 16, 4))
 
 
-class _Cancelled(Exception):
+class _Cancelled(DetourError):
     """The caller stopped waiting (deadline): the work stops and records nothing."""
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -63,3 +65,22 @@ class AppClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+
+def extraction_workers() -> list[int]:
+    """The children of this process's multiprocessing forkserver: the extraction workers."""
+    parents: dict[int, int] = {}
+    servers: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        pid, parent = int(entry.name), int(stat.rsplit(")", 1)[1].split()[1])
+        parents[pid] = parent
+        if parent == os.getpid() and b"forkserver" in command:
+            servers.add(pid)
+    return [pid for pid, parent in parents.items() if parent in servers]

@@ -43,11 +43,14 @@ def extract_isolated(blob: bytes, origin: str, mime_type: str, encoding: str, li
     keep_main_out_of_workers()
     receiver, sender = _context.Pipe(duplex=False)
     worker = _context.Process(target=_work, args=(sender, blob, origin, mime_type, encoding, limits), daemon=True)
-    worker.start()
-    sender.close()
     waited = 0.0  # only time spent waiting for the worker counts, not our own scanning between parts
     reason = None
+    finished = False
     try:
+        try:
+            worker.start()
+        finally:
+            sender.close()
         while True:
             if cancelled is not None and cancelled():
                 return
@@ -62,15 +65,18 @@ def extract_isolated(blob: bytes, origin: str, mime_type: str, encoding: str, li
                 continue
             item = receiver.recv()
             if item == _DONE:
+                finished = True
                 break
             yield item
     except (EOFError, OSError, MemoryError):
         reason = f"{origin} could not be read safely (the reader ran out of its limits), so it can't be checked"
     finally:
         receiver.close()
-        worker.join(timeout=1)
-        if worker.is_alive():
-            worker.kill()
+        if worker.pid is not None:  # started (a worker killed as it starts breaks the hand-over: not started)
+            if finished:
+                worker.join(timeout=1)  # it is on its way out
+            if worker.is_alive():  # stopped early (an early decision, a cancelled inspection) or stuck
+                worker.kill()
             worker.join()
     if reason is not None:
         log.warning("extraction worker gave up", extra={"file_type": mime_type, "exitcode": worker.exitcode})
@@ -90,6 +96,8 @@ def _work(sender: Connection, blob: bytes, origin: str, mime_type: str, encoding
             sender.send(item)
     except MemoryError:
         sender.send(Skipped(origin, f"{origin} needs more memory than allowed to read, so it can't be checked"))
+    except (BrokenPipeError, EOFError):  # the reader has seen enough (an early decision): nothing to say
+        return
     sender.send(_DONE)
     sender.close()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.common import EXIT_ALLOWED, EXIT_BLOCKED, add_policies_option, runtime_from
-from gateway.policy.evaluation import evaluate
+from gateway.rollout.evaluation import evaluate
 
 
 def add_commands(commands: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from alternatives.catalogue import LANGUAGES
 from gateway.cli.common import EXIT_ALLOWED, EXIT_ERROR, add_policies_option, runtime_from, settings_from
 from gateway.policy.schema import json_schema
-from gateway.policy.testing import run_policy_tests
+from gateway.rollout.testing import run_policy_tests
 
 
 def add_commands(commands: Any) -> None:

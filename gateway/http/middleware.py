@@ -11,11 +11,13 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from detectors.errors import DetourError
+
 # Multipart framing and form fields around the file itself.
 FORM_OVERHEAD = 1024 * 1024
 
 
-class _TooLarge(Exception):
+class _TooLarge(DetourError):
     pass
 
 

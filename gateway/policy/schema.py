@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from alternatives.catalogue import (
     LANGUAGES,
     Alternative,
-    Catalogue,
     Helpdesk,
     Identifier,
     Language,
@@ -201,10 +200,6 @@ class PolicyDocument(Model):
     rules: list[Rule] = Field(default_factory=list)
     alternatives: list[Alternative] = Field(default_factory=list)
     helpdesk: Helpdesk
-
-    @property
-    def catalogue(self) -> Catalogue:
-        return Catalogue(alternatives=self.alternatives, helpdesk=self.helpdesk)
 
     def data_class(self, data_class_id: str) -> DataClass | None:
         return next((d for d in self.data_classes if d.id == data_class_id), None)

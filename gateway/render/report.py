@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 
 from alternatives.catalogue import Language, Offer, RouteContext, render_offer
 from alternatives.helpdesk import HelpdeskMessage, compose, join_phrases, mail_link, message_values
-from gateway.policy.engine import FAILURE_RULE
 from gateway.policy.loader import Policy
 from gateway.records import Action, DataClassHit, Decision, DetectorSummary, Inspection, Upload
 from gateway.render.i18n import N_, translator
@@ -218,10 +217,6 @@ def _failure_helpdesk(decision: Decision, upload: Upload, policy: Policy, langua
     message = _(FAILURE_MESSAGES[decision.action]) % values
     return HelpdeskMessage(message=message, reference=decision.id, contact=helpdesk.contact.details(language),
                            mailto=mail_link(helpdesk, language, values, message))
-
-
-def is_failure_rule(rule: str) -> bool:
-    return rule.startswith(FAILURE_RULE.format(""))
 
 
 def _describe(hit: DataClassHit, policy: Policy, language: Language) -> str:

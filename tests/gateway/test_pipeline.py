@@ -1,13 +1,37 @@
-"""Early decision: once a block is certain the scan stops, and the answer says its findings are partial."""
+"""The pipeline: the stages in order, early decision, and whatever goes wrong decided by the policy's on_error.
+
+- Early decision: once a block is certain the scan stops, and the answer says its findings are partial.
+- Failures: an inspection that runs out of time, finds no capacity left, or hits an internal error is
+  decided by ``on_error`` (block to unsanctioned destinations, allow to sanctioned ones in the shipped
+  policy), in the person's language, recorded once.
+- What the store keeps is enough to decide again under another policy and to render in any language.
+"""
 
 from __future__ import annotations
 
 import secrets
+import shutil
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
+
+from gateway import pipeline as pipeline_module
 from gateway.pipeline import Pipeline
-from gateway.records import Envelope
+from gateway.policy.engine import decide
+from gateway.policy.loader import load_policy
+from gateway.records import Channel, Envelope
+from gateway.render.report import render
 from gateway.render.text import format_text
+from gateway.runtime import SPECIAL_ENTITIES, Runtime
+from gateway.store.models import DecisionRow
 from tests import files
+from tests.conftest import CORPUS, POLICIES
+from tests.factories import extraction_workers
 
 CONTACTS = "name,email\n" + "\n".join(f"P{i},p{i}@example.com" for i in range(8))
 
@@ -34,3 +58,112 @@ def test_nothing_stops_early_for_a_sanctioned_destination(pipeline: Pipeline) ->
     blob = files.zip_of([("a-customers.csv", CONTACTS), ("b.txt", "more")])
     report = pipeline.inspect(blob, Envelope("export.zip", "corp-example.sharepoint.com"), "en")
     assert report.decision == "allow" and not report.scan.partial and report.scan.parts == 2
+
+
+# --- failures: decided by the policy's on_error ----------------------------------------------------
+
+SLOW = files.png_with_text([f"line {i} of a scanned page of meeting notes" for i in range(40)])  # OCR: ~1.5 s
+MESSAGES = {"en": ("Detour could not finish checking this file in time.", "Sorry — slow.png was stopped"),
+            "sv": ("Detour hann inte kontrollera filen färdigt.", "Tyvärr — slow.png stoppades"),
+            "nl": ("Detour kon dit bestand niet op tijd helemaal controleren.", "Sorry — slow.png is tegengehouden")}
+
+
+@pytest.mark.parametrize("language", ["en", "sv", "nl"])
+def test_a_timeout_is_decided_by_on_error_in_the_persons_language(make_runtime: Callable[..., Runtime],
+                                                                   language: str) -> None:
+    runtime = make_runtime(inspect_seconds=0.2)
+    report = runtime.pipeline.inspect(SLOW, Envelope("slow.png", "wetransfer.com"), language)  # type: ignore[arg-type]
+    reason, message = MESSAGES[language]
+    assert (report.decision, report.reasons[0].rule, report.language) == ("block", "internal-timeout", language)
+    assert report.reasons[0].message == reason and report.helpdesk.message.startswith(message)
+    assert report.decision_id in report.helpdesk.message and report.scan.partial
+    assert [a.id for a in report.alternatives] == ["secure-transfer", "vpn-share", "request-review"]
+    stored = runtime.store.get(report.decision_id, "nl")  # recorded, and its page can switch language
+    assert stored is not None and stored.report.reasons[0].message == MESSAGES["nl"][0]
+
+
+def test_a_timeout_to_a_sanctioned_destination_goes_through_as_the_policy_says(
+        make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime(inspect_seconds=0.2)
+    report = runtime.pipeline.inspect(SLOW, Envelope("slow.png", "https://corp-example.sharepoint.com/sites/x"))
+    assert (report.decision, report.reasons[0].rule) == ("allow", "internal-timeout")
+    assert runtime.store.get(report.decision_id) is not None
+
+
+def test_a_timed_out_inspection_stops_its_worker_and_records_once(make_runtime: Callable[..., Runtime],
+                                                                   tmp_path: Path) -> None:
+    runtime = make_runtime(inspect_seconds=0.3, data_dir=tmp_path)  # a store of its own: one upload in it
+    report = runtime.pipeline.inspect(SLOW, Envelope("slow.png", "wetransfer.com"))
+    assert report.reasons[0].rule == "internal-timeout"
+    for _ in range(100):  # the abandoned work notices at its next poll and kills its worker
+        if not extraction_workers() and not [t for t in threading.enumerate() if _inspecting(t)]:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the abandoned inspection did not stop its extraction worker")
+    with runtime.store.session() as session:
+        names = [row.file_name for row in session.query(DecisionRow).filter(DecisionRow.sha256 == report.sha256)]
+    assert names == ["slow.png"]  # the abandoned work recorded nothing of its own
+
+
+def _inspecting(thread: threading.Thread) -> bool:
+    """A pool thread still inside an inspection (idle pool threads wait in the executor's queue)."""
+    frame = sys._current_frames().get(thread.ident or -1) if thread.name.startswith("inspect_") else None
+    return frame is not None and any("in _inspect\n" in line for line in traceback.format_stack(frame))
+
+
+def test_no_capacity_left_is_decided_by_on_error_at_once(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime(inspect_threads=1, inspect_queue=0)
+    first = threading.Thread(target=runtime.pipeline.inspect, args=(SLOW, Envelope("slow.png", "wetransfer.com")))
+    first.start()
+    time.sleep(0.2)  # the one thread is busy and nothing may wait
+    report = runtime.pipeline.inspect((CORPUS / "products.csv").read_bytes(), Envelope("p.csv", "wetransfer.com"),
+                                      "sv")
+    first.join()
+    assert (report.decision, report.reasons[0].rule) == ("block", "internal-busy")
+    assert report.reasons[0].message == "Detour hade för mycket att göra för att kontrollera filen just nu."
+    assert runtime.store.get(report.decision_id) is not None
+    again = runtime.pipeline.inspect((CORPUS / "products.csv").read_bytes(), Envelope("p.csv", "wetransfer.com"))
+    assert again.decision == "allow"  # capacity is back
+
+
+def test_a_bug_while_deciding_is_decided_by_on_error_not_raised(pipeline: Pipeline,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in deciding")
+
+    monkeypatch.setattr(pipeline_module, "decide", broken)
+    report = pipeline.inspect(b"hello", Envelope("hello.txt", "wetransfer.com"), "nl")
+    assert (report.decision, report.reasons[0].rule) == ("block", "internal-error")
+    assert report.reasons[0].message == "Detour kon dit bestand niet helemaal controleren."
+
+
+# --- what the store keeps: decide again, render again -----------------------------------------------
+
+
+def test_a_recorded_decision_renders_again_in_any_language_as_answered(runtime: Runtime) -> None:
+    for name, language in (("customers_q3.csv", "sv"), ("products.csv", "en")):  # a stop, and an allow
+        report = runtime.pipeline.inspect((CORPUS / name).read_bytes(), Envelope(name, "wetransfer.com"), "sv")
+        inspection = runtime.store.inspection(report.decision_id)
+        assert inspection is not None and inspection.upload.channel is Channel.API
+        assert render(inspection, runtime.policy, "sv") == report.model_copy(update={"justified_by": None})
+        assert render(inspection, runtime.policy, "nl").language == "nl"
+        assert language
+
+
+def test_a_recorded_decision_decides_again_under_another_policy(runtime: Runtime, tmp_path: Path) -> None:
+    """Replay: with a rule that warns about bank account numbers, the same recorded invoice is a warning."""
+    invoice = b"Please pay invoice 2026-118 to NL91ABNA0417164300 before Friday.\n"
+    report = runtime.pipeline.inspect(invoice, Envelope("invoice.txt", "https://wetransfer.com/x"))
+    assert report.decision == "allow"
+    inspection = runtime.store.inspection(report.decision_id)
+    assert inspection is not None and inspection.evidence.traced
+    assert [d.entity for d in inspection.evidence.detectors] == ["IBAN_CODE"]
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies, ignore=shutil.ignore_patterns("examples", "tests"))
+    shutil.copy(POLICIES / "examples" / "warn-bank-accounts.yaml", policies)
+    draft = load_policy(policies, runtime.registry.entities | SPECIAL_ENTITIES)
+    again = decide(inspection.evidence.scan(), inspection.upload, draft, inspection.decision.id)
+    assert again.action == "warn" and again.reasons[0].data_classes == ("bank_account",)
+    same = decide(inspection.evidence.scan(), inspection.upload, runtime.policy, inspection.decision.id)
+    assert same == inspection.decision  # the recorded evidence decides as the upload did

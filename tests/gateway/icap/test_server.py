@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,6 +14,7 @@ from gateway.icap.server import IcapServer
 from gateway.pipeline import Pipeline
 from gateway.runtime import Runtime
 from tests.conftest import CORPUS, POLICIES
+from tests.icap_client import connect, dechunk, exchange, http_head, read_answer, reqmod, serving
 
 CONTACTS = (CORPUS / "customers_q3.csv").read_bytes()
 
@@ -23,95 +22,8 @@ CONTACTS = (CORPUS / "customers_q3.csv").read_bytes()
 @pytest.fixture(scope="module")
 def icap(pipeline: Pipeline) -> Iterator[tuple[int, IcapServer]]:
     server = IcapServer(pipeline)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    holder: dict[str, asyncio.Server] = {}
-
-    async def run() -> None:
-        holder["server"] = await server.start("127.0.0.1", 0)
-        started.set()
-        try:
-            async with holder["server"]:
-                await holder["server"].serve_forever()
-        except asyncio.CancelledError:
-            pass
-
-    thread = threading.Thread(target=lambda: loop.run_until_complete(run()), daemon=True)
-    thread.start()
-    assert started.wait(10)
-    port = holder["server"].sockets[0].getsockname()[1]
-    yield port, server
-    loop.call_soon_threadsafe(holder["server"].close)
-    thread.join(timeout=10)
-    loop.run_until_complete(loop.shutdown_default_executor())
-    loop.close()
-
-
-def http_head(method: str = "POST", url: str = "http://share.example.net/upload",
-              headers: str = "Content-Type: text/csv\r\n") -> bytes:
-    return f"{method} {url} HTTP/1.1\r\nHost: share.example.net\r\n{headers}\r\n".encode()
-
-
-def reqmod(head: bytes, body: bytes | None, preview: int | None = None, allow_204: bool = True,
-           extra: str = "") -> tuple[bytes, bytes]:
-    """The ICAP request in two pieces: up to the end of the preview, and the rest (after 100 Continue)."""
-    encapsulated = f"req-hdr=0, req-body={len(head)}" if body is not None else f"req-hdr=0, null-body={len(head)}"
-    lines = ["REQMOD icap://127.0.0.1/reqmod ICAP/1.0", "Host: 127.0.0.1", f"Encapsulated: {encapsulated}"]
-    if allow_204:
-        lines.append("Allow: 204")
-    if preview is not None:
-        lines.append(f"Preview: {preview}")
-    start = ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode() + head
-    if body is None:
-        return start, b""
-    if preview is None:
-        return start + chunk(body) + b"0\r\n\r\n", b""
-    first, rest = body[:preview], body[preview:]
-    if not rest:
-        return start + chunk(first) + b"0; ieof\r\n\r\n", b""
-    return start + chunk(first) + b"0\r\n\r\n", chunk(rest) + b"0\r\n\r\n"
-
-
-def chunk(data: bytes) -> bytes:
-    return f"{len(data):x}\r\n".encode() + data + b"\r\n" if data else b""
-
-
-def connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    return sock
-
-
-def read_answer(sock: socket.socket) -> bytes:
-    """One ICAP answer: its head, and its encapsulated body up to the last chunk."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        piece = sock.recv(65536)
-        if not piece:
-            return data
-        data += piece
-    head = data.split(b"\r\n\r\n", 1)[0]
-    if b"ICAP/1.0 100" in head or b"null-body" in head and b"req-hdr" not in head:
-        return data
-    if b"res-body" in head or b"req-body" in head:
-        while not data.endswith(b"0\r\n\r\n"):
-            piece = sock.recv(65536)
-            if not piece:
-                break
-            data += piece
-    elif b"null-body=" in head and b"req-hdr" in head:  # an echo without body: the HTTP head follows
-        while data.count(b"\r\n\r\n") < 2:
-            data += sock.recv(65536)
-    return data
-
-
-def exchange(port: int, first: bytes, rest: bytes = b"") -> bytes:
-    with connect(port) as sock:
-        sock.sendall(first)
-        answer = read_answer(sock)
-        if answer.startswith(b"ICAP/1.0 100"):
-            sock.sendall(rest)
-            answer = read_answer(sock)
-        return answer
+    with serving(server) as port:
+        yield port, server
 
 
 def test_options(icap: tuple[int, IcapServer]) -> None:
@@ -154,16 +66,6 @@ def test_without_allow_204_an_allowed_body_comes_back_unmodified(icap: tuple[int
     echoed = answer.split(b"\r\n\r\n", 2)
     assert echoed[1] + b"\r\n\r\n" == head
     assert dechunk(echoed[2]) == body
-
-
-def dechunk(data: bytes) -> bytes:
-    out = b""
-    while True:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0], 16)
-        if size == 0:
-            return out
-        out, data = out + data[:size], data[size + 2 :]
 
 
 def test_persistent_connection_serves_several_requests(icap: tuple[int, IcapServer]) -> None:
