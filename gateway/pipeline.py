@@ -29,6 +29,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from alternatives.catalogue import LANGUAGES, Language
@@ -86,6 +87,17 @@ class _Attempt:
         return self._owner == "deadline"
 
 
+@dataclass
+class _Started:
+    """An upload handed to the pool (``future`` None: the pool had no room)."""
+
+    content: Content
+    envelope: Envelope
+    language: Language
+    attempt: _Attempt
+    future: concurrent.futures.Future[Report] | None = None
+
+
 class Pipeline:
     """Inspects uploads: extract → scan → decide → render → record, within the limits and the deadline."""
 
@@ -113,46 +125,44 @@ class Pipeline:
         """Inspect one upload and answer in ``language`` (default: the policy's); blocks the caller.
 
         Raises only ``OSError`` for a ``Path`` that can't be read (nothing was uploaded)."""
-        content = self._content(content)
-        language = language or self.default_language
-        attempt = _Attempt()
+        started = self._start(content, envelope, language)
+        if started.future is None:
+            return self._failed(started, "busy")
         try:
-            future = self.pool.submit(self._inspect, content, envelope, language, attempt)
-        except PoolFull:
-            return self._failed(content, envelope, language, "busy")
-        try:
-            return future.result(timeout=self.settings.inspect_seconds)
+            return started.future.result(timeout=self.settings.inspect_seconds)
         except concurrent.futures.TimeoutError:
-            if attempt.abandon():
-                future.cancel()  # not started yet: it never will
-                return self._failed(content, envelope, language, "timeout")
-            return future.result()  # it finished as the deadline passed
+            if started.attempt.abandon():
+                started.future.cancel()  # not started yet: it never will
+                return self._failed(started, "timeout")
+            return started.future.result()  # it finished as the deadline passed
 
     async def inspect_async(self, content: Content | bytes, envelope: Envelope,
                             language: Language | None = None) -> Report:
         """``inspect`` for the event loop: the loop goes on serving while the pool works."""
-        content = self._content(content)
-        language = language or self.default_language
-        attempt = _Attempt()
-        try:
-            future = self.pool.submit(self._inspect, content, envelope, language, attempt)
-        except PoolFull:
-            return await asyncio.to_thread(self._failed, content, envelope, language, "busy")
-        waiting = asyncio.wrap_future(future)
+        started = self._start(content, envelope, language)
+        if started.future is None:
+            return await asyncio.to_thread(self._failed, started, "busy")
+        waiting = asyncio.wrap_future(started.future)
         try:
             return await asyncio.wait_for(asyncio.shield(waiting), self.settings.inspect_seconds)
         except TimeoutError:
-            if attempt.abandon():
-                future.cancel()
-                return await asyncio.to_thread(self._failed, content, envelope, language, "timeout")
+            if started.attempt.abandon():
+                started.future.cancel()
+                return await asyncio.to_thread(self._failed, started, "timeout")
             return await waiting
 
-    def _content(self, content: Content | bytes | Path) -> Content:
-        if isinstance(content, Content):
-            return content
+    def _start(self, content: Content | bytes | Path, envelope: Envelope, language: Language | None) -> _Started:
+        """Hand the upload to the pool; no future when the pool has no room left."""
         if isinstance(content, Path):
-            return Content.read(content, self.limits.max_upload_bytes)
-        return Content(content)
+            content = Content.read(content, self.limits.max_upload_bytes)
+        elif not isinstance(content, Content):
+            content = Content(content)
+        started = _Started(content, envelope, language or self.default_language, _Attempt())
+        try:
+            started.future = self.pool.submit(self._inspect, content, envelope, started.language, started.attempt)
+        except PoolFull:
+            pass
+        return started
 
     # --- the stages --------------------------------------------------------------------------------
 
@@ -233,17 +243,17 @@ class Pipeline:
         return Inspection(upload, Evidence("application/octet-stream", partial=True), decision, policy.digest,
                           failure=what)
 
-    def _failed(self, content: Content, envelope: Envelope, language: Language, what: str) -> Report:
+    def _failed(self, started: _Started, what: str) -> Report:
         """An upload that could not be inspected (``what``: timeout, busy): decided by the policy's
         ``on_error`` for the destination, rendered and recorded like any other decision."""
         log.warning("inspection %s; the policy's on_error decides", {"timeout": "timed out", "busy": "refused: "
                     "no capacity left"}.get(what, "failed"))
         policy = self.policy
-        upload = Upload.of(envelope, content, self.settings.default_destination)
+        upload = Upload.of(started.envelope, started.content, self.settings.default_destination)
         inspection = self._failure(upload, policy, what, new_decision_id())
-        reports = self._render(inspection, policy, language)
-        self.recorder.record(inspection, reports[language], reports)
-        return reports[language]
+        reports = self._render(inspection, policy, started.language)
+        self.recorder.record(inspection, reports[started.language], reports)
+        return reports[started.language]
 
 
 def _limits(settings: Settings, policy: Policy) -> Limits:
