@@ -148,6 +148,7 @@ class Pipeline:
         except TimeoutError:
             if started.attempt.abandon():
                 started.future.cancel()
+                waiting.add_done_callback(_forget)  # the abandoned work ends in _Cancelled: nobody waits for it
                 return await asyncio.to_thread(self._failed, started, "timeout")
             return await waiting
 
@@ -254,6 +255,11 @@ class Pipeline:
         reports = self._render(inspection, policy, started.language)
         self.recorder.record(inspection, reports[started.language], reports)
         return reports[started.language]
+
+
+def _forget(future: asyncio.Future[Report]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not log it as lost
 
 
 def _limits(settings: Settings, policy: Policy) -> Limits:

@@ -27,8 +27,7 @@ from python_multipart.multipart import MultipartParser, MultipartState
 from gateway.records import Content
 
 MAX_FILES = 100  # files in one request; more can't all be checked, so the request is decided as unreadable
-MAX_FORM_FIELDS = 1000
-MAX_FIELD_BYTES = 1_000_000
+MAX_FORM_FIELDS = 1000  # plain fields in one form; more can't all be checked: the form is decided as unreadable
 MAX_PART_HEADERS = 32
 SPOOL_IN_MEMORY = 1024 * 1024  # a file's bytes go to a temporary file beyond this
 FORM_FIELDS = "form fields"  # the name under which a form's text fields are inspected
@@ -112,6 +111,11 @@ class BodyFile:
             self._kept.write(piece)
             self._kept_bytes += len(piece)
 
+    @property
+    def on_disk(self) -> bool:
+        """Whether reading it back means file I/O (off the event loop, then)."""
+        return self._kept_bytes > SPOOL_IN_MEMORY
+
     def content(self) -> Content:
         """The file as the pipeline takes it (read into memory: one file at a time)."""
         self._kept.seek(0)
@@ -155,8 +159,8 @@ class BodyReader:
         self.files_seen = 0
         self._parser: MultipartParser | None = None
         self._raw: BodyFile | None = None
-        self._form = bytearray()  # a urlencoded form, up to MAX_FIELD_BYTES
-        self._form_too_long = False
+        self._form = bytearray()  # a urlencoded form, up to the limit
+        self.field_bytes = 0  # of a multipart form's plain fields, all together
         if isinstance(boundary, str) and boundary:
             self._parser = MultipartParser(boundary, _PartCollector(self).callbacks(),
                                            max_header_count=MAX_PART_HEADERS)
@@ -173,9 +177,10 @@ class BodyReader:
             except (MultipartParseError, ValueError, UnicodeDecodeError):
                 self.body.problem = "the form does not parse, so its files can't be found"
         elif self.kind == "application/x-www-form-urlencoded":
-            if len(self._form) + len(chunk) > MAX_FIELD_BYTES:
-                self._form_too_long = True
-            self._form += chunk[: max(0, MAX_FIELD_BYTES - len(self._form))]
+            if len(self._form) + len(chunk) > self.limit:
+                self.body.problem = "the form is longer than the upload limit, so it can't be checked"
+                return
+            self._form += chunk
         else:
             if self._raw is None:
                 self._raw = BodyFile(self.raw_name, self.limit)
@@ -200,12 +205,18 @@ class BodyReader:
                     self.body.problem = "the form ends before its last boundary, so its files can't all be found"
         if self.kind == "application/x-www-form-urlencoded" and self._form:
             text = self._form.decode("latin-1")
-            pairs = parse_qsl(text, keep_blank_values=False)[:MAX_FORM_FIELDS]
+            try:
+                pairs = parse_qsl(text, keep_blank_values=False, max_num_fields=MAX_FORM_FIELDS)
+            except ValueError:
+                pairs = []
+                self.body.problem = f"the form has more than {MAX_FORM_FIELDS} fields, so they can't all be checked"
             self.body.fields.extend((unquote(k), v) for k, v in pairs)
-            if self._form_too_long:
-                self.body.problem = "the form is too long to check"
         if self.files_seen > MAX_FILES:
             self.body.problem = f"the request holds more than {MAX_FILES} files, so they can't all be checked"
+        if len(self.body.fields) > MAX_FORM_FIELDS:
+            self.body.problem = f"the form has more than {MAX_FORM_FIELDS} fields, so they can't all be checked"
+        if self.field_bytes > self.limit:
+            self.body.problem = "the form's fields are longer than the upload limit, so they can't be checked"
         return self.body
 
 
@@ -247,14 +258,17 @@ class _PartCollector:
                 return
             self.current = BodyFile(filename or "upload", self.reader.limit)
             body.files.append(self.current)
-        elif len(body.fields) < MAX_FORM_FIELDS:  # a plain field
+        else:  # a plain field: text that is inspected too (kept up to the limit, all fields together)
             self.text = (disposition_name(disposition) or "field", bytearray())
 
     def data(self, data: bytes, start: int, end: int) -> None:
         if self.current is not None:
             self.current.write(memoryview(data)[start:end])
-        elif self.text is not None and len(self.text[1]) < MAX_FIELD_BYTES:
-            self.text[1].extend(data[start : min(end, start + MAX_FIELD_BYTES - len(self.text[1]))])
+        elif self.text is not None:
+            room = self.reader.limit + 1 - self.reader.field_bytes
+            self.reader.field_bytes += end - start
+            if room > 0:
+                self.text[1].extend(data[start : min(end, start + room)])
 
     def end(self) -> None:
         if self.text is not None:

@@ -33,8 +33,8 @@ async def decide_request(pipeline: Pipeline, head: HttpRequestHead, body: Body, 
     a warning not yet justified stops it too (the page asks for the reason)."""
     language = negotiate(head.header("Accept-Language"), pipeline.default_language)
     stopping: Report | None = None
-    for name, load in _uploads(body):
-        content = await asyncio.to_thread(load)  # from the body's spool: one file in memory at a time
+    for name, load, on_disk in _uploads(body):
+        content = await asyncio.to_thread(load) if on_disk else load()  # one file in memory at a time
         envelope = Envelope(name, head.url, user=user, channel=channel, client_ip=client_ip)
         report = await pipeline.inspect_async(content, envelope, language)
         if report.decision is Action.BLOCK:
@@ -44,13 +44,14 @@ async def decide_request(pipeline: Pipeline, head: HttpRequestHead, body: Body, 
     return stopping
 
 
-def _uploads(body: Body) -> list[tuple[str, Callable[[], Content]]]:
-    """What the request uploads: each file, then the form's text fields as one text upload."""
+def _uploads(body: Body) -> list[tuple[str, Callable[[], Content], bool]]:
+    """What the request uploads: each file, then the form's text fields as one text upload; and for
+    each, whether loading it reads a spool file."""
     if body.problem is not None:
         problem = body.problem
-        return [("form", lambda: Content(b"", problem=problem))]
-    uploads: list[tuple[str, Callable[[], Content]]] = [(f.name, f.content) for f in body.files]
+        return [("form", lambda: Content(b"", problem=problem), False)]
+    uploads = [(f.name, f.content, f.on_disk) for f in body.files]
     if body.fields:
         fields = body.fields
-        uploads.append((FORM_FIELDS, lambda: form_fields_content(fields)))
+        uploads.append((FORM_FIELDS, lambda: form_fields_content(fields), False))
     return uploads

@@ -21,8 +21,8 @@ from gateway.settings import Settings
 from gateway.store import DecisionStore
 from gateway.store.store import upgrade
 from tests.conftest import CORPUS, policies_with_warnings
-from tests.gateway.http.test_pages import _cards, _head
 from tests.gateway.staff.test_staff import invoice
+from tests.gateway.store.test_store import _cards, _head
 from tests.services import start_detour
 
 pytestmark = pytest.mark.slow

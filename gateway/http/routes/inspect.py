@@ -80,8 +80,8 @@ async def inspect(
             reader.feed(chunk)
         envelope, uploads = _uploads(reader.finish(), form, reader.received, destination, headers)
         reports = []
-        for file_name, load in uploads:
-            content = await asyncio.to_thread(load)  # from the spool: one file in memory at a time
+        for file_name, load, on_disk in uploads:
+            content = await asyncio.to_thread(load) if on_disk else load()  # one file in memory at a time
             reports.append(await pipeline.inspect_async(content, Envelope(
                 file_name, envelope.destination, envelope.user, envelope.group, Channel.API), language))
     if len(reports) == 1:
@@ -93,7 +93,7 @@ async def inspect(
     return JSONResponse(answer, headers=answer_headers)
 
 
-Uploads = list[tuple[str, Callable[[], Content]]]
+Uploads = list[tuple[str, Callable[[], Content], bool]]
 
 
 def _uploads(body: Body, form: bool, received: int, destination: str | None,
@@ -105,17 +105,17 @@ def _uploads(body: Body, form: bool, received: int, destination: str | None,
                             fields.get("group"))
         if body.problem is not None:
             problem = body.problem
-            return envelope, [("form", lambda: Content(b"", problem=problem))]
+            return envelope, [("form", lambda: Content(b"", problem=problem), False)]
         if not body.files:
             raise BadRequest("The form has no file part. Send the file as a form field of type file, e.g. "
                              "curl -F file=@customers.csv …")
-        return envelope, [(f.name, f.content) for f in body.files]
+        return envelope, [(f.name, f.content, f.on_disk) for f in body.files]
     if received == 0:
         raise BadRequest("The request body is empty. Send the file as the body (with an X-Detour-Filename "
                          "header) or as multipart/form-data.")
     envelope = Envelope("", headers.get("x-detour-destination") or destination or "", headers.get("x-detour-user"),
                         headers.get("x-detour-group"))
-    return envelope, [(f.name, f.content) for f in body.files]
+    return envelope, [(f.name, f.content, f.on_disk) for f in body.files]
 
 
 def header_filename(explicit: str | None, disposition: str | None) -> str:

@@ -6,7 +6,14 @@ import hashlib
 
 import pytest
 
-from gateway.proxy.body import MAX_FILES, BodyReader, HttpRequestHead, disposition_filename, request_file_name
+from gateway.proxy.body import (
+    MAX_FILES,
+    MAX_FORM_FIELDS,
+    BodyReader,
+    HttpRequestHead,
+    disposition_filename,
+    request_file_name,
+)
 
 
 def form(*parts: tuple[str, str | None, bytes], boundary: str = "b0und") -> bytes:
@@ -90,3 +97,19 @@ def test_the_name_of_a_raw_request_body() -> None:
     named = HttpRequestHead("PUT", "https://files.example/up/", [disposition])
     assert request_file_name(named) == "x.csv"
     assert request_file_name(HttpRequestHead("POST", "https://files.example/", [])) == "upload"
+
+
+@pytest.mark.parametrize(("content_type", "body", "limit", "problem"), [
+    ("multipart/form-data; boundary=b0und", form(*[(f"f{i}", None, b"x") for i in range(MAX_FORM_FIELDS + 1)]),
+     100_000, "more than 1000 fields"),
+    ("multipart/form-data; boundary=b0und", form(("a", None, b"x" * 600), ("b", None, b"y" * 600)), 1000,
+     "longer than the upload limit"),
+    ("application/x-www-form-urlencoded", b"q=" + b"x" * 2000, 1000, "longer than the upload limit"),
+    ("application/x-www-form-urlencoded", b"&".join(b"f%d=x" % i for i in range(MAX_FORM_FIELDS + 1)), 100_000,
+     "more than 1000 fields"),
+])
+def test_form_fields_that_cant_all_be_checked_make_the_form_unreadable(content_type: str, body: bytes, limit: int,
+                                                                       problem: str) -> None:
+    """Text typed into a form is content too: none of it may be skipped unseen."""
+    with read(content_type, body, limit=limit, step=4096) as reader:
+        assert problem in (reader.finish().problem or "")
