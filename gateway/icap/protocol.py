@@ -7,6 +7,7 @@ answer (400, 404); the server answers it and closes the connection.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
@@ -19,6 +20,7 @@ OPTIONS_TTL = 300
 MAX_LINE = 16 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 CONTINUE = b"ICAP/1.0 100 Continue\r\n\r\n"
+SINGLE_HEADERS = frozenset({"encapsulated", "preview", "allow", "host"})  # twice: which one to believe? neither
 
 
 def bad_request() -> ProtocolError:
@@ -40,9 +42,12 @@ class IcapRequest:
 
     def add_header(self, line: bytes) -> None:
         name, sep, value = line.decode("latin-1").partition(":")
-        if not sep or not name.strip():
+        key = name.strip().lower()
+        if not sep or not key or name != name.strip() or (key in SINGLE_HEADERS and key in self.headers):
             raise bad_request()
-        self.headers.setdefault(name.strip().lower(), value.strip())
+        if key == "preview" and not _NUMBER.fullmatch(value.strip()):
+            raise bad_request()
+        self.headers.setdefault(key, value.strip())
 
     def check_service(self) -> None:
         if self.service not in (SERVICE, "") and self.method in ("REQMOD", "OPTIONS"):
@@ -62,7 +67,7 @@ def parse_encapsulated(value: str) -> dict[str, int]:
     sections: dict[str, int] = {}
     for item in value.split(","):
         name, sep, offset = item.strip().partition("=")
-        if not sep or not offset.strip().isdigit():
+        if not sep or not _NUMBER.fullmatch(offset.strip()):
             raise bad_request()
         sections[name.strip().lower()] = int(offset)
     return sections
@@ -79,16 +84,18 @@ def http_head_size(sections: dict[str, int]) -> int:
     return size
 
 
+_CHUNK_SIZE = re.compile(r"[0-9A-Fa-f]{1,16}")
+_NUMBER = re.compile(r"[0-9]{1,12}")  # ASCII digits only (str.isdigit takes '²' too)
+
+
 def parse_chunk_size(line: bytes) -> tuple[int, bool]:
-    """A chunk-size line: the size, and whether it says ``ieof`` (the preview held the whole body)."""
+    """A chunk-size line (RFC 9112 §7.1: hex digits only, then optional extensions): the size, and whether it
+    says ``ieof`` (the preview held the whole body). ``0x5``, ``+5``, ``1_0`` are not sizes."""
     size_text, _, extension = line.decode("latin-1").partition(";")
-    try:
-        size = int(size_text.strip(), 16)
-    except ValueError:
-        raise bad_request() from None
-    if size < 0:
+    size_text = size_text.rstrip(" \t")
+    if not _CHUNK_SIZE.fullmatch(size_text):
         raise bad_request()
-    return size, "ieof" in extension
+    return int(size_text, 16), extension.strip(" \t") == "ieof"
 
 
 def head(status: int, reason: str, istag: str, extra: list[tuple[str, str]]) -> bytes:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 120.0  # a persistent connection that sends nothing for this long is closed
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a body kept for an echo goes to a temporary file beyond this
 ECHO_CHUNK = 256 * 1024
+READ_PIECE = 64 * 1024  # a chunk of the body is read at most this much at a time
 
 
 @dataclass
@@ -202,9 +203,11 @@ async def _read_chunks(reader: asyncio.StreamReader, body: BodyReader, kept: IO[
             while await _read_line(reader):  # trailers, up to the blank line
                 pass
             return ieof
-        data = await reader.readexactly(size)
+        while size:  # in pieces, whatever size the client declares: memory stays bounded
+            data = await reader.readexactly(min(size, READ_PIECE))
+            size -= len(data)
+            body.feed(data)
+            if kept is not None:
+                kept.write(data)
         if await reader.readexactly(2) != b"\r\n":
             raise bad_request()
-        body.feed(data)
-        if kept is not None:
-            kept.write(data)

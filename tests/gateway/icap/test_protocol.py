@@ -49,7 +49,7 @@ def test_chunk_sizes(line: bytes, expected: tuple[int, bool]) -> None:
     assert protocol.parse_chunk_size(line) == expected
 
 
-@pytest.mark.parametrize("line", [b"zz", b"-5", b""])
+@pytest.mark.parametrize("line", [b"zz", b"-5", b"", b"0x5", b"+5", b"1_0", b" 5", b"12345678901234567"])
 def test_a_bad_chunk_size_is_a_400(line: bytes) -> None:
     with pytest.raises(ProtocolError):
         protocol.parse_chunk_size(line)
@@ -62,3 +62,21 @@ def test_a_block_answer_encapsulates_the_http_response() -> None:
     offset = int(head.split(b"res-body=")[1].split(b"\r\n")[0])
     assert http[:offset].startswith(b"HTTP/1.1 403 Forbidden\r\nX-Detour-Decision: DTR-1\r\n")
     assert http[offset:] == b"4\r\npage\r\n0\r\n\r\n"
+
+
+@pytest.mark.parametrize("headers", [
+    [b"Encapsulated: req-hdr=0, req-body=10", b"Encapsulated: req-hdr=0, null-body=10"],
+    [b"Preview: abc"],
+    [b"Preview: \xb2"],
+    [b" Allow: 204"],
+])
+def test_ambiguous_or_malformed_headers_are_a_400(headers: list[bytes]) -> None:
+    request = protocol.parse_request_line(b"REQMOD icap://x/reqmod ICAP/1.0")
+    with pytest.raises(ProtocolError):
+        for line in headers:
+            request.add_header(line)
+
+
+def test_an_offset_that_is_not_ascii_digits_is_a_400() -> None:
+    with pytest.raises(ProtocolError):
+        protocol.parse_encapsulated("req-hdr=0, req-body=\xb2")

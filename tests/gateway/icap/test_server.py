@@ -170,3 +170,25 @@ def test_the_istag_changes_when_the_policy_does(pipeline: Pipeline, tmp_path: Pa
     changed = make_runtime(policies_dir=policies).pipeline
     assert IcapServer(changed).istag != IcapServer(pipeline).istag
     assert IcapServer(pipeline).istag == IcapServer(pipeline).istag
+
+
+def test_a_chunk_declared_as_a_gigabyte_costs_at_most_the_upload_limit(make_runtime: Callable[..., Runtime]) -> None:
+    """The server reads a chunk in pieces as they come: a client that declares 1 GiB, sends 48 MB of it and
+    goes away costs the server about the upload limit (1 MB here), never what it declared or sent."""
+    import tracemalloc
+
+    server = IcapServer(make_runtime(max_upload_bytes=1024 * 1024).pipeline)
+    start, _ = reqmod(http_head(), b"")
+    piece = b"a" * (1024 * 1024)
+    with serving(server) as port:
+        tracemalloc.start()
+        try:
+            with connect(port) as sock:
+                sock.sendall(start[: -len(b"0\r\n\r\n")] + b"40000000\r\n")
+                for _ in range(48):  # sendall returns once the server has taken in most of it
+                    sock.sendall(piece)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert b"403 Forbidden" in exchange(port, *reqmod(http_head(), CONTACTS))  # still serving
+    assert peak < 16 * 1024 * 1024, f"{peak // 1024 // 1024} MB held for 48 MB of a chunk declared as 1 GiB"
