@@ -160,7 +160,8 @@ class Pipeline:
             content = Content(content)
         started = _Started(content, envelope, language or self.default_language, _Attempt())
         try:
-            started.future = self.pool.submit(self._inspect, content, envelope, started.language, started.attempt)
+            started.future = self.pool.submit(len(content.data), self._inspect, content, envelope, started.language,
+                                              started.attempt)
         except PoolFull:
             pass
         return started

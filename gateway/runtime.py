@@ -15,6 +15,7 @@ from pathlib import Path
 
 from detectors import entities
 from detectors.edm import FingerprintSet
+from detectors.limits import MB
 from detectors.registry import Registry, default_recognizers
 from detectors.scan import Scanner, ValueHasher
 from gateway.errors import ConfigurationError
@@ -57,7 +58,7 @@ class Runtime:
         if settings.helpdesk_webhook_url:
             secret = settings.helpdesk_webhook_secret.get_secret_value() if settings.helpdesk_webhook_secret else None
             webhook = HelpdeskWebhook(settings.helpdesk_webhook_url, secret, settings.helpdesk_webhook_timeout, store)
-        pool = InspectionPool(settings.inspect_threads, settings.inspect_queue)
+        pool = InspectionPool(settings.inspect_threads, settings.inspect_queue, settings.inspect_memory_mb * MB)
         pipeline = Pipeline(settings, policy, scanner, Recorder(store, audit), pool)
         return cls(settings, registry, store, webhook, pipeline)
 

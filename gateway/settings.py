@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     inspect_threads: int = Field(default=16, ge=1, le=256, description="Inspections that run at once")
     inspect_queue: int = Field(default=64, ge=0, le=10_000, description="Inspections that may wait for a "
                                "thread; beyond them the policy's on_error decides at once")
+    inspect_memory_mb: int = Field(default=1024, ge=16, description="Bytes of uploads held for inspection at "
+                                   "once (running and waiting); beyond them the policy's on_error decides at once "
+                                   "(one upload alone is always taken)")
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
     database_url: str = Field(default="", description="SQLAlchemy URL of the decision store; empty: SQLite "
                               "in DETOUR_DATA_DIR (detour.db)")

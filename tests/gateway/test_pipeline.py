@@ -127,6 +127,20 @@ def test_no_capacity_left_is_decided_by_on_error_at_once(make_runtime: Callable[
     assert again.decision == "allow"  # capacity is back
 
 
+def test_uploads_held_in_memory_are_bounded_and_one_alone_always_goes(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime(inspect_memory_mb=16)
+    big = b"sku,name\n" + b"P0001,desk lamp\n" * (1024 * 1024)  # 16 MB of a harmless product list
+    first = threading.Thread(target=runtime.pipeline.inspect, args=(SLOW, Envelope("slow.png", "wetransfer.com")))
+    first.start()
+    time.sleep(0.2)  # the slow image is held; the budget has no room for 16 MB more
+    refused = runtime.pipeline.inspect(big, Envelope("big.csv", "wetransfer.com"))
+    first.join()
+    assert (refused.decision, refused.reasons[0].rule) == ("block", "internal-busy")
+    assert runtime.pipeline.pool.held == 0
+    alone = runtime.pipeline.inspect(big, Envelope("big.csv", "wetransfer.com"))  # alone, it always goes
+    assert alone.decision == "allow" and alone.size == len(big)
+
+
 def test_a_bug_while_deciding_is_decided_by_on_error_not_raised(pipeline: Pipeline,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> None:
