@@ -106,7 +106,8 @@ def pptx(slides: Sequence[str], notes: Sequence[str] = ()) -> bytes:
     return buffer.getvalue()
 
 
-def pdf(pages: Sequence[Sequence[str]], label: str | None = None, password: str | None = None) -> bytes:
+def pdf(pages: Sequence[Sequence[str]], label: str | None = None, password: str | None = None,
+        attachments: Sequence[tuple[str, bytes]] = ()) -> bytes:
     from fpdf import FPDF
 
     document = FPDF()
@@ -116,6 +117,8 @@ def pdf(pages: Sequence[Sequence[str]], label: str | None = None, password: str 
         document.add_page()
         for line in lines:
             document.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    for name, data in attachments:
+        document.embed_file(bytes=data, basename=name)
     if password:
         document.set_encryption(owner_password="owner-" + password, user_password=password)
     data = bytes(document.output())
@@ -210,3 +213,27 @@ def odt(paragraphs: Sequence[str], rows: Sequence[Sequence[str]] = (), label: st
         package.writestr("META-INF/manifest.xml", '<?xml version="1.0"?><manifest:manifest xmlns:manifest='
                          '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>')
     return buffer.getvalue()
+
+
+def image(kind: str, text: str = "", size: tuple[int, int] = (320, 120)) -> bytes:
+    """A small picture in ``kind`` (PNG, JPEG, GIF), with a line of text when given."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = Image.new("RGB", size, "white")
+    if text:
+        ImageDraw.Draw(picture).text((10, 40), text, fill="black", font=ImageFont.truetype(str(FONT), 24))
+    buffer = io.BytesIO()
+    picture.save(buffer, format=kind, **({"exif": _exif_with_thumbnail()} if kind == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+def _exif_with_thumbnail() -> bytes:
+    """EXIF data as cameras write it, an embedded JPEG thumbnail included (with an end-of-image marker of its own)."""
+    from PIL import Image
+
+    thumbnail = io.BytesIO()
+    Image.new("RGB", (16, 16), "grey").save(thumbnail, format="JPEG")
+    exif = Image.Exif()
+    exif[0x010F] = "Detour test camera"
+    raw = exif.tobytes()
+    return raw + thumbnail.getvalue()  # the thumbnail's bytes inside the APP1 segment

@@ -42,13 +42,17 @@ class Context:
     def member(self, data: bytes, origin: str) -> Iterator[Item]:
         """A file found inside a container: charge it to the budget, then extract it like any upload."""
         try:
-            self.budget.spend_member(origin)
-            self.budget.check_time(origin)
-            inner = self.deeper(origin)
+            inner = self.charge(origin)
         except Unscannable as exc:
             yield Skipped(origin, exc.reason)
             return
         yield from self.dispatch(data, origin, inner)
+
+    def charge(self, origin: str) -> Context:
+        """Count one more file inside this upload; the context to read it in (one level deeper)."""
+        self.budget.spend_member(origin)
+        self.budget.check_time(origin)
+        return self.deeper(origin)
 
 
 Extractor = Callable[[bytes, str, str, Context], Iterator[Item]]

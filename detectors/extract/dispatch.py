@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from detectors.errors import Unscannable
 from detectors.extract.base import Context, Extractor, Item
+from detectors.extract.carried import archive_start, carried
 from detectors.filetype import sniff
 from detectors.findings import Skipped
 from detectors.limits import Budget, Limits
@@ -79,15 +80,24 @@ def is_plain_text(mime_type: str) -> bool:
 
 def extract(blob: bytes, origin: str, context: Context, mime_type: str | None = None,
             encoding: str | None = None) -> Iterator[Item]:
-    """Yield the parts of ``blob``; what cannot be read is yielded as ``Skipped``, never raised."""
+    """Yield the parts of ``blob``, then of what it carries beyond its format (``carried``); what cannot be
+    read is yielded as ``Skipped``, never raised."""
     if mime_type is None or encoding is None:
         mime_type, encoding = sniff(blob)
     extractor = extractor_for(mime_type, blob)
-    if extractor is None:
+    start = archive_start(blob) if extractor is None else None
+    if start:  # unknown as a whole because an archive follows: what comes before it, by its own type
+        yield from extract(blob[:start], origin, context)
+    elif extractor is None:
         yield Skipped(origin, f"files of type {mime_type} can't be read by Detour, so it can't be checked")
-        return
+    else:
+        yield from _guarded(extractor(blob, origin, encoding, context), origin, mime_type)
+    yield from _guarded(carried(blob, origin, mime_type, context), origin, mime_type)
+
+
+def _guarded(items: Iterator[Item], origin: str, mime_type: str) -> Iterator[Item]:
     try:
-        yield from extractor(blob, origin, encoding, context)
+        yield from items
     except Unscannable as exc:
         yield Skipped(origin, exc.reason)
     except (RecursionError, MemoryError):

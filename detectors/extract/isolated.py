@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 # What the forkserver imports once, so that each worker starts with the parsers loaded. Nothing
 # from the gateway: a worker needs the extractors only.
-PRELOAD = ["detectors.extract.dispatch", "detectors.extract.isolated", "detectors.extract.archive",
+PRELOAD = ["detectors.extract.dispatch", "detectors.extract.isolated", "detectors.extract.carried",
+           "detectors.extract.archive",
            "detectors.extract.office", "detectors.extract.pdf", "detectors.extract.mail",
            "detectors.extract.image", "detectors.extract.text"]
 POLL_SECONDS = 0.25  # how often a wait for the worker looks whether the inspection was cancelled

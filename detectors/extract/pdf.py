@@ -1,4 +1,4 @@
-"""Extractor for PDF: text per page, sensitivity labels from the metadata; encrypted PDFs reported.
+"""Extractor for PDF: text per page, sensitivity labels from the metadata, attached files; encrypted PDFs reported.
 
 A PDF that opens without a password (an empty user password) is read; one that
 needs a password is unscannable. Malformed and looping PDFs are bounded by the
@@ -16,7 +16,7 @@ from pypdf.errors import PdfReadError
 
 from detectors.errors import Unscannable
 from detectors.extract import labels
-from detectors.extract.base import Context, Item
+from detectors.extract.base import Context, Item, member_origin
 from detectors.findings import Layout, Part, Skipped
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # malformed PDFs are expected input, not news
@@ -51,3 +51,21 @@ def extract_pdf(blob: bytes, origin: str, encoding: str, context: Context) -> It
             continue
         if text.strip():
             yield Part(text, f"{origin} › page {number + 1}", Layout.PROSE)
+    yield from _attachments(reader, origin, context)
+
+
+def _attachments(reader: PdfReader, origin: str, context: Context) -> Iterator[Item]:
+    """Files attached to the PDF (embedded files, file attachment annotations): read like archive members."""
+    try:
+        attached = {str(name): list(contents) for name, contents in reader.attachments.items()}
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Unscannable(f"the files attached to {origin} can't be read, so it can't be checked") from exc
+    for name, contents in attached.items():
+        for number, data in enumerate(contents, start=1):
+            where = member_origin(origin, f"attachment {name}" + (f" ({number})" if len(contents) > 1 else ""))
+            try:
+                context.budget.spend_bytes(len(data), where)
+            except Unscannable as exc:
+                yield Skipped(where, exc.reason)
+                return
+            yield from context.member(data, where)

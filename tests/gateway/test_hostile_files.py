@@ -204,3 +204,22 @@ def test_a_worker_that_runs_out_of_time_is_stopped_and_reported(make_runtime: Ca
     slow = make_runtime(file_seconds=0.05).pipeline
     report = inspect(slow, files.png_with_text(["takes a while to read"] * 20), "slow.png")
     assert_unscannable(report, "took longer than 0.05 seconds")
+
+
+@pytest.mark.parametrize("carrier", ["pdf", "png", "jpeg", "gif", "csv"])
+def test_a_contact_list_hidden_behind_another_file_is_blocked(strict: Pipeline, carrier: str) -> None:
+    """`cat newsletter.pdf customers.zip > poly.pdf`: a PDF to libmagic, an archive to `unzip`."""
+    cover = {"pdf": files.pdf([["Spring newsletter"]]), "png": files.image("PNG", "Spring"),
+             "jpeg": files.image("JPEG", "Spring"), "gif": files.image("GIF", "Spring"),
+             "csv": b"sku,name\nP1,lamp\n"}[carrier]
+    hidden = files.zip_of([("customers.csv", (CORPUS / "customers_q3.csv").read_bytes())])
+    report = inspect(strict, cover + hidden, f"newsletter.{carrier}")
+    assert report.decision == "block" and report.reasons[0].rule == "block-contact-lists-external"
+    assert any("customers.csv" in location.origin for f in report.findings for location in f.locations)
+
+
+def test_a_contact_list_attached_to_a_pdf_is_blocked(strict: Pipeline) -> None:
+    blob = files.pdf([["Please see the attachment."]],
+                     attachments=[("customers.csv", (CORPUS / "customers_q3.csv").read_bytes())])
+    report = inspect(strict, blob, "newsletter.pdf")
+    assert report.decision == "block" and report.reasons[0].rule == "block-contact-lists-external"
