@@ -50,6 +50,7 @@ from gateway.store.recorder import Recorder
 log = logging.getLogger(__name__)
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+DEADLINE_GRACE = 30.0  # beyond the upload's own time limit: the extraction stops itself first
 
 
 def new_decision_id() -> str:
@@ -115,6 +116,11 @@ class Pipeline:
         return _limits(self.settings, self.policy)
 
     @property
+    def deadline(self) -> float:
+        """Seconds an inspection may take, whatever the channel: the setting, else the upload's limit + 30 s."""
+        return self.settings.inspect_seconds or self.limits.upload_seconds + DEADLINE_GRACE
+
+    @property
     def default_language(self) -> Language:
         return self.policy.document.policy.default_language
 
@@ -129,7 +135,7 @@ class Pipeline:
         if started.future is None:
             return self._failed(started, "busy")
         try:
-            return started.future.result(timeout=self.settings.inspect_seconds)
+            return started.future.result(timeout=self.deadline)
         except concurrent.futures.TimeoutError:
             if started.attempt.abandon():
                 started.future.cancel()  # not started yet: it never will
@@ -144,7 +150,7 @@ class Pipeline:
             return await asyncio.to_thread(self._failed, started, "busy")
         waiting = asyncio.wrap_future(started.future)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiting), self.settings.inspect_seconds)
+            return await asyncio.wait_for(asyncio.shield(waiting), self.deadline)
         except TimeoutError:
             if started.attempt.abandon():
                 started.future.cancel()
@@ -244,6 +250,11 @@ class Pipeline:
         decision = decide_failure(upload, policy, what, decision_id)
         return Inspection(upload, Evidence("application/octet-stream", partial=True), decision, policy.digest,
                           failure=what)
+
+    def failed(self, content: Content, envelope: Envelope, language: Language | None, what: str) -> Report:
+        """A channel could not even hand the upload over (a bug in its own reading): decided by ``on_error``
+        and recorded like any other decision, never an error for the client."""
+        return self._failed(_Started(content, envelope, language or self.default_language, _Attempt()), what)
 
     def _failed(self, started: _Started, what: str) -> Report:
         """An upload that could not be inspected (``what``: timeout, busy): decided by the policy's

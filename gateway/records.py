@@ -29,7 +29,7 @@ from detectors.people import count_people
 
 MAX_EXAMPLES = 3  # masked examples kept per detector
 MAX_LOCATIONS = 5  # first places kept per detector
-MAX_TRACE = 2_000  # findings kept one by one (for deciding again); beyond this only the per-detector summaries
+MAX_TRACE = 2_000  # findings kept one by one (for deciding again); of more, the first ones
 
 
 class Action(StrEnum):
@@ -118,9 +118,13 @@ class Upload:
 
     @classmethod
     def of(cls, envelope: Envelope, content: Content, default_destination: str) -> Upload:
-        return cls(file_name=envelope.file_name, destination=envelope.destination or default_destination,
-                   size=content.size, sha256=content.sha256, user=envelope.user or None,
-                   group=envelope.group or None, channel=envelope.channel, client_ip=envelope.client_ip)
+        """The envelope's texts made safe to keep and show, whatever a client sent: printable characters
+        only, no lone surrogates (a file name from a disk that is not UTF-8), bounded lengths."""
+        return cls(file_name=_printable(envelope.file_name, 1024) or "upload",
+                   destination=_printable(envelope.destination or default_destination, 2048),
+                   size=content.size, sha256=content.sha256, user=_printable(envelope.user or "", 256) or None,
+                   group=_printable(envelope.group or "", 256) or None, channel=envelope.channel,
+                   client_ip=_printable(envelope.client_ip or "", 64) or None)
 
 
 @dataclass(frozen=True)
@@ -206,8 +210,11 @@ class Trace(NamedTuple):
 class Evidence:
     """What the store keeps of a scan: the type, how much was read, and per detector what was found (masked).
 
-    ``trace`` holds every finding in the masked form ``decide`` needs to decide again under another
-    policy; ``traced`` is False when there were more than ``MAX_TRACE`` and only the summaries are kept.
+    ``trace`` holds the findings in the masked form ``decide`` needs to decide again under another
+    policy; ``traced`` is False when there were more than ``MAX_TRACE`` and only the first of them are kept.
+    Deciding again on those is deciding on what was read first, as an early decision does: it may miss a
+    rule that needs more findings, never trigger one that all of them would not; the scan it gives back
+    says so (``partial``). A block by an early decision is kept with the findings that made it certain.
     """
 
     mime_type: str
@@ -221,14 +228,15 @@ class Evidence:
     @classmethod
     def of(cls, scan: ScanResult) -> Evidence:
         traced = len(scan.findings) <= MAX_TRACE
-        trace = tuple(_trace(f) for f in scan.findings) if traced else ()
+        trace = tuple(_trace(f) for f in scan.findings[:MAX_TRACE])
         return cls(scan.mime_type, scan.parts, scan.scanned_chars, scan.partial, _summaries(scan.findings),
                    trace, traced)
 
     def scan(self) -> ScanResult:
-        """The scan again, as ``decide`` sees it (masked values and origins are not kept)."""
+        """The scan again, as ``decide`` sees it (masked values and origins are not kept); partial when
+        only the first findings were kept."""
         return ScanResult(self.mime_type, tuple(t.finding() for t in self.trace), self.parts, self.characters,
-                          self.partial)
+                          self.partial or not self.traced)
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,11 @@ class History:
     justification: Justification | None = None
     tickets: tuple[Ticket, ...] = ()
     client_ip: str | None = None
+
+
+def _printable(text: str, limit: int) -> str:
+    text = "".join(ch for ch in text if ch.isprintable())
+    return text.encode("utf-8", "replace").decode("utf-8")[:limit]
 
 
 def _trace(finding: Finding) -> Trace:

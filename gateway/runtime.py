@@ -22,6 +22,7 @@ from gateway.errors import ConfigurationError
 from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy, load_policy
 from gateway.pool import InspectionPool
+from gateway.render.forms import FormTokens
 from gateway.settings import Settings
 from gateway.staff.webhook import HelpdeskWebhook
 from gateway.store.audit import AuditLog
@@ -38,6 +39,7 @@ class Runtime:
     store: DecisionStore
     webhook: HelpdeskWebhook | None
     pipeline: Pipeline
+    form_tokens: FormTokens
 
     @property
     def policy(self) -> Policy:
@@ -60,7 +62,7 @@ class Runtime:
             webhook = HelpdeskWebhook(settings.helpdesk_webhook_url, secret, settings.helpdesk_webhook_timeout, store)
         pool = InspectionPool(settings.inspect_threads, settings.inspect_queue, settings.inspect_memory_mb * MB)
         pipeline = Pipeline(settings, policy, scanner, Recorder(store, audit), pool)
-        return cls(settings, registry, store, webhook, pipeline)
+        return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()))
 
     def close(self) -> None:
         self.pipeline.pool.shutdown()

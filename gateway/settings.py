@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     file_seconds: float = Field(default=60.0, gt=0, description="Time limit of one extraction worker")
     upload_seconds: float = Field(default=120.0, gt=0, description="Time limit for all files of one upload")
     worker_memory_mb: int = Field(default=2048, ge=256, description="Address-space limit of an extraction worker")
-    inspect_seconds: float = Field(default=150.0, gt=0, description="Deadline of one inspection, whatever the "
-                                   "channel; past it the policy's on_error decides")
+    inspect_seconds: float | None = Field(default=None, gt=0, description="Deadline of one inspection, whatever "
+                                          "the channel; past it the policy's on_error decides. Unset: the upload's "
+                                          "time limit (DETOUR_UPLOAD_SECONDS or the policy's) + 30 s")
     inspect_threads: int = Field(default=16, ge=1, le=256, description="Inspections that run at once")
     inspect_queue: int = Field(default=64, ge=0, le=10_000, description="Inspections that may wait for a "
                                "thread; beyond them the policy's on_error decides at once")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,14 @@ class AppClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+    def submit(self, decision_id: str, action: str, data: dict[str, str] | None = None,
+               **kwargs: Any) -> httpx.Response:
+        """Send one of a decision page's forms as a browser would: with the form token the page carries."""
+        page = self.get(f"/d/{decision_id}").text
+        found = re.search(r'name="form_token" value="([0-9a-f]+)"', page)
+        assert found is not None, "the page has no form"
+        return self.post(f"/d/{decision_id}/{action}", data={**(data or {}), "form_token": found.group(1)}, **kwargs)
 
 
 def extraction_workers() -> list[int]:

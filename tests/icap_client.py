@@ -26,6 +26,11 @@ def serving(server: IcapServer) -> Iterator[int]:
                 await holder["server"].serve_forever()
         except asyncio.CancelledError:
             pass
+        finally:  # connections still open: let their handlers close them before the loop goes
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(run()), daemon=True)
     thread.start()

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     async def both() -> None:
         if icap_port:
             icap = IcapServer(runtime.pipeline, IcapConfig(settings.icap_user_header, settings.icap_user_base64,
-                                                           settings.public_url))
+                                                           settings.public_url, runtime.form_tokens))
             listener = await icap.start(host, icap_port)
             print(f"detour: ICAP on icap://{host}:{icap_port}/reqmod (ISTag {icap.istag})", file=sys.stderr)
             async with listener:

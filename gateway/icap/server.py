@@ -36,6 +36,7 @@ from gateway.proxy.answer import blocked_response
 from gateway.proxy.body import BodyReader, HttpRequestHead, request_file_name
 from gateway.proxy.decide import decide_request
 from gateway.records import Channel
+from gateway.render.forms import FormTokens
 from gateway.render.report import Report
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class IcapConfig:
     user_header: str = "X-Client-Username"
     user_header_base64: bool = False  # Squid: icap_client_username_encode on
     public_url: str = ""  # Detour's address for people: route links on block pages are tracked there
+    form_tokens: FormTokens | None = None  # the block page's justification form carries the decision's token
 
 
 class IcapServer:
@@ -141,7 +143,9 @@ class IcapServer:
                 await self._echo_body(writer, raw_head, kept)
 
     def _blocked(self, report: Report, accept: str) -> bytes:
-        body, headers = blocked_response(report, accept, self.config.public_url)
+        tokens = self.config.form_tokens
+        body, headers = blocked_response(report, accept, self.config.public_url,
+                                         tokens.issue(report.decision_id) if tokens is not None else "")
         return protocol.http_response(self.istag, "HTTP/1.1 403 Forbidden", headers, body)
 
     async def _echo_body(self, writer: asyncio.StreamWriter, http_head: bytes, body: IO[bytes]) -> None:

@@ -21,7 +21,6 @@ from email.utils import collapse_rfc2231_value
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState
 
 from gateway.records import Content
@@ -33,23 +32,45 @@ SPOOL_IN_MEMORY = 1024 * 1024  # a file's bytes go to a temporary file beyond th
 FORM_FIELDS = "form fields"  # the name under which a form's text fields are inspected
 
 
+CHARSETS = frozenset({"utf-8", "utf8", "iso-8859-1", "latin-1", "us-ascii", ""})  # what filename* may name
+MAX_NAME = 255
+
+
 def disposition_filename(value: str) -> str | None:
     """The file name in a Content-Disposition header (RFC 6266: ``filename*`` of RFC 8187 wins over
-    ``filename``); None when there is none, "" when it is empty."""
-    message = Message()
-    message["Content-Disposition"] = value
-    found = [v for k, v in message.get_params([], header="content-disposition")[1:] if k == "filename"]
-    if not found:
-        return None
-    extended = [v for v in found if isinstance(v, tuple)]  # filename*: charset, language, value
-    return collapse_rfc2231_value((extended or found)[0])
+    ``filename``), cleaned (``clean_file_name``); None when there is none, "" when it is empty. A header
+    that does not parse but names a file counts as naming an unnamed one: its content is inspected."""
+    try:
+        message = Message()
+        message["Content-Disposition"] = value
+        found = [v for k, v in message.get_params([], header="content-disposition")[1:] if k == "filename"]
+        if not found:
+            return None
+        extended = [v for v in found if isinstance(v, tuple)]  # filename*: charset, language, value
+        chosen = (extended or found)[0]
+        if isinstance(chosen, tuple) and chosen[0].lower() not in CHARSETS:  # e.g. unicode_escape: no
+            chosen = ("utf-8", chosen[1], chosen[2])
+        return clean_file_name(collapse_rfc2231_value(chosen, errors="replace"))
+    except Exception:  # the email module's parameter parsing has its own failure modes on hostile input
+        return "" if "filename" in value.lower() else None
 
 
 def disposition_name(value: str) -> str | None:
-    message = Message()
-    message["Content-Disposition"] = value
-    name = message.get_param("name", None, header="content-disposition")
-    return None if name is None else collapse_rfc2231_value(name)
+    try:
+        message = Message()
+        message["Content-Disposition"] = value
+        name = message.get_param("name", None, header="content-disposition")
+        return None if name is None else collapse_rfc2231_value(name, errors="replace")
+    except Exception:
+        return None
+
+
+def clean_file_name(name: str) -> str:
+    """A file name as people may see it: no folder the client sent along, no control characters, no lone
+    surrogates (they can't be written anywhere), at most 255 characters."""
+    name = name.replace("\\", "/").rstrip("/").rpartition("/")[2]
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name.encode("utf-8", "replace").decode("utf-8")[:MAX_NAME]
 
 
 @dataclass
@@ -162,8 +183,11 @@ class BodyReader:
         self._form = bytearray()  # a urlencoded form, up to the limit
         self.field_bytes = 0  # of a multipart form's plain fields, all together
         if isinstance(boundary, str) and boundary:
-            self._parser = MultipartParser(boundary, _PartCollector(self).callbacks(),
-                                           max_header_count=MAX_PART_HEADERS)
+            try:
+                self._parser = MultipartParser(boundary, _PartCollector(self).callbacks(),
+                                               max_header_count=MAX_PART_HEADERS)
+            except Exception:  # python-multipart refuses e.g. a boundary longer than RFC 2046 allows
+                self.body.problem = "the form's boundary is not valid, so its files can't be found"
         elif self.kind == "multipart/form-data":
             self.body.problem = "the form has no boundary, so its files can't be found"
 
@@ -174,7 +198,7 @@ class BodyReader:
         if self._parser is not None:
             try:
                 self._parser.write(chunk)
-            except (MultipartParseError, ValueError, UnicodeDecodeError):
+            except Exception:  # the parser or a part's headers: whatever it is, the form can't be read
                 self.body.problem = "the form does not parse, so its files can't be found"
         elif self.kind == "application/x-www-form-urlencoded":
             if len(self._form) + len(chunk) > self.limit:
@@ -198,7 +222,7 @@ class BodyReader:
         if self._parser is not None and self.body.problem is None:
             try:
                 self._parser.finalize()
-            except (MultipartParseError, ValueError, UnicodeDecodeError):
+            except Exception:
                 self.body.problem = "the form does not parse, so its files can't be found"
             else:
                 if self.received and self._parser.state != MultipartState.END:  # cut off before its end
@@ -206,7 +230,9 @@ class BodyReader:
         if self.kind == "application/x-www-form-urlencoded" and self._form:
             text = self._form.decode("latin-1")
             try:
-                pairs = parse_qsl(text, keep_blank_values=False, max_num_fields=MAX_FORM_FIELDS)
+                # blank values kept: a body sent as a form that is no form (curl --data-binary @list.csv) is
+                # one long name without a value, and must be inspected all the same
+                pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
             except ValueError:
                 pairs = []
                 self.body.problem = f"the form has more than {MAX_FORM_FIELDS} fields, so they can't all be checked"
@@ -256,7 +282,7 @@ class _PartCollector:
             self.reader.files_seen += 1
             if self.reader.files_seen > MAX_FILES:  # counted, not kept: the request is decided as unreadable
                 return
-            self.current = BodyFile(filename or "upload", self.reader.limit)
+            self.current = BodyFile(filename or "upload", self.reader.limit)  # cleaned by disposition_filename
             body.files.append(self.current)
         else:  # a plain field: text that is inspected too (kept up to the limit, all fields together)
             self.text = (disposition_name(disposition) or "field", bytearray())
@@ -282,8 +308,11 @@ def request_file_name(head: HttpRequestHead) -> str:
     name = disposition_filename(disposition) if disposition else None
     if name:
         return name
-    path = unquote(urlsplit(head.url).path)
-    return path.rstrip("/").rpartition("/")[2] or "upload"
+    try:
+        path = unquote(urlsplit(head.url).path)
+    except ValueError:  # not a URL anyone can parse (http://[::1/…): the name is not worth failing for
+        return "upload"
+    return clean_file_name(path) or "upload"
 
 
 def form_fields_content(fields: list[tuple[str, str]]) -> Content:

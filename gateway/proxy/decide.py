@@ -17,6 +17,7 @@ goes through (the pipeline marks such a warning ``justified_by``). Without
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from gateway.pipeline import Pipeline
@@ -24,6 +25,8 @@ from gateway.proxy.body import FORM_FIELDS, Body, HttpRequestHead, form_fields_c
 from gateway.records import Action, Channel, Content, Envelope
 from gateway.render.i18n import negotiate
 from gateway.render.report import Report
+
+log = logging.getLogger(__name__)
 
 
 async def decide_request(pipeline: Pipeline, head: HttpRequestHead, body: Body, channel: Channel,
@@ -34,9 +37,13 @@ async def decide_request(pipeline: Pipeline, head: HttpRequestHead, body: Body, 
     language = negotiate(head.header("Accept-Language"), pipeline.default_language)
     stopping: Report | None = None
     for name, load, on_disk in _uploads(body):
-        content = await asyncio.to_thread(load) if on_disk else load()  # one file in memory at a time
         envelope = Envelope(name, head.url, user=user, channel=channel, client_ip=client_ip)
-        report = await pipeline.inspect_async(content, envelope, language)
+        try:
+            content = await asyncio.to_thread(load) if on_disk else load()  # one file in memory at a time
+            report = await pipeline.inspect_async(content, envelope, language)
+        except Exception:  # a bug of ours on the way in: still a decision by the policy, never a dropped request
+            log.exception("an upload could not be handed to the pipeline; the policy's on_error decides")
+            report = await asyncio.to_thread(pipeline.failed, Content(b""), envelope, language, "error")
         if report.decision is Action.BLOCK:
             return report
         if warnings_stop and report.decision is Action.WARN and report.justified_by is None and stopping is None:

@@ -18,6 +18,7 @@ from detectors import entities
 from detectors.errors import Unredactable
 from detectors.redact import Redacted, redact, redactable
 from gateway.pipeline import Pipeline
+from gateway.policy.engine import FAILURE_RULE
 from gateway.records import Action, Channel, Envelope
 from gateway.render.i18n import translator
 from gateway.render.report import Report, display_name
@@ -74,6 +75,9 @@ def _check(pipeline: Pipeline, report: Report, data: bytes) -> None:
     envelope = Envelope(report.file, report.destination.url or report.destination.host, report.user, report.group,
                         Channel.REDACTION)
     checked = pipeline.inspect(data, envelope, report.language)
+    if any(reason.rule.startswith(FAILURE_RULE.format("")) for reason in checked.reasons):
+        # not checked (no capacity left, out of time): a copy is handed out only when it was checked
+        raise Unredactable(_("Detour could not check the copy just now. Please try again in a moment."))
     if checked.decision is not Action.ALLOW:
         stopping = {c for reason in checked.reasons for c in reason.data_classes}
         still = ", ".join(d.title for d in checked.data_classes if d.id in stopping) or \

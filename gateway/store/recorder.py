@@ -25,7 +25,7 @@ class Recorder:
     def record(self, inspection: Inspection, report: Report, translations: dict[Language, Report]) -> None:
         try:
             self.audit.record(report, inspection.upload)
-        except OSError:
+        except Exception:  # a full disk, a name that can't be encoded: the store still gets the decision
             log.exception("the audit log could not record %s", report.decision_id)
         try:
             self.store.record(inspection, report, {str(k): v for k, v in translations.items()})

@@ -73,7 +73,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def variants(settings: Settings, folder: Path) -> Iterator[dict[bool, Runtime]]:
     """The gateway as configured, and the same gateway in a hurry; both write to one store."""
-    common = {"data_dir": folder / "data", "max_upload_bytes": LIMIT, "policies_dir": POLICIES}
+    common = {"data_dir": folder / "data", "max_upload_bytes": LIMIT, "policies_dir": POLICIES,
+              "audit_log": folder / "audit.jsonl"}
     runtimes = {False: Runtime.build(settings.model_copy(update=common)),
                 True: Runtime.build(settings.model_copy(update={**common, "inspect_seconds": 0.3}))}
     yield runtimes
@@ -146,7 +147,7 @@ def test_every_channel_decides_the_same_and_records_it(case: Case, channel: str,
     name = f"{case.id}-{channel}.{'png' if case.file is SLOW_IMAGE else 'csv'}"
     client = AppClient(create_app(runtime.settings, runtime))
     for key, value in {"DETOUR_DATA_DIR": runtime.settings.data_dir, "DETOUR_POLICIES_DIR": POLICIES,
-                       "DETOUR_MAX_UPLOAD_BYTES": LIMIT, "DETOUR_INSPECT_SECONDS": runtime.settings.inspect_seconds,
+                       "DETOUR_MAX_UPLOAD_BYTES": LIMIT, "DETOUR_INSPECT_SECONDS": runtime.pipeline.deadline,
                        "DETOUR_HASH_KEY": "a key for the channel tests"}.items():
         monkeypatch.setenv(key, str(value))
     send: dict[str, Callable[[], Answer]] = {
@@ -181,6 +182,67 @@ def _why(row: DecisionRow) -> str:
     """The rules that decided, and the masked examples of what was found (notes for unscannable content)."""
     report: dict[str, Any] = row.report
     return " ".join(row.rules + [e for f in report["findings"] for e in f["examples"]])
+
+
+# --- hostile metadata: still an answer, still recorded ------------------------------------------------
+
+CONTACTS = (CORPUS / "customers_q3.csv").read_bytes()
+
+
+@dataclass(frozen=True)
+class Hostile:
+    id: str
+    url: str = SITE + "/upload"
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = CONTACTS
+    expect: str = "block"
+
+
+HOSTILE = [
+    Hostile("url-that-does-not-parse", url="http://[::1/upload"),
+    Hostile("disposition-that-does-not-parse", headers=(("Content-Disposition", "attachment; filename*=x; "
+                                                                              "filename*0*=y"),)),
+    Hostile("charset-of-its-own", headers=(("Content-Disposition", "attachment; filename*=unicode_escape''"
+                                                                   "%5Cud800.csv"),)),
+    Hostile("boundary-too-long", headers=(("Content-Type", "multipart/form-data; boundary=" + "b" * 300),),
+            body=b"--" + b"b" * 300 + b"\r\nContent-Disposition: form-data; name=f; filename=a.csv\r\n\r\n" +
+            CONTACTS + b"\r\n--" + b"b" * 300 + b"--\r\n"),
+    Hostile("file-sent-as-a-form", headers=(("Content-Type", "application/x-www-form-urlencoded"),)),
+]
+
+
+@pytest.mark.parametrize("channel", ["api", "intercept", "icap"])
+@pytest.mark.parametrize("case", HOSTILE, ids=[c.id for c in HOSTILE])
+def test_hostile_request_metadata_is_decided_and_recorded(case: Hostile, channel: str,
+                                                          variants: dict[bool, Runtime],
+                                                          icap_ports: dict[bool, int]) -> None:
+    runtime = variants[False]
+    headers = dict(case.headers)
+    headers.setdefault("Content-Type", "text/csv")
+    if channel == "api":
+        client = AppClient(create_app(runtime.settings, runtime))
+        response = client.post("/v1/inspect", params={"destination": case.url}, content=case.body, headers=headers)
+        assert response.status_code == 200, response.text
+        answer = Answer(response.json()["decision"], response.json()["decision_id"])
+    elif channel == "intercept":
+        client = AppClient(create_app(runtime.settings, runtime))
+        forwarded = {f"X-Detour-Request-{k}": v for k, v in headers.items()}
+        response = client.post("/v1/intercept", content=case.body, headers={
+            "X-Detour-Request-Method": "POST", "X-Detour-Request-Url": case.url,
+            "X-Detour-Request-Accept": "application/json", **forwarded})
+        assert response.status_code == 403, response.text
+        answer = Answer(response.json()["decision"], response.headers["X-Detour-Decision"])
+    else:
+        lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head = f"POST {case.url} HTTP/1.1\r\nHost: share.files-example.net\r\nAccept: application/json\r\n{lines}\r\n"
+        raw = exchange(icap_ports[False], *reqmod(head.encode(), case.body))
+        assert b"HTTP/1.1 403 Forbidden" in raw, raw[:300]
+        answer = Answer("block", raw.split(b"X-Detour-Decision: ", 1)[1].split(b"\r\n", 1)[0].decode())
+    assert answer.action == case.expect
+    with runtime.store.session() as session:
+        row = session.get(DecisionRow, answer.decision_id)
+        assert row is not None and row.decision == case.expect
+        assert row.file_name.isprintable()
 
 
 # --- killing extraction workers ----------------------------------------------------------------

@@ -181,3 +181,20 @@ def test_a_recorded_decision_decides_again_under_another_policy(runtime: Runtime
     assert again.action == "warn" and again.reasons[0].data_classes == ("bank_account",)
     same = decide(inspection.evidence.scan(), inspection.upload, runtime.policy, inspection.decision.id)
     assert same == inspection.decision  # the recorded evidence decides as the upload did
+
+
+def test_a_large_decision_decides_again_on_what_was_kept_and_says_so(runtime: Runtime) -> None:
+    """More findings than are kept one by one (2,000): deciding again sees the first of them, as an early
+    decision does, and the scan it gives back is partial."""
+    rows = "\n".join(f"Person {i},p{i}@example.com,+46 70 {i // 10000 % 10}{i % 10000:04d} 11" for i in range(1500))
+    report = runtime.pipeline.inspect(("name,email,phone\n" + rows).encode(), Envelope("big.csv", "https://x.example"))
+    inspection = runtime.store.inspection(report.decision_id)
+    assert inspection is not None and not inspection.evidence.traced and len(inspection.evidence.trace) == 2000
+    again = inspection.evidence.scan()
+    assert again.partial and len(again.findings) == 2000
+    assert decide(again, inspection.upload, runtime.policy, report.decision_id).action == report.decision
+
+
+def test_the_deadline_follows_the_uploads_time_limit_unless_set(make_runtime: Callable[..., Runtime]) -> None:
+    assert make_runtime(upload_seconds=50.0).pipeline.deadline == 80.0
+    assert make_runtime(upload_seconds=50.0, inspect_seconds=7.0).pipeline.deadline == 7.0

@@ -18,7 +18,7 @@ from starlette.datastructures import Headers
 
 from gateway.errors import BadRequest
 from gateway.http.deps import PipelineDep
-from gateway.proxy.body import MAX_FILES, Body, BodyReader, disposition_filename
+from gateway.proxy.body import MAX_FILES, Body, BodyReader, clean_file_name, disposition_filename
 from gateway.records import Channel, Content, Envelope
 from gateway.render.i18n import negotiate, parse_language
 from gateway.render.pages import DECISION_HEADER
@@ -90,7 +90,7 @@ async def inspect(
     else:
         answer = [r.model_dump(mode="json") for r in reports]
         answer_headers = {}
-    return JSONResponse(answer, headers=answer_headers)
+    return JSONResponse(answer, headers={**answer_headers, "Cache-Control": "no-store"})
 
 
 Uploads = list[tuple[str, Callable[[], Content], bool]]
@@ -121,5 +121,5 @@ def _uploads(body: Body, form: bool, received: int, destination: str | None,
 def header_filename(explicit: str | None, disposition: str | None) -> str:
     """File name from X-Detour-Filename (percent-encoded UTF-8 allowed) or Content-Disposition."""
     if explicit:
-        return unquote(explicit)
+        return clean_file_name(unquote(explicit)) or "upload"
     return (disposition_filename(disposition) if disposition else None) or "upload"

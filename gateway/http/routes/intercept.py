@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from gateway.errors import BadRequest
-from gateway.http.deps import PipelineDep, SettingsDep
+from gateway.http.deps import PipelineDep, RuntimeDep, SettingsDep
 from gateway.proxy.answer import blocked_response
 from gateway.proxy.body import BodyReader, HttpRequestHead, request_file_name
 from gateway.proxy.decide import decide_request
@@ -35,7 +35,7 @@ FORWARDED = ("Content-Type", "Content-Disposition", "Accept", "Accept-Language")
     responses={403: {"description": "Stopped: the answer to give the client"},
                400: {"description": "The intercepted request's method or URL is missing"}},
 )
-async def intercept(request: Request, pipeline: PipelineDep, settings: SettingsDep) -> Response:
+async def intercept(request: Request, pipeline: PipelineDep, settings: SettingsDep, runtime: RuntimeDep) -> Response:
     forwarded = request.headers
     method, url = forwarded.get("x-detour-request-method", ""), forwarded.get("x-detour-request-url", "")
     if not method or "://" not in url:
@@ -53,5 +53,6 @@ async def intercept(request: Request, pipeline: PipelineDep, settings: SettingsD
                                         warnings_stop=bool(settings.public_url))
     if stopping is None:
         return Response(status_code=204)
-    answer, answer_headers = blocked_response(stopping, head.header("Accept"), settings.public_url)
+    answer, answer_headers = blocked_response(stopping, head.header("Accept"), settings.public_url,
+                                              runtime.form_tokens.issue(stopping.decision_id))
     return Response(answer, status_code=403, headers={k: v for k, v in answer_headers if k != "Content-Length"})

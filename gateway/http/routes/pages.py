@@ -13,12 +13,16 @@
 
 Decision ids are unguessable (80 random bits): the id is the capability to see
 the page. Forms post back here and answer with a redirect to the page (303).
+Every form carries the decision's form token (``render.forms``) and must come
+from Detour's own pages (or, for a warning's reason, from the page a proxy
+showed in the destination's name): a form posted from another site is refused.
 """
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -71,6 +75,7 @@ async def decision_page(decision_id: str, request: Request, runtime: RuntimeDep)
     stored = await run_in_threadpool(_get, runtime.store, decision_id, _language(request))
     nonce = secrets.token_urlsafe(16)
     options = PageOptions(link_base="", action_base="", nonce=nonce, switcher=True,
+                          form_token=runtime.form_tokens.issue(stored.id),
                           redaction=offered(runtime.pipeline, stored.report),
                           helpdesk_webhook=runtime.webhook is not None)
     return HTMLResponse(render_block_page(stored.report, options, stored.history),
@@ -97,11 +102,40 @@ async def _form(request: Request) -> dict[str, str]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
+def _from_its_page(request: Request, runtime: Runtime, stored: StoredDecision, token: object,
+                   proxied: bool = False) -> bool:
+    """The form carries this decision's token, and the browser says it comes from Detour's page (or, with
+    ``proxied``, from the page a proxy answered in the destination's name). A browser that names no origin
+    (``Origin: null`` under Detour's no-referrer policy) is judged by the token alone."""
+    if not runtime.form_tokens.valid(stored.id, token):
+        return False
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    if origin in ("", "null"):
+        return True
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    allowed = {request.url.hostname, urlsplit(runtime.settings.public_url).hostname}
+    if proxied:
+        allowed.add(stored.report.destination.host)
+    return host is not None and host in allowed
+
+
+def _refused(stored: StoredDecision) -> HTMLResponse:
+    _ = translator(stored.report.language)
+    return _message(stored, _("This form could not be accepted. Open the decision page again and send it from "
+                              "there."), 403)
+
+
 @router.post("/d/{decision_id}/justify", summary="Give a business reason for a warning; then the same file may go")
-async def justify_form(decision_id: str, request: Request, store: StoreDep, settings: SettingsDep) -> Response:
+async def justify_form(decision_id: str, request: Request, runtime: RuntimeDep, store: StoreDep,
+                       settings: SettingsDep) -> Response:
     form = await _form(request)
     language = _language(request, form.get("lang"))
     stored = await run_in_threadpool(_get, store, decision_id, language)
+    if not _from_its_page(request, runtime, stored, form.get("form_token"), proxied=True):
+        return _refused(stored)
     try:
         await run_in_threadpool(justify, store, stored, form.get("justification"), settings.justification_minutes)
     except BadRequest as problem:
@@ -136,6 +170,8 @@ async def request_review(decision_id: str, request: Request, runtime: RuntimeDep
     form = await _form(request)
     language = _language(request, form.get("lang"))
     stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    if not _from_its_page(request, runtime, stored, form.get("form_token")):
+        return _refused(stored)
     tool, why = one_line(form.get("tool"), 200), one_line(form.get("why"), 2000)
     needed_by = one_line(form.get("needed_by"), 40)
     if not tool or not why:
@@ -152,6 +188,8 @@ async def report_wrong(decision_id: str, request: Request, runtime: RuntimeDep) 
     form = await _form(request)
     language = _language(request, form.get("lang"))
     stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    if not _from_its_page(request, runtime, stored, form.get("form_token")):
+        return _refused(stored)
     believed = one_line(form.get("believed"), 2000)
     if not believed:
         _ = translator(stored.report.language)
@@ -165,7 +203,9 @@ async def report_wrong(decision_id: str, request: Request, runtime: RuntimeDep) 
 async def ticket(decision_id: str, request: Request, runtime: RuntimeDep, webhook: WebhookDep) -> Response:
     form = await _form(request)
     language = _language(request, form.get("lang"))
-    await run_in_threadpool(_get, runtime.store, decision_id, language)
+    stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    if not _from_its_page(request, runtime, stored, form.get("form_token")):
+        return _refused(stored)
     if webhook is None:
         raise HTTPException(404, "No helpdesk webhook is configured; e-mail the helpdesk instead.")
     await _notify(runtime, decision_id, "ticket", {"note": one_line(form.get("note"), 2000)})
@@ -184,10 +224,13 @@ async def _notify(runtime: Runtime, decision_id: str, event: str, extra: dict[st
 
 @router.post("/d/{decision_id}/redact", summary="Download a copy of the same file with the values masked",
              response_class=Response, responses={200: {"description": "The redacted copy, as an attachment"}})
-async def redacted_copy(decision_id: str, request: Request, pipeline: PipelineDep, store: StoreDep) -> Response:
+async def redacted_copy(decision_id: str, request: Request, runtime: RuntimeDep, pipeline: PipelineDep,
+                        store: StoreDep) -> Response:
     async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
         language = _language(request, form.get("lang"))
         stored = await run_in_threadpool(_get, store, decision_id, language)
+        if not _from_its_page(request, runtime, stored, form.get("form_token")):
+            return _refused(stored)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             _ = translator(stored.report.language)

@@ -37,6 +37,7 @@ def test_multipart_upload_returns_the_decision_json(client: AppClient) -> None:
     report = response.json()
     assert report["decision"] == "block"
     assert response.headers["X-Detour-Decision"] == report["decision_id"]
+    assert response.headers["Cache-Control"] == "no-store"  # a decision is nobody else's to keep
     assert report["user"] == "anna" and report["group"] == "marketing"
     assert report["destination"]["host"] == "wetransfer.com"
     assert report["alternatives"][0]["id"] == "partner-sharepoint"

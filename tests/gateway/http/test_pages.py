@@ -73,7 +73,7 @@ def test_staff_can_ask_it_to_review_the_tool_and_see_the_status(app: tuple[AppCl
     decision = report["decision_id"]
     page = client.get(f"/d/{decision}").text
     assert f'action="/d/{decision}/review"' in page and 'value="wetransfer.com"' in page
-    answer = client.post(f"/d/{decision}/review", data={"tool": "WeTransfer Pro", "why": "send the campaign <b>"
+    answer = client.submit(decision, "review", {"tool": "WeTransfer Pro", "why": "send the campaign <b>"
                          "videos</b> to the agency", "needed_by": "Friday"}, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == f"/d/{decision}#review"
     [review] = runtime.store.get(decision).history.reviews
@@ -85,7 +85,7 @@ def test_staff_can_ask_it_to_review_the_tool_and_see_the_status(app: tuple[AppCl
 def test_a_review_request_needs_a_tool_and_a_reason(app: tuple[AppClient, Runtime]) -> None:
     client, _ = app
     decision = blocked(client)["decision_id"]
-    answer = client.post(f"/d/{decision}/review", data={"tool": " ", "why": ""})
+    answer = client.submit(decision, "review", {"tool": " ", "why": ""})
     # a page for the person, in the decision's language (Dutch here), with the way back
     assert answer.status_code == 400 and "Zeg welke tool of site je nodig hebt" in answer.text
     assert f'href="/d/{decision}?lang=nl"' in answer.text
@@ -95,7 +95,7 @@ def test_a_review_request_needs_a_tool_and_a_reason(app: tuple[AppClient, Runtim
 def test_staff_can_say_a_decision_looks_wrong(app: tuple[AppClient, Runtime]) -> None:
     client, runtime = app
     decision = blocked(client, language="nl")["decision_id"]
-    answer = client.post(f"/d/{decision}/wrong", data={"believed": "a list of our own test accounts"},
+    answer = client.submit(decision, "wrong", {"believed": "a list of our own test accounts"},
                          follow_redirects=False)
     assert answer.status_code == 303
     stored = runtime.store.get(decision)
@@ -111,3 +111,23 @@ def test_proxy_block_pages_carry_no_forms(app: tuple[AppClient, Runtime]) -> Non
     decision = blocked(client)["decision_id"]
     stored = runtime.store.get(decision)
     assert stored is not None and "<form" not in render_block_page(stored.report)
+
+
+def test_a_form_from_another_site_is_refused(app: tuple[AppClient, Runtime]) -> None:
+    """Cross-site request forgery: the decision id travels in links, so the forms need more than the id."""
+    client, runtime = app
+    decision = blocked(client, language="en")["decision_id"]
+    token = runtime.form_tokens.issue(decision)
+    forged = {"tool": "anything", "why": "forged by another site", "form_token": token}
+    evil = client.post(f"/d/{decision}/review", data=forged, headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403 and "could not be accepted" in evil.text
+    no_token = client.post(f"/d/{decision}/review", data={"tool": "x", "why": "no token at all"})
+    assert no_token.status_code == 403
+    other = runtime.form_tokens.issue("DTR-0000-0000-0000-0000")
+    wrong_token = client.post(f"/d/{decision}/wrong", data={"believed": "x", "form_token": other})
+    assert wrong_token.status_code == 403
+    stored = runtime.store.get(decision)
+    assert stored is not None and not stored.history.reviews and not stored.history.reported_wrong
+    same_site = client.post(f"/d/{decision}/review", data=forged, headers={"Origin": "http://detour.test"},
+                            follow_redirects=False)
+    assert same_site.status_code == 303

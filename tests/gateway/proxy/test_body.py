@@ -87,7 +87,7 @@ def test_a_raw_body_is_one_file_and_a_urlencoded_form_its_fields() -> None:
         [raw] = reader.finish().files
         assert (raw.name, raw.content().data) == ("raw.bin", b"\x00\x01data")
     with read("application/x-www-form-urlencoded", b"q=hello+world&empty=&to=anna%40example.com") as reader:
-        assert reader.finish().fields == [("q", "hello world"), ("to", "anna@example.com")]
+        assert reader.finish().fields == [("q", "hello world"), ("empty", ""), ("to", "anna@example.com")]
 
 
 def test_the_name_of_a_raw_request_body() -> None:
@@ -113,3 +113,34 @@ def test_form_fields_that_cant_all_be_checked_make_the_form_unreadable(content_t
     """Text typed into a form is content too: none of it may be skipped unseen."""
     with read(content_type, body, limit=limit, step=4096) as reader:
         assert problem in (reader.finish().problem or "")
+
+
+def test_a_body_sent_as_a_form_that_is_no_form_is_kept_whole() -> None:
+    """`curl --data-binary @list.csv` sends the file as application/x-www-form-urlencoded: no `=` anywhere."""
+    csv = b"name,email\nAnna,anna@example.com\nBo,bo@example.com\n"
+    with read("application/x-www-form-urlencoded", csv) as reader:
+        [(name, value)] = reader.finish().fields
+        assert "anna@example.com" in name and "bo@example.com" in name and value == ""
+
+
+@pytest.mark.parametrize(("header", "name"), [
+    ('form-data; name="file"; filename="C:\\Users\\bo\\kunder.csv"', "kunder.csv"),  # a client's folders
+    ("attachment; filename*=unicode_escape''%5Cud800.csv", "ud800.csv"),  # not a surrogate: utf-8, a \\ folder
+    ('attachment; filename="a\x07b.csv"', "ab.csv"),
+])
+def test_file_names_are_cleaned(header: str, name: str) -> None:
+    assert disposition_filename(header) == name
+
+
+@pytest.mark.parametrize("header", ["attachment; filename*=x; filename*0*=y", "attachment; filename=\"unterminated"])
+def test_a_disposition_that_does_not_parse_still_names_a_file(header: str) -> None:
+    assert disposition_filename(header) is not None  # a file part: its content is inspected, whatever its name
+
+
+def test_a_boundary_the_parser_refuses_makes_the_form_unreadable() -> None:
+    with read("multipart/form-data; boundary=" + "b" * 300, b"--" + b"b" * 300 + b"\r\n") as reader:
+        assert "boundary" in (reader.finish().problem or "")
+
+
+def test_a_url_that_does_not_parse_gives_a_plain_name() -> None:
+    assert request_file_name(HttpRequestHead("POST", "http://[::1/upload", [])) == "upload"

@@ -10,13 +10,16 @@ import hmac
 import io
 import json
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 
+from detectors.errors import Unredactable
 from gateway.http.app import create_app
 from gateway.proxy.answer import blocked_response
 from gateway.proxy.body import BodyReader, HttpRequestHead
@@ -26,8 +29,10 @@ from gateway.render.i18n import LOCALE_DIR
 from gateway.render.report import Report
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.staff.redaction import make_copy
 from gateway.staff.webhook import HelpdeskWebhook
 from gateway.store.models import TicketRow
+from tests import files
 from tests.conftest import CORPUS, ROOT, policies_with_warnings
 from tests.factories import AppClient
 from tests.services import Origin, start_origin
@@ -151,9 +156,9 @@ def test_a_warning_can_be_passed_with_a_business_reason(app: tuple[AppClient, Ru
     decision = first["decision_id"]
     page = client.get(f"/d/{decision}").text
     assert f'action="/d/{decision}/justify"' in page and "Check before this upload goes" in page
-    too_short = client.post(f"/d/{decision}/justify", data={"justification": "pls"})
+    too_short = client.submit(decision, "justify", {"justification": "pls"})
     assert too_short.status_code == 400 and "say in a sentence" in too_short.text
-    answer = client.post(f"/d/{decision}/justify", data={"justification": "Supplier invoice; Finance asked me to "
+    answer = client.submit(decision, "justify", {"justification": "Supplier invoice; Finance asked me to "
                          "send it to their accountant.", "lang": "en"}, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == f"/d/{decision}?lang=en#proceed"
     assert "Thank you, your reason is recorded" in client.get(f"/d/{decision}").text
@@ -169,7 +174,7 @@ def test_a_warning_can_be_passed_with_a_business_reason(app: tuple[AppClient, Ru
 def test_a_justification_expires(app: tuple[AppClient, Runtime]) -> None:
     client, runtime = app
     first = inspect(client, invoice(777), "march.txt", user="carl")
-    client.post(f"/d/{first['decision_id']}/justify", data={"justification": "Payroll run for March, agreed."})
+    client.submit(first['decision_id'], "justify", {"justification": "Payroll run for March, agreed."})
     from gateway.store.models import JustificationRow
 
     with runtime.store.session() as session, session.begin():
@@ -213,14 +218,24 @@ def test_proxies_stop_a_warning_until_it_is_justified(app: tuple[AppClient, Runt
 
 
 def test_the_proxied_warning_page_posts_the_reason_to_detour(app: tuple[AppClient, Runtime]) -> None:
-    _, runtime = app
+    client, runtime = app
     report = runtime.pipeline.inspect(invoice(31337), Envelope("x.txt", "https://wetransfer.com/upload"), "sv")
-    body, headers = blocked_response(report, "text/html", "https://detour.corp.example")
+    body, headers = blocked_response(report, "text/html", "https://detour.corp.example",
+                                     runtime.form_tokens.issue(report.decision_id))
     html = body.decode()
     assert f'action="https://detour.corp.example/d/{report.decision_id}/justify"' in html
     assert "Kontrollera innan uppladdningen går iväg" in html
     assert dict(headers)["X-Detour-Action"] == "warn" and "<script" not in html
     assert "default-src 'none'" in dict(headers)["Content-Security-Policy"]
+    # the page is shown in the destination's name: its form comes from there, with the decision's token
+    token = re.search(r'name="form_token" value="([0-9a-f]+)"', html)
+    assert token is not None
+    reason = {"justification": "The supplier needs the invoice today.", "form_token": token.group(1)}
+    answer = client.post(f"/d/{report.decision_id}/justify", data=reason, headers={"Origin": "https://wetransfer.com"},
+                         follow_redirects=False)
+    assert answer.status_code == 303
+    forged = client.post(f"/d/{report.decision_id}/justify", data=reason, headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
 
 
 # --- helpdesk webhook ---------------------------------------------------------------------------
@@ -237,7 +252,7 @@ def test_a_ticket_reaches_the_helpdesk_with_masked_details_only(app: tuple[AppCl
     receiver.answer = json.dumps({"result": {"number": "INC0042", "sys_id": "x"}}).encode()
     report = contacts(client)
     decision = report["decision_id"]
-    answer = client.post(f"/d/{decision}/ticket", data={"note": "Deadline today, the agency waits."},
+    answer = client.submit(decision, "ticket", {"note": "Deadline today, the agency waits."},
                          follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].endswith("#helpdesk")
     [request] = [r for r in receiver.received if decision.encode() in r.body]
@@ -260,9 +275,9 @@ def test_review_requests_and_wrong_reports_go_to_the_helpdesk_too(app: tuple[App
     client, _ = app
     receiver.status, receiver.answer = 200, b"{}"
     decision = contacts(client)["decision_id"]
-    client.post(f"/d/{decision}/review", data={"tool": "WeTransfer Pro", "why": "videos for the agency",
+    client.submit(decision, "review", {"tool": "WeTransfer Pro", "why": "videos for the agency",
                                                "needed_by": "Friday"})
-    client.post(f"/d/{decision}/wrong", data={"believed": "test accounts, not customers"})
+    client.submit(decision, "wrong", {"believed": "test accounts, not customers"})
     events = {m["event"]: m for m in _deliveries(receiver, decision)}
     assert events["review_request"]["review"] == {"tool": "WeTransfer Pro", "why": "videos for the agency",
                                                   "needed_by": "Friday"}
@@ -273,7 +288,7 @@ def test_a_helpdesk_that_is_down_gets_the_ticket_later(app: tuple[AppClient, Run
     client, runtime = app
     receiver.status, receiver.answer = 503, b"maintenance"
     decision = contacts(client, "sv")["decision_id"]
-    client.post(f"/d/{decision}/ticket", data={"note": ""})
+    client.submit(decision, "ticket", {"note": ""})
     assert "Väntar på att nå IT-supporten" in client.get(f"/d/{decision}").text
     assert runtime.webhook is not None
     assert runtime.webhook.deliver_due() == 0  # not due yet: the next attempt is a minute away
@@ -291,7 +306,7 @@ def test_without_a_webhook_there_is_no_ticket_form(runtime: Runtime) -> None:
     client = AppClient(create_app(runtime.settings, runtime))
     decision = contacts(client)["decision_id"]
     assert f'action="/d/{decision}/ticket"' not in client.get(f"/d/{decision}").text
-    assert client.post(f"/d/{decision}/ticket", data={}).status_code == 404
+    assert client.submit(decision, "ticket", {}).status_code == 404
 
 
 # --- the redacted copy ----------------------------------------------------------------------------
@@ -303,7 +318,7 @@ def test_a_redacted_copy_of_the_same_file(app: tuple[AppClient, Runtime]) -> Non
     decision = contacts(client)["decision_id"]
     page = client.get(f"/d/{decision}").text
     assert f'action="/d/{decision}/redact"' in page
-    answer = client.post(f"/d/{decision}/redact", files={"file": ("customers_q3.csv", blob)})
+    answer = client.submit(decision, "redact", files={"file": ("customers_q3.csv", blob)})
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-disposition"] == "attachment; filename*=UTF-8''customers_q3-redacted.csv"
     rows = list(csv.reader(io.StringIO(answer.content.decode())))
@@ -313,11 +328,29 @@ def test_a_redacted_copy_of_the_same_file(app: tuple[AppClient, Runtime]) -> Non
     assert "redacted-copy" in runtime.store.get(decision).history.routes_taken
 
 
+def test_a_copy_that_could_not_be_checked_is_not_handed_out(make_runtime: Callable[..., Runtime]) -> None:
+    """No capacity left for the copy's own check (on_error would let it through to a sanctioned site):
+    the person is asked to try again, never given an unchecked copy."""
+    runtime = make_runtime(inspect_threads=1, inspect_queue=0)
+    blob = (CORPUS / "customers_q3.csv").read_bytes()
+    report = runtime.pipeline.inspect(blob, Envelope("customers_q3.csv", "wetransfer.com"))
+    slow = files.png_with_text([f"line {i} of a scanned page" for i in range(40)])
+    busy = threading.Thread(target=runtime.pipeline.inspect, args=(slow, Envelope("slow.png", "wetransfer.com")))
+    busy.start()
+    time.sleep(0.2)  # the one inspection thread is taken
+    try:
+        with pytest.raises(Unredactable, match="could not check the copy"):
+            make_copy(runtime.pipeline, report, blob)
+    finally:
+        busy.join()
+    assert make_copy(runtime.pipeline, report, blob).masked >= 120  # with capacity back, the copy is made
+
+
 def test_the_redacted_copy_needs_the_same_file(app: tuple[AppClient, Runtime]) -> None:
     client, _ = app
     decision = contacts(client, "nl")["decision_id"]
     other = (CORPUS / "customers_q3.csv").read_bytes() + b"Extra Person,extra@example.org,0612345678,X\n"
-    answer = client.post(f"/d/{decision}/redact", files={"file": ("customers_q3.csv", other)})
+    answer = client.submit(decision, "redact", files={"file": ("customers_q3.csv", other)})
     assert answer.status_code == 422 and "Dit is niet het bestand dat is tegengehouden" in answer.text
 
 
