@@ -10,6 +10,7 @@ folder unless ``DETOUR_DATABASE_URL`` says otherwise).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,11 @@ from gateway.settings import Settings
 from gateway.staff.webhook import HelpdeskWebhook
 from gateway.store.audit import AuditLog
 from gateway.store.recorder import Recorder
-from gateway.store.store import DecisionStore, sqlite_url
+from gateway.store.spool import Spool
+from gateway.store.store import DecisionStore, StoredDecision, sqlite_url
 
 SPECIAL_ENTITIES = frozenset({entities.UNSCANNABLE, entities.DETECTOR_ERROR})
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -61,11 +64,31 @@ class Runtime:
             secret = settings.helpdesk_webhook_secret.get_secret_value() if settings.helpdesk_webhook_secret else None
             webhook = HelpdeskWebhook(settings.helpdesk_webhook_url, secret, settings.helpdesk_webhook_timeout, store)
         pool = InspectionPool(settings.inspect_threads, settings.inspect_queue, settings.inspect_memory_mb * MB)
-        pipeline = Pipeline(settings, policy, scanner, Recorder(store, audit), pool)
+        spool = Spool(settings.data_dir / "spool" / "decisions.jsonl", settings.spool_mb * MB)
+        recorder = Recorder(store, audit, spool)
+        pipeline = Pipeline(settings, policy, scanner, recorder, pool)
         return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()))
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.pipeline.recorder
+
+    def find(self, decision_id: str, language: str | None = None) -> StoredDecision | None:
+        """A decision by its reference: from the store, or on its way there (queued or spooled)."""
+        if len(decision_id) > 32:
+            return None
+        try:
+            stored = self.store.get(decision_id, language)
+            if stored is None and self.recorder.settle(decision_id):  # just answered: it is being written
+                stored = self.store.get(decision_id, language)
+        except Exception:  # the store is down: the decision may be waiting in the spool
+            log.warning("the decision store can't be read; looking in the spool")
+            stored = None
+        return stored or self.recorder.pending(decision_id, language)
 
     def close(self) -> None:
         self.pipeline.pool.shutdown()
+        self.recorder.close()
         self.store.close()
 
 

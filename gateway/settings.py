@@ -54,6 +54,8 @@ class Settings(BaseSettings):
                                    "once (running and waiting); beyond them the policy's on_error decides at once "
                                    "(one upload alone is always taken)")
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
+    spool_mb: int = Field(default=1024, ge=1, description="Disk for decisions that wait while the decision store "
+                          "can't be written (DETOUR_DATA_DIR/spool/)")
     database_url: str = Field(default="", description="SQLAlchemy URL of the decision store; empty: SQLite "
                               "in DETOUR_DATA_DIR (detour.db)")
     public_url: str = Field(default="", description="Where people reach Detour's pages (e.g. https://detour.corp."

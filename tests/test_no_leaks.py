@@ -44,10 +44,11 @@ def _all_output(runtime: Runtime, blob: bytes, name: str, caplog: pytest.LogCapt
             out.append(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
             out.append(format_text(report))
             for shown in ("en", "sv", "nl"):  # the page in every language, and what the helpdesk gets
-                stored = runtime.store.get(report.decision_id, shown)
+                stored = runtime.find(report.decision_id, shown)
                 assert stored is not None
                 out.append(render_block_page(stored.report, PageOptions(link_base="", action_base=""), stored.history))
                 out.append(json.dumps(payload("ticket", stored, "https://detour.example", {}), ensure_ascii=False))
+    runtime.recorder.flush()  # the store is written off the answer's path
     assert runtime.settings.audit_log is not None
     out.append(runtime.settings.audit_log.read_text())
     out.append(_store_dump(runtime.settings.data_dir / "detour.db"))

@@ -68,6 +68,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(pages.router)
     app.include_router(health.router)
 
+    @app.exception_handler(pages.StillRecording)
+    async def still_recording(request: Request, exc: pages.StillRecording) -> Response:
+        if wants_json(request.headers.get("accept", "")) or request.url.path.startswith("/v1/"):
+            return _error(409, "still_recording", "This decision is still being recorded; try again in a moment.")
+        return pages.still_recording(exc.stored)
+
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
         return _error(400, "bad_request", str(exc))

@@ -35,6 +35,7 @@ class PageOptions:
     page_link: str | None = None  # a proxied page: where the decision's own page is
     nonce: str | None = None  # Detour's own page: the CSP nonce of its script
     form_token: str = ""  # the decision's form token (render.forms): every form posts it back
+    recording: bool = False  # still on its way to the store: said so, and no forms yet
     switcher: bool = False
     redaction: bool = False
     helpdesk_webhook: bool = False
@@ -61,7 +62,7 @@ def render_block_page(report: Report, options: PageOptions | None = None, histor
         links=links, history=history, statuses={k: _(v) for k, v in STATUSES.items()},
         languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES], page_url=f"/d/{report.decision_id}",
         action_base=options.action_base, page_link=options.page_link, nonce=options.nonce,
-        form_token=options.form_token,
+        form_token=options.form_token, recording=options.recording,
         switcher=options.switcher, redaction=options.redaction, helpdesk_webhook=options.helpdesk_webhook)
 
 

@@ -13,6 +13,7 @@ opens.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,10 +63,38 @@ class StoredDecision:
     id: str
     report: Report  # in the language asked for, when the decision was rendered in it
     history: History
+    recording: bool = False  # on its way to the store (queued, or spooled while the store was down)
 
 
 _EVIDENCE = TypeAdapter(Evidence)
 _DECISION = TypeAdapter(Decision)
+
+
+def row_of(inspection: Inspection, report: Report, translations: dict[str, Report] | None = None) -> dict[str, Any]:
+    """A decision as the store keeps it, in JSON (so it can wait in the spool as it is)."""
+    upload = inspection.upload
+    return {
+        "id": report.decision_id, "created": datetime.now(UTC).isoformat(), "user": upload.user,
+        "group": upload.group, "client_ip": upload.client_ip, "channel": upload.channel.value,
+        "destination": report.destination.url, "destination_host": report.destination.host,
+        "file_name": report.file, "size": report.size, "sha256": report.sha256, "file_type": report.file_type.mime,
+        "decision": report.decision.value, "rules": [r.rule for r in report.reasons],
+        "alternatives": [a.id for a in report.alternatives], "report": report.model_dump(mode="json"),
+        "justified_by": report.justified_by,
+        "translations": {language: translated.model_dump(mode="json")
+                         for language, translated in (translations or {}).items()} or None,
+        "evidence": _EVIDENCE.dump_python(inspection.evidence, mode="json"),
+        "outcome": _DECISION.dump_python(inspection.decision, mode="json"),
+        "policy_digest": inspection.policy_digest, "failure": inspection.failure,
+    }
+
+
+def stored_from_row(row: dict[str, Any], language: str | None) -> StoredDecision:
+    """A decision not in the store yet (still on its way: queued or spooled), as the page shows it."""
+    report = (row.get("translations") or {}).get(language or "", row["report"])
+    return StoredDecision(row["id"], Report.model_validate(report),
+                          History(_aware(datetime.fromisoformat(row["created"])), client_ip=row.get("client_ip")),
+                          recording=True)
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -84,22 +113,18 @@ class DecisionStore:
 
     def record(self, inspection: Inspection, report: Report, translations: dict[str, Report] | None = None) -> None:
         """Store a decision; ``translations``: the same report in the other languages, for the page."""
-        upload = inspection.upload
-        row = DecisionRow(
-            id=report.decision_id, created=datetime.now(UTC), user=upload.user, group=upload.group,
-            client_ip=upload.client_ip, channel=upload.channel, destination=report.destination.url,
-            destination_host=report.destination.host, file_name=report.file, size=report.size,
-            sha256=report.sha256, file_type=report.file_type.mime, decision=report.decision.value,
-            rules=[r.rule for r in report.reasons], alternatives=[a.id for a in report.alternatives],
-            report=report.model_dump(mode="json"), justified_by=report.justified_by,
-            translations={language: translated.model_dump(mode="json")
-                          for language, translated in (translations or {}).items()} or None,
-            evidence=_EVIDENCE.dump_python(inspection.evidence, mode="json"),
-            outcome=_DECISION.dump_python(inspection.decision, mode="json"),
-            policy_digest=inspection.policy_digest, failure=inspection.failure,
-        )
+        self.insert([row_of(inspection, report, translations)])
+
+    def insert(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store decisions given as ``row_of`` rows, in one transaction; a decision already stored is left as it
+        is (a spool replayed after a crash writes each decision once). Returns how many were new."""
+        ids = [row["id"] for row in rows]
         with self._sessions.begin() as session:
-            session.add(row)
+            present = set(session.scalars(select(DecisionRow.id).where(DecisionRow.id.in_(ids))))
+            fresh = [DecisionRow(**{**row, "created": datetime.fromisoformat(row["created"])})
+                     for row in rows if row["id"] not in present]
+            session.add_all(fresh)
+            return len(fresh)
 
     def get(self, decision_id: str, language: str | None = None) -> StoredDecision | None:
         """The decision with what happened since; its report in ``language`` when it was rendered in it."""
@@ -247,5 +272,5 @@ def _sqlite_pragmas(connection: Any, _record: object) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=1000")  # short: the writer spools rather than waits (store.recorder)
     cursor.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def test_migrations_bring_an_empty_database_to_head_and_run_again_harmlessly(pip
             assert connection.execute(text("select version_num from alembic_version")).scalar_one() == _head()
     finally:
         engine.dispose()
+    pipeline.recorder.flush()
     stored = store.get(report.decision_id)
     assert stored is not None and stored.report == report
 
@@ -94,6 +96,7 @@ def test_migrations_bring_an_empty_database_to_head_and_run_again_harmlessly(pip
 def test_every_kind_of_record_round_trips(pipeline: Pipeline, store: DecisionStore) -> None:
     report = pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(),
                               Envelope("customers_q3.csv", "https://wetransfer.com/x", "anna", "marketing"), "sv")
+    pipeline.recorder.flush()
     stored = store.get(report.decision_id)
     assert stored is not None and stored.report == report and stored.history.created.tzinfo is not None
     assert store.get(report.decision_id, "nl").report.language == "nl"  # type: ignore[union-attr]
@@ -108,6 +111,7 @@ def test_every_kind_of_record_round_trips(pipeline: Pipeline, store: DecisionSto
     assert [t.id for t in claimed] == [ticket] and claimed[0].payload == {"reference": report.decision_id}
     assert store.due_tickets() == []  # claimed once: another Detour on the same database does not get it
     store.ticket_attempted(ticket, sent=True, remote_id="INC0042")
+    pipeline.recorder.flush()
     stored = store.get(report.decision_id)
     assert stored is not None
     history = stored.history
@@ -120,6 +124,7 @@ def test_justifications_match_file_site_and_person_until_they_expire(pipeline: P
     request = Envelope("invoice.txt", "https://wetransfer.com/upload", "bert", client_ip="10.0.0.9")
     warned = pipeline.inspect(invoice(2024), request, "en")
     assert warned.decision.value == "warn" and warned.justified_by is None
+    pipeline.recorder.flush()
     justification = store.justify(warned.decision_id, "Supplier invoice for Finance.", 30)
     assert justification.expires.tzinfo is not None
     assert pipeline.inspect(invoice(2024), request, "en").justified_by == warned.decision_id
@@ -133,6 +138,7 @@ def test_no_table_holds_a_raw_value(pipeline: Pipeline, store: DecisionStore, da
     for name in ("customers_q3.csv", "refunds.docx"):
         report = pipeline.inspect((CORPUS / name).read_bytes(), Envelope(name, "wetransfer.com"), "en")
         assert report.decision.value == "block"
+        pipeline.recorder.flush()
         store.add_ticket(report.decision_id, "ticket", {"findings": [f.model_dump() for f in report.findings]})
     dump: list[str] = []
     with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as connection:
@@ -166,6 +172,7 @@ def test_concurrent_writers_all_land(pipeline: Pipeline, database: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    pipeline.recorder.flush()
     with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as connection:
         stored = {row[0] for row in connection.execute("select id from decisions")}
     assert len(ids) == 32 and stored == set(ids)
@@ -195,6 +202,7 @@ def test_detour_serve_on_postgresql(database: str, tmp_path: Path) -> None:
 def test_two_detours_on_one_database_never_claim_the_same_ticket(pipeline: Pipeline, store: DecisionStore) -> None:
     report = pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(), Envelope("c.csv", "wetransfer.com"),
                               "en")
+    pipeline.recorder.flush()
     tickets = {store.add_ticket(report.decision_id, "ticket", {"n": n}) for n in range(40)}
     with store.engine.begin() as connection:  # all due
         connection.execute(text("update tickets set next_attempt = now() - interval '1 second'"))
@@ -213,3 +221,48 @@ def test_two_detours_on_one_database_never_claim_the_same_ticket(pipeline: Pipel
         thread.join()
     other.close()
     assert not set(claims["a"]) & set(claims["b"]) and set(claims["a"]) | set(claims["b"]) == tickets
+
+
+def test_a_postgresql_outage_under_load_loses_no_decision(runtime: Runtime, database: str,
+                                                          postgres_url: str) -> None:
+    """The database refuses connections for a few seconds while four clients upload: every decision
+    answered meanwhile waits in the spool and reaches PostgreSQL afterwards, once."""
+    name = database.rsplit("/", 1)[1]
+    admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    answered: list[str] = []
+    lock = threading.Lock()
+    outage_over = threading.Event()
+
+    def upload(worker: int) -> None:
+        n = 0
+        while not outage_over.is_set() or n < 10:
+            blob = (CORPUS / ("customers_q3.csv" if n % 2 else "products.csv")).read_bytes()
+            report = runtime.pipeline.inspect(blob, Envelope(f"w{worker}-{n}.csv", "wetransfer.com"))
+            with lock:
+                answered.append(report.decision_id)
+            n += 1
+
+    threads = [threading.Thread(target=upload, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
+        connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+    degraded = False
+    for _ in range(40):  # three seconds and more of outage, under load
+        degraded = degraded or runtime.recorder.health().state == "degraded"
+        time.sleep(0.1)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
+    outage_over.set()
+    for thread in threads:
+        thread.join()
+    deadline = time.monotonic() + 60
+    while runtime.recorder.health().state != "ok" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert runtime.recorder.flush(30) and runtime.recorder.health().state == "ok"
+    with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as connection:
+        stored = [row[0] for row in connection.execute("select id from decisions")]
+    assert degraded, "the outage did not reach the recorder"
+    assert len(stored) == len(set(stored)) == len(answered) and set(stored) == set(answered)

@@ -167,6 +167,7 @@ def test_every_channel_decides_the_same_and_records_it(case: Case, channel: str,
 
 def recorded(runtime: Runtime, answer: Answer, name: str, channel: str) -> DecisionRow:
     """The one decision recorded for this upload: by its reference, or (a 204 names none) by its name."""
+    runtime.recorder.flush()  # the store is written off the answer's path
     with runtime.store.session() as session:
         if answer.decision_id is not None:
             row = session.get(DecisionRow, answer.decision_id)
@@ -239,6 +240,7 @@ def test_hostile_request_metadata_is_decided_and_recorded(case: Hostile, channel
         assert b"HTTP/1.1 403 Forbidden" in raw, raw[:300]
         answer = Answer("block", raw.split(b"X-Detour-Decision: ", 1)[1].split(b"\r\n", 1)[0].decode())
     assert answer.action == case.expect
+    runtime.recorder.flush()  # the store is written off the answer's path
     with runtime.store.session() as session:
         row = session.get(DecisionRow, answer.decision_id)
         assert row is not None and row.decision == case.expect

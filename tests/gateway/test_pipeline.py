@@ -78,7 +78,7 @@ def test_a_timeout_is_decided_by_on_error_in_the_persons_language(make_runtime: 
     assert report.reasons[0].message == reason and report.helpdesk.message.startswith(message)
     assert report.decision_id in report.helpdesk.message and report.scan.partial
     assert [a.id for a in report.alternatives] == ["secure-transfer", "vpn-share", "request-review"]
-    stored = runtime.store.get(report.decision_id, "nl")  # recorded, and its page can switch language
+    stored = runtime.find(report.decision_id, "nl")  # recorded, and its page can switch language
     assert stored is not None and stored.report.reasons[0].message == MESSAGES["nl"][0]
 
 
@@ -87,7 +87,7 @@ def test_a_timeout_to_a_sanctioned_destination_goes_through_as_the_policy_says(
     runtime = make_runtime(inspect_seconds=0.2)
     report = runtime.pipeline.inspect(SLOW, Envelope("slow.png", "https://corp-example.sharepoint.com/sites/x"))
     assert (report.decision, report.reasons[0].rule) == ("allow", "internal-timeout")
-    assert runtime.store.get(report.decision_id) is not None
+    assert runtime.find(report.decision_id) is not None
 
 
 def test_a_timed_out_inspection_stops_its_worker_and_records_once(make_runtime: Callable[..., Runtime],
@@ -101,6 +101,7 @@ def test_a_timed_out_inspection_stops_its_worker_and_records_once(make_runtime: 
         time.sleep(0.1)
     else:
         pytest.fail("the abandoned inspection did not stop its extraction worker")
+    runtime.recorder.flush()  # written off the answer's path: wait for the writer
     with runtime.store.session() as session:
         names = [row.file_name for row in session.query(DecisionRow).filter(DecisionRow.sha256 == report.sha256)]
     assert names == ["slow.png"]  # the abandoned work recorded nothing of its own
@@ -122,7 +123,7 @@ def test_no_capacity_left_is_decided_by_on_error_at_once(make_runtime: Callable[
     first.join()
     assert (report.decision, report.reasons[0].rule) == ("block", "internal-busy")
     assert report.reasons[0].message == "Detour hade för mycket att göra för att kontrollera filen just nu."
-    assert runtime.store.get(report.decision_id) is not None
+    assert runtime.find(report.decision_id) is not None
     again = runtime.pipeline.inspect((CORPUS / "products.csv").read_bytes(), Envelope("p.csv", "wetransfer.com"))
     assert again.decision == "allow"  # capacity is back
 
@@ -158,6 +159,7 @@ def test_a_bug_while_deciding_is_decided_by_on_error_not_raised(pipeline: Pipeli
 def test_a_recorded_decision_renders_again_in_any_language_as_answered(runtime: Runtime) -> None:
     for name, language in (("customers_q3.csv", "sv"), ("products.csv", "en")):  # a stop, and an allow
         report = runtime.pipeline.inspect((CORPUS / name).read_bytes(), Envelope(name, "wetransfer.com"), "sv")
+        runtime.recorder.flush()
         inspection = runtime.store.inspection(report.decision_id)
         assert inspection is not None and inspection.upload.channel is Channel.API
         assert render(inspection, runtime.policy, "sv") == report.model_copy(update={"justified_by": None})
@@ -170,6 +172,7 @@ def test_a_recorded_decision_decides_again_under_another_policy(runtime: Runtime
     invoice = b"Please pay invoice 2026-118 to NL91ABNA0417164300 before Friday.\n"
     report = runtime.pipeline.inspect(invoice, Envelope("invoice.txt", "https://wetransfer.com/x"))
     assert report.decision == "allow"
+    runtime.recorder.flush()
     inspection = runtime.store.inspection(report.decision_id)
     assert inspection is not None and inspection.evidence.traced
     assert [d.entity for d in inspection.evidence.detectors] == ["IBAN_CODE"]
@@ -188,6 +191,7 @@ def test_a_large_decision_decides_again_on_what_was_kept_and_says_so(runtime: Ru
     decision does, and the scan it gives back is partial."""
     rows = "\n".join(f"Person {i},p{i}@example.com,+46 70 {i // 10000 % 10}{i % 10000:04d} 11" for i in range(1500))
     report = runtime.pipeline.inspect(("name,email,phone\n" + rows).encode(), Envelope("big.csv", "https://x.example"))
+    runtime.recorder.flush()
     inspection = runtime.store.inspection(report.decision_id)
     assert inspection is not None and not inspection.evidence.traced and len(inspection.evidence.trace) == 2000
     again = inspection.evidence.scan()

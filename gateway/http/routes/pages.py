@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from alternatives.catalogue import Language
 from detectors.errors import Unredactable
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, DetourError
 from gateway.http.deps import PipelineDep, RuntimeDep, SettingsDep, StoreDep, WebhookDep
 from gateway.render.i18n import negotiate, parse_language, translator
 from gateway.render.pages import PageOptions, render_block_page, render_message
@@ -39,7 +39,7 @@ from gateway.runtime import Runtime
 from gateway.staff.justification import MAX_CHARACTERS, MIN_CHARACTERS, justify, one_line
 from gateway.staff.redaction import REDACTED_ROUTE, make_copy, offered
 from gateway.staff.webhook import payload
-from gateway.store import DecisionStore, StoredDecision
+from gateway.store import StoredDecision
 
 router = APIRouter(tags=["pages"])
 
@@ -63,32 +63,55 @@ def _language(request: Request, chosen: object = None) -> Language | None:
     return negotiate(accept) if accept and any(parse_language(t.split(";")[0]) for t in accept.split(",")) else None
 
 
-def _get(store: DecisionStore, decision_id: str, language: Language | None = None) -> StoredDecision:
-    stored = store.get(decision_id, language) if len(decision_id) <= 32 else None
+def _get(runtime: Runtime, decision_id: str, language: Language | None = None) -> StoredDecision:
+    stored = runtime.find(decision_id, language)
     if stored is None:
         raise HTTPException(404, "No decision with this reference. Check the reference in your message.")
     return stored
 
 
+def _recorded(runtime: Runtime, decision_id: str, language: Language | None = None) -> StoredDecision:
+    """A decision that is in the store: what the forms act on. One still on its way gets a 'moment' page."""
+    stored = _get(runtime, decision_id, language)
+    if stored.recording:
+        raise StillRecording(stored)
+    return stored
+
+
+class StillRecording(DetourError):
+    """A form for a decision that is not in the store yet: answered with a page asking to try again."""
+
+    def __init__(self, stored: StoredDecision) -> None:
+        super().__init__(stored.id)
+        self.stored = stored
+
+
+def still_recording(stored: StoredDecision) -> HTMLResponse:
+    _ = translator(stored.report.language)
+    return _message(stored, _("This decision is still being recorded. Please try again in a moment."), 409)
+
+
 @router.get("/d/{decision_id}", response_class=HTMLResponse, summary="The page of a decision")
 async def decision_page(decision_id: str, request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    stored = await run_in_threadpool(_get, runtime.store, decision_id, _language(request))
+    stored = await run_in_threadpool(_get, runtime, decision_id, _language(request))
     nonce = secrets.token_urlsafe(16)
-    options = PageOptions(link_base="", action_base="", nonce=nonce, switcher=True,
-                          form_token=runtime.form_tokens.issue(stored.id),
-                          redaction=offered(runtime.pipeline, stored.report),
+    recording = stored.recording  # on its way to the store: the routes work, the forms come when it is there
+    options = PageOptions(link_base=None if recording else "", action_base=None if recording else "", nonce=nonce,
+                          switcher=True, form_token=runtime.form_tokens.issue(stored.id), recording=recording,
+                          redaction=not recording and offered(runtime.pipeline, stored.report),
                           helpdesk_webhook=runtime.webhook is not None)
-    return HTMLResponse(render_block_page(stored.report, options, stored.history),
+    return HTMLResponse(render_block_page(stored.report, options, None if recording else stored.history),
                         headers=_page_headers(stored.report.language, nonce))
 
 
 @router.get("/d/{decision_id}/go/{alternative_id}", summary="Take an offered route (recorded), then go there")
-async def take_route(decision_id: str, alternative_id: str, store: StoreDep) -> RedirectResponse:
-    stored = await run_in_threadpool(_get, store, decision_id)
+async def take_route(decision_id: str, alternative_id: str, runtime: RuntimeDep) -> RedirectResponse:
+    stored = await run_in_threadpool(_get, runtime, decision_id)
     offer = next((o for o in stored.report.alternatives if o.id == alternative_id), None)
     if offer is None or not offer.url:
         raise HTTPException(404, "This route was not offered with this decision.")
-    await run_in_threadpool(store.route_taken, decision_id, alternative_id)
+    if not stored.recording:  # a decision still on its way: the person goes on, the click is not counted
+        await run_in_threadpool(runtime.store.route_taken, decision_id, alternative_id)
     return RedirectResponse(offer.url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
@@ -133,7 +156,7 @@ async def justify_form(decision_id: str, request: Request, runtime: RuntimeDep, 
                        settings: SettingsDep) -> Response:
     form = await _form(request)
     language = _language(request, form.get("lang"))
-    stored = await run_in_threadpool(_get, store, decision_id, language)
+    stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
     if not _from_its_page(request, runtime, stored, form.get("form_token"), proxied=True):
         return _refused(stored)
     try:
@@ -156,9 +179,9 @@ class JustificationOut(BaseModel):
 
 @router.post("/v1/decisions/{decision_id}/justification", tags=["inspect"], response_model=JustificationOut,
              summary="Record a business reason for a warning (browser extensions, scripts)")
-async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()], store: StoreDep,
-                      settings: SettingsDep) -> JustificationOut:
-    stored = await run_in_threadpool(_get, store, decision_id)
+async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()], runtime: RuntimeDep,
+                      store: StoreDep, settings: SettingsDep) -> JustificationOut:
+    stored = await run_in_threadpool(_recorded, runtime, decision_id)
     justification = await run_in_threadpool(justify, store, stored, body.justification,
                                             settings.justification_minutes)
     return JustificationOut(decision_id=decision_id, justified=True,
@@ -169,7 +192,7 @@ async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()]
 async def request_review(decision_id: str, request: Request, runtime: RuntimeDep) -> Response:
     form = await _form(request)
     language = _language(request, form.get("lang"))
-    stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
     if not _from_its_page(request, runtime, stored, form.get("form_token")):
         return _refused(stored)
     tool, why = one_line(form.get("tool"), 200), one_line(form.get("why"), 2000)
@@ -187,7 +210,7 @@ async def request_review(decision_id: str, request: Request, runtime: RuntimeDep
 async def report_wrong(decision_id: str, request: Request, runtime: RuntimeDep) -> Response:
     form = await _form(request)
     language = _language(request, form.get("lang"))
-    stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
     if not _from_its_page(request, runtime, stored, form.get("form_token")):
         return _refused(stored)
     believed = one_line(form.get("believed"), 2000)
@@ -203,7 +226,7 @@ async def report_wrong(decision_id: str, request: Request, runtime: RuntimeDep) 
 async def ticket(decision_id: str, request: Request, runtime: RuntimeDep, webhook: WebhookDep) -> Response:
     form = await _form(request)
     language = _language(request, form.get("lang"))
-    stored = await run_in_threadpool(_get, runtime.store, decision_id, language)
+    stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
     if not _from_its_page(request, runtime, stored, form.get("form_token")):
         return _refused(stored)
     if webhook is None:
@@ -217,7 +240,7 @@ async def _notify(runtime: Runtime, decision_id: str, event: str, extra: dict[st
     webhook = runtime.webhook
     if webhook is None:
         return
-    for_it = await run_in_threadpool(_get, runtime.store, decision_id, runtime.pipeline.default_language)
+    for_it = await run_in_threadpool(_recorded, runtime, decision_id, runtime.pipeline.default_language)
     message = payload(event, for_it, runtime.settings.public_url, extra)
     await run_in_threadpool(webhook.submit, decision_id, event, message)
 
@@ -228,7 +251,7 @@ async def redacted_copy(decision_id: str, request: Request, runtime: RuntimeDep,
                         store: StoreDep) -> Response:
     async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
         language = _language(request, form.get("lang"))
-        stored = await run_in_threadpool(_get, store, decision_id, language)
+        stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
         if not _from_its_page(request, runtime, stored, form.get("form_token")):
             return _refused(stored)
         upload = form.get("file")

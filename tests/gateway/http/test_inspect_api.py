@@ -115,7 +115,7 @@ def test_a_form_that_does_not_parse_is_decided_by_the_policy(client: AppClient, 
     report = response.json()
     assert (report["decision"], report["reasons"][0]["rule"]) == ("block", "block-unscannable-external")
     assert "the form" in report["findings"][0]["examples"][0]
-    assert runtime.store.get(report["decision_id"]) is not None  # recorded
+    assert runtime.find(report["decision_id"]) is not None  # recorded
 
 
 def test_a_form_without_a_boundary_is_decided_by_the_policy(client: AppClient) -> None:
@@ -133,7 +133,7 @@ def test_an_upload_over_the_limit_is_decided_by_the_policy_with_its_true_size_an
     assert (report["decision"], report["size"], report["sha256"]) == ("block", len(blob),
                                                                       hashlib.sha256(blob).hexdigest())
     assert "larger than the limit" in report["findings"][0]["examples"][0]
-    assert runtime.store.get(report["decision_id"]) is not None
+    assert runtime.find(report["decision_id"]) is not None
 
 
 def test_a_file_over_the_limit_in_a_form_is_decided_and_the_other_files_too(client: AppClient) -> None:

@@ -43,7 +43,7 @@ def test_a_route_link_is_recorded_and_redirects_to_the_catalogue_url(app: tuple[
     offer = report["alternatives"][0]
     response = client.get(f"/d/{report['decision_id']}/go/{offer['id']}", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == offer["url"]
-    stored = runtime.store.get(report["decision_id"])
+    stored = runtime.find(report["decision_id"])
     assert stored is not None and stored.history.routes_taken == (offer["id"],)
 
 
@@ -76,7 +76,7 @@ def test_staff_can_ask_it_to_review_the_tool_and_see_the_status(app: tuple[AppCl
     answer = client.submit(decision, "review", {"tool": "WeTransfer Pro", "why": "send the campaign <b>"
                          "videos</b> to the agency", "needed_by": "Friday"}, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == f"/d/{decision}#review"
-    [review] = runtime.store.get(decision).history.reviews
+    [review] = runtime.find(decision).history.reviews
     assert (review.tool, review.needed_by, review.status) == ("WeTransfer Pro", "Friday", "open")
     page = client.get(f"/d/{decision}").text
     assert "You asked IT to review: <strong>WeTransfer Pro</strong>" in page and "waiting for IT" in page
@@ -98,7 +98,7 @@ def test_staff_can_say_a_decision_looks_wrong(app: tuple[AppClient, Runtime]) ->
     answer = client.submit(decision, "wrong", {"believed": "a list of our own test accounts"},
                          follow_redirects=False)
     assert answer.status_code == 303
-    stored = runtime.store.get(decision)
+    stored = runtime.find(decision)
     assert stored is not None and stored.history.reported_wrong
     assert stored.report.findings  # IT sees the masked findings with the report
     assert "Dank je: IT bekijkt deze beslissing" in client.get(f"/d/{decision}").text
@@ -109,7 +109,7 @@ def test_proxy_block_pages_carry_no_forms(app: tuple[AppClient, Runtime]) -> Non
 
     client, runtime = app
     decision = blocked(client)["decision_id"]
-    stored = runtime.store.get(decision)
+    stored = runtime.find(decision)
     assert stored is not None and "<form" not in render_block_page(stored.report)
 
 
@@ -126,7 +126,7 @@ def test_a_form_from_another_site_is_refused(app: tuple[AppClient, Runtime]) -> 
     other = runtime.form_tokens.issue("DTR-0000-0000-0000-0000")
     wrong_token = client.post(f"/d/{decision}/wrong", data={"believed": "x", "form_token": other})
     assert wrong_token.status_code == 403
-    stored = runtime.store.get(decision)
+    stored = runtime.find(decision)
     assert stored is not None and not stored.history.reviews and not stored.history.reported_wrong
     same_site = client.post(f"/d/{decision}/review", data=forged, headers={"Origin": "http://detour.test"},
                             follow_redirects=False)

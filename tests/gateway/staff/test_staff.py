@@ -213,6 +213,7 @@ def test_proxies_stop_a_warning_until_it_is_justified(app: tuple[AppClient, Runt
     stopped = decided(warnings_stop=True)
     assert stopped is not None and stopped.decision.value == "warn"
     assert decided(warnings_stop=False) is None  # no pages to justify on: it goes, recorded
+    runtime.recorder.flush()  # the decision is written off the answer's path
     runtime.store.justify(stopped.decision_id, "Paying the supplier today.", 30)
     assert decided(warnings_stop=True) is None
 
@@ -325,7 +326,7 @@ def test_a_redacted_copy_of_the_same_file(app: tuple[AppClient, Runtime]) -> Non
     assert len(rows) == 61 and rows[1][1] == "[email]" and int(answer.headers["x-detour-masked"]) >= 120
     # the copy itself may now go where the original could not
     assert inspect(client, answer.content, "customers_q3-redacted.csv")["decision"] == "allow"
-    assert "redacted-copy" in runtime.store.get(decision).history.routes_taken
+    assert "redacted-copy" in runtime.find(decision).history.routes_taken
 
 
 def test_a_copy_that_could_not_be_checked_is_not_handed_out(make_runtime: Callable[..., Runtime]) -> None:
@@ -377,5 +378,5 @@ def test_an_unreachable_helpdesk_leaves_the_ticket_waiting(runtime: Runtime) -> 
                               "en")
     webhook = HelpdeskWebhook("http://127.0.0.1:9/nothing-listens-here", None, 2.0, runtime.store)
     ticket = webhook.submit(report.decision_id, "ticket", {"reference": report.decision_id})
-    [stored] = runtime.store.get(report.decision_id).history.tickets
+    [stored] = runtime.find(report.decision_id).history.tickets
     assert (stored.id, stored.status) == (ticket, "pending")

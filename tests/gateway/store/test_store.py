@@ -26,8 +26,9 @@ def blocked(runtime: Runtime, name: str = "customers_q3.csv") -> Report:
 
 def test_every_decision_is_stored_with_who_what_where_and_why(runtime: Runtime) -> None:
     report = blocked(runtime).model_dump(mode="json")
-    stored = runtime.store.get(report["decision_id"])
+    stored = runtime.find(report["decision_id"])
     assert stored is not None and stored.report.decision.value == "block"
+    runtime.recorder.flush()  # written off the answer's path: wait for the writer
     with runtime.store.session() as session:
         row = session.get(DecisionRow, report["decision_id"])
         assert row is not None
@@ -40,6 +41,7 @@ def test_every_decision_is_stored_with_who_what_where_and_why(runtime: Runtime) 
 def test_the_store_never_holds_a_raw_value(runtime: Runtime) -> None:
     blocked(runtime, "customers_q3.csv")
     blocked(runtime, "refunds.docx")
+    runtime.recorder.flush()
     database = runtime.settings.data_dir / "detour.db"
     with sqlite3.connect(database) as connection:
         dump = "\n".join(connection.iterdump())
