@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     public_url: str = Field(default="", description="Where people reach Detour's pages (e.g. https://detour.corp."
                             "example); block pages served by a proxy link there")
     icap_port: int = Field(default=1344, ge=0, le=65535, description="ICAP (REQMOD) port for proxies; 0: off")
+    idle_seconds: float = Field(default=60.0, gt=0, le=3600, description="A connection (HTTP keep-alive, ICAP "
+                                "persistent) that sends nothing for this long is closed")
+    header_seconds: float = Field(default=30.0, gt=0, le=600, description="A request's head (HTTP or ICAP) must "
+                                  "arrive within this, once the connection is open or a request has begun")
+    body_seconds: float = Field(default=60.0, gt=0, le=3600, description="The longest wait for the next piece of "
+                                "a request's body; a client that stalls longer is answered 408 and closed")
+    icap_max_connections: int = Field(default=200, ge=1, le=100_000, description="ICAP connections at once "
+                                      "(advertised as Max-Connections); more are answered 503 and closed")
+    http_max_connections: int = Field(default=1000, ge=1, le=100_000, description="HTTP connections and requests "
+                                      "at once; more are answered 503")
     icap_user_header: str = Field(default="X-Client-Username", description="ICAP header naming the user")
     icap_user_base64: bool = Field(default=False, description="The user header is base64 "
                                    "(Squid: icap_client_username_encode on)")

@@ -8,6 +8,7 @@ reason, never skip silently.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -103,14 +104,20 @@ class Origin:
         self.received.clear()
 
 
-def start_detour(tmp: Path, env: dict[str, str] | None = None) -> Iterator[DetourService]:
+def start_detour(tmp: Path, env: dict[str, str] | None = None,
+                 open_files: int | None = None) -> Iterator[DetourService]:
     """``detour serve`` (HTTP and ICAP) with its own data folder (decision store); its pages' address
-    (DETOUR_PUBLIC_URL) is its own HTTP address."""
+    (DETOUR_PUBLIC_URL) is its own HTTP address. ``open_files``: the process's descriptor limit."""
     port, icap_port = free_port(), free_port()
     log_path, audit = tmp / "detour.log", tmp / "audit.jsonl"
+
+    def limit() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     with log_path.open("w") as log:
         process = subprocess.Popen([DETOUR, "serve", "--host", "127.0.0.1", "--port", str(port), "--icap-port",
-                                    str(icap_port)], stdout=log, stderr=subprocess.STDOUT,
+                                    str(icap_port)], stdout=log, stderr=subprocess.STDOUT, preexec_fn=limit,
                                    env={**os.environ, "DETOUR_AUDIT_LOG": str(audit),
                                         "DETOUR_DATA_DIR": str(tmp / "data"),
                                         "DETOUR_PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})})

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from detectors.extract.isolated import warm_up
     from gateway.http.app import create_app
+    from gateway.http.server import GuardedH11Protocol, ResourceWarnings
     from gateway.icap.server import IcapConfig, IcapServer
 
     settings = settings_from(args)
@@ -42,12 +43,15 @@ def run(args: argparse.Namespace) -> int:
           f"({', '.join(policy.files)} in {policy.directory}) loaded", file=sys.stderr)
     icap_port = settings.icap_port if args.icap_port is None else args.icap_port
     print(f"detour: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower()))
+    GuardedH11Protocol.header_seconds = settings.header_seconds
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(),
+                                           http=GuardedH11Protocol, timeout_keep_alive=int(settings.idle_seconds),
+                                           limit_concurrency=settings.http_max_connections))
 
     async def both() -> None:
+        asyncio.get_running_loop().set_exception_handler(ResourceWarnings())
         if icap_port:
-            icap = IcapServer(runtime.pipeline, IcapConfig(settings.icap_user_header, settings.icap_user_base64,
-                                                           settings.public_url, runtime.form_tokens))
+            icap = IcapServer(runtime.pipeline, IcapConfig.of(settings, runtime.form_tokens))
             listener = await icap.start(host, icap_port)
             print(f"detour: ICAP on icap://{host}:{icap_port}/reqmod (ISTag {icap.istag})", file=sys.stderr)
             async with listener:

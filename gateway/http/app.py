@@ -11,9 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest
-from gateway.http.middleware import BodySizeLimit
+from gateway.http.middleware import BodySizeLimit, BodyTimeout
 from gateway.http.routes import health, inspect, intercept, pages
 from gateway.render.i18n import negotiate
 from gateway.render.pages import render_not_found, wants_json
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.runtime = runtime
     app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES)
+    app.add_middleware(BodyTimeout, seconds=runtime.settings.body_seconds)
     app.include_router(inspect.router)
     app.include_router(intercept.router)
     app.include_router(pages.router)
@@ -73,6 +75,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if wants_json(request.headers.get("accept", "")) or request.url.path.startswith("/v1/"):
             return _error(409, "still_recording", "This decision is still being recorded; try again in a moment.")
         return pages.still_recording(exc.stored)
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect) -> Response:
+        log.info("HTTP: a client went away during %s %s", request.method, request.url.path)
+        return Response(status_code=499)  # nobody reads it; the log line is the point
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:

@@ -7,11 +7,15 @@ policy decide on a file over the limit, as the ICAP channel does.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from detectors.errors import DetourError
+
+log = logging.getLogger(__name__)
 
 # Multipart framing and form fields around the file itself.
 FORM_OVERHEAD = 1024 * 1024
@@ -68,3 +72,49 @@ class BodySizeLimit:
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class _Stalled(DetourError):
+    pass
+
+
+class BodyTimeout:
+    """A request whose body stops coming (no piece for ``seconds``) is answered 408, and its connection closed."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = body_done = False
+
+        async def guarded_receive() -> Message:
+            nonlocal body_done
+            if body_done:  # after the body, a receive waits for a disconnect: no deadline for that
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.seconds)
+            except TimeoutError:
+                raise _Stalled from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, tracking_send)
+        except _Stalled:
+            log.info("HTTP: a request body stalled for %g s; answered 408", self.seconds)
+            if not started:
+                body = json.dumps({"error": {"code": "request_timeout", "message": "The request body stopped "
+                                             "arriving; send it again."}}).encode()
+                await send({"type": "http.response.start", "status": 408,
+                            "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})

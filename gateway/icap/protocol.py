@@ -15,7 +15,6 @@ from gateway.errors import ProtocolError
 
 SERVICE = "reqmod"
 PREVIEW_BYTES = 4096
-MAX_CONNECTIONS = 200
 OPTIONS_TTL = 300
 MAX_LINE = 16 * 1024
 MAX_HEADER_BYTES = 64 * 1024
@@ -111,11 +110,11 @@ def status(code: int, reason: str, istag: str, close: bool = False) -> bytes:
     return head(code, reason, istag, extra)
 
 
-def options(istag: str) -> bytes:
+def options(istag: str, max_connections: int) -> bytes:
     return head(200, "OK", istag, [
         ("Methods", "REQMOD"),
         ("Service", "Detour DLP upload gateway"),
-        ("Max-Connections", str(MAX_CONNECTIONS)),
+        ("Max-Connections", str(max_connections)),
         ("Options-TTL", str(OPTIONS_TTL)),
         ("Allow", "204"),
         ("Preview", str(PREVIEW_BYTES)),

@@ -10,7 +10,11 @@ The answers (formatted by ``icap.protocol``):
   preview), otherwise the request echoed back unmodified (``200``);
 - stopped: an encapsulated ``HTTP/1.1 403`` response: the block page for
   browsers, the decision JSON for API clients, always with ``X-Detour-Decision``;
-- malformed ICAP: ``400`` and the connection is closed; never a crash.
+- malformed ICAP: ``400`` and the connection is closed; never a crash;
+- more connections than advertised (``Max-Connections``): ``503`` and closed;
+- a client that sends nothing between requests (``idle_seconds``), stalls in a
+  request's head (``header_seconds``) or in its body, also after ``100
+  Continue`` (``body_seconds``): ``408`` and closed; one INFO line each.
 
 The pipeline decides everything else, timeouts and failures included (by the
 policy's ``on_error``). Headers such as ``Proxy-Authorization`` are never logged
@@ -24,9 +28,10 @@ import base64
 import binascii
 import logging
 import tempfile
+from collections.abc import Awaitable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TypeVar
 
 from gateway.errors import ProtocolError
 from gateway.icap import protocol
@@ -38,10 +43,11 @@ from gateway.proxy.decide import decide_request
 from gateway.records import Channel
 from gateway.render.forms import FormTokens
 from gateway.render.report import Report
+from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-IDLE_SECONDS = 120.0  # a persistent connection that sends nothing for this long is closed
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a body kept for an echo goes to a temporary file beyond this
 ECHO_CHUNK = 256 * 1024
 READ_PIECE = 64 * 1024  # a chunk of the body is read at most this much at a time
@@ -53,7 +59,20 @@ class IcapConfig:
     user_header_base64: bool = False  # Squid: icap_client_username_encode on
     public_url: str = ""  # Detour's address for people: route links on block pages are tracked there
     form_tokens: FormTokens | None = None  # the block page's justification form carries the decision's token
+    max_connections: int = 200  # advertised as Max-Connections, and held to
+    idle_seconds: float = 60.0  # between requests on a persistent connection
+    header_seconds: float = 30.0  # from a request's first line to the end of its encapsulated HTTP head
+    body_seconds: float = 60.0  # the longest wait for the next piece of a body
 
+    @classmethod
+    def of(cls, settings: Settings, form_tokens: FormTokens | None = None) -> IcapConfig:
+        return cls(settings.icap_user_header, settings.icap_user_base64, settings.public_url, form_tokens,
+                   settings.icap_max_connections, settings.idle_seconds, settings.header_seconds,
+                   settings.body_seconds)
+
+
+class _Stalled(Exception):  # noqa: N818 - a control-flow signal: the client stopped sending
+    pass
 
 class IcapServer:
     """REQMOD service at ``icap://host:port/reqmod``; OPTIONS on the same URI."""
@@ -61,6 +80,7 @@ class IcapServer:
     def __init__(self, pipeline: Pipeline, config: IcapConfig | None = None) -> None:
         self.pipeline = pipeline
         self.config = config or IcapConfig()
+        self.open = 0  # connections being served
 
     @property
     def istag(self) -> str:
@@ -71,28 +91,48 @@ class IcapServer:
         return await asyncio.start_server(self.handle, host, port, limit=protocol.MAX_LINE)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= self.config.max_connections:  # what OPTIONS promised: no more than this at once
+            log.info("ICAP: more than %d connections; one refused (503)", self.config.max_connections)
+            await self._close(writer, protocol.status(503, "Service Unavailable", self.istag, close=True))
+            return
+        self.open += 1
+        answer = b""
         try:
             while await self._one(reader, writer):
                 pass
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass  # the client went away mid-request: nothing to answer
+        except _Stalled as stalled:
+            log.info("ICAP: a client stopped sending (%s); connection closed", stalled)
+            answer = protocol.status(408, "Request Timeout", self.istag, close=True)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            log.info("ICAP: a client went away mid-request")
         except Exception:
             log.exception("ICAP connection failed")
         finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+            self.open -= 1
+            await self._close(writer, answer)
+
+    @staticmethod
+    async def _close(writer: asyncio.StreamWriter, last: bytes = b"") -> None:
+        try:
+            if last:
+                writer.write(last)
+                await asyncio.wait_for(writer.drain(), 5)
+        except (ConnectionError, OSError, TimeoutError):
+            pass
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; False when the connection should close."""
         try:
-            request = await asyncio.wait_for(_read_request(reader), IDLE_SECONDS)
+            request = await self._read_request(reader)
             if request is None:
                 return False
             if request.method == "OPTIONS":
-                writer.write(protocol.options(self.istag))
+                writer.write(protocol.options(self.istag, self.config.max_connections))
             elif request.method == "REQMOD":
                 await self._reqmod(request, reader, writer)
             else:
@@ -106,7 +146,8 @@ class IcapServer:
 
     async def _reqmod(self, request: IcapRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sections = protocol.parse_encapsulated(request.header("encapsulated"))
-        raw_head = await reader.readexactly(protocol.http_head_size(sections))
+        raw_head = await _within(reader.readexactly(protocol.http_head_size(sections)), self.config.header_seconds,
+                                 "the encapsulated HTTP head")
         try:
             head = HttpRequestHead.parse(raw_head.rstrip(b"\r\n"))
         except ValueError:
@@ -121,7 +162,8 @@ class IcapServer:
         with body_reader, tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) if not allow_204 \
                 else nullcontext() as kept:
             preview = request.header("preview")
-            complete = await _read_chunks(reader, body_reader, kept)
+            seconds = self.config.body_seconds
+            complete = await _read_chunks(reader, body_reader, kept, seconds)
             in_preview = bool(preview)
             if preview and not complete:  # the preview ended; the rest follows after 100 Continue
                 if body_reader.received == 0 and head.method in ("GET", "HEAD", "OPTIONS"):
@@ -129,7 +171,7 @@ class IcapServer:
                     return
                 writer.write(protocol.CONTINUE)
                 await writer.drain()
-                await _read_chunks(reader, body_reader, kept)
+                await _read_chunks(reader, body_reader, kept, seconds)
                 in_preview = False
             stopping = await decide_request(self.pipeline, head, body_reader.finish(), Channel.ICAP,
                                             self._user(request), request.header("x-client-ip")[:64] or None,
@@ -158,6 +200,21 @@ class IcapServer:
             await writer.drain()
         writer.write(protocol.LAST_CHUNK)
 
+    async def _read_request(self, reader: asyncio.StreamReader) -> IcapRequest | None:
+        """The request line and ICAP headers; None at a clean end (or a quiet idle end) of the connection."""
+        try:
+            first = await asyncio.wait_for(_read_line(reader), self.config.idle_seconds)
+            while first == b"":  # stray line breaks between requests
+                first = await asyncio.wait_for(_read_line(reader), self.config.idle_seconds)
+        except TimeoutError:
+            return None  # idle: a persistent connection the client no longer uses
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial.strip():
+                raise bad_request() from None
+            return None
+        request = protocol.parse_request_line(first)
+        return await _within(_read_headers(reader, request), self.config.header_seconds, "ICAP headers")
+
     def _user(self, request: IcapRequest) -> str | None:
         value = request.header(self.config.user_header.lower())
         if not value:
@@ -178,17 +235,14 @@ async def _read_line(reader: asyncio.StreamReader) -> bytes:
     return line.rstrip(b"\r\n")
 
 
-async def _read_request(reader: asyncio.StreamReader) -> IcapRequest | None:
-    """The request line and ICAP headers; None at a clean end of the connection."""
+async def _within(step: Awaitable[T], seconds: float, what: str) -> T:
     try:
-        first = await _read_line(reader)
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip():
-            raise bad_request() from None
-        return None
-    while first == b"":  # stray line breaks between requests
-        first = await _read_line(reader)
-    request = protocol.parse_request_line(first)
+        return await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        raise _Stalled(f"no {what} within {seconds:g} s") from None
+
+
+async def _read_headers(reader: asyncio.StreamReader, request: IcapRequest) -> IcapRequest:
     total = 0
     while line := await _read_line(reader):
         total += len(line)
@@ -199,19 +253,23 @@ async def _read_request(reader: asyncio.StreamReader) -> IcapRequest | None:
     return request
 
 
-async def _read_chunks(reader: asyncio.StreamReader, body: BodyReader, kept: IO[bytes] | None) -> bool:
-    """Read chunks up to the zero chunk; True when it says ``ieof`` (the preview held the whole body)."""
+async def _read_chunks(reader: asyncio.StreamReader, body: BodyReader, kept: IO[bytes] | None,
+                       seconds: float) -> bool:
+    """Read chunks up to the zero chunk; True when it says ``ieof`` (the preview held the whole body).
+    Each read must bring something within ``seconds``: a client that stalls is closed, not waited for."""
     while True:
-        size, ieof = protocol.parse_chunk_size(await _read_line(reader))
+        size, ieof = protocol.parse_chunk_size(await _within(_read_line(reader), seconds, "chunk"))
         if size == 0:
-            while await _read_line(reader):  # trailers, up to the blank line
+            while await _within(_read_line(reader), seconds, "trailer"):  # trailers, up to the blank line
                 pass
             return ieof
         while size:  # in pieces, whatever size the client declares: memory stays bounded
-            data = await reader.readexactly(min(size, READ_PIECE))
+            data = await _within(reader.read(min(size, READ_PIECE)), seconds, "body data")
+            if not data:
+                raise asyncio.IncompleteReadError(b"", size)
             size -= len(data)
             body.feed(data)
             if kept is not None:
                 kept.write(data)
-        if await reader.readexactly(2) != b"\r\n":
+        if await _within(reader.readexactly(2), seconds, "chunk end") != b"\r\n":
             raise bad_request()

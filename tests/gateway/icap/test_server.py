@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from gateway.icap.server import IcapServer
+from gateway.icap.server import IcapConfig, IcapServer
 from gateway.pipeline import Pipeline
 from gateway.runtime import Runtime
 from tests.conftest import CORPUS, POLICIES
@@ -192,3 +194,83 @@ def test_a_chunk_declared_as_a_gigabyte_costs_at_most_the_upload_limit(make_runt
             tracemalloc.stop()
         assert b"403 Forbidden" in exchange(port, *reqmod(http_head(), CONTACTS))  # still serving
     assert peak < 16 * 1024 * 1024, f"{peak // 1024 // 1024} MB held for 48 MB of a chunk declared as 1 GiB"
+
+
+# --- connections: bounded in number and in time ------------------------------------------------------
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bytes:
+    """What the server sends before it closes the connection (waiting at most ``seconds``)."""
+    sock.settimeout(seconds)
+    data = b""
+    while True:
+        piece = sock.recv(65536)
+        if not piece:
+            return data
+        data += piece
+
+
+@pytest.fixture
+def strict_icap(pipeline: Pipeline) -> Iterator[int]:
+    config = IcapConfig(max_connections=2, idle_seconds=1.0, header_seconds=0.5, body_seconds=0.5)
+    with serving(IcapServer(pipeline, config)) as port:
+        yield port
+
+
+def test_a_client_stuck_after_100_continue_is_answered_408_and_closed(strict_icap: int,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    first, _rest = reqmod(http_head(), CONTACTS, preview=1024)
+    with caplog.at_level("INFO", logger="gateway.icap.server"), connect(strict_icap) as sock:
+        sock.sendall(first)
+        assert read_answer(sock).startswith(b"ICAP/1.0 100 Continue")
+        # ... and the client never sends the rest
+        assert _closed_within(sock, 10).startswith(b"ICAP/1.0 408")
+    assert any("stopped sending" in r.getMessage() and r.levelname == "INFO" for r in caplog.records)
+    assert b"403 Forbidden" in exchange(strict_icap, *reqmod(http_head(), CONTACTS))  # still serving
+
+
+def test_a_head_that_stops_halfway_is_answered_408_and_closed(strict_icap: int) -> None:
+    with connect(strict_icap) as sock:
+        sock.sendall(b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\n")  # no blank line, ever
+        assert _closed_within(sock, 10).startswith(b"ICAP/1.0 408")
+
+
+def test_an_idle_connection_is_closed(strict_icap: int) -> None:
+    with connect(strict_icap) as sock:
+        sock.sendall(reqmod(http_head("GET"), None)[0])
+        assert read_answer(sock).startswith(b"ICAP/1.0 204")
+        assert _closed_within(sock, 10) == b""  # nothing more sent: closed quietly after idle_seconds
+
+
+def test_no_more_connections_than_advertised(strict_icap: int) -> None:
+    options = exchange(strict_icap, b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n")
+    assert b"Max-Connections: 2\r\n" in options
+    held = [connect(strict_icap), connect(strict_icap)]
+    try:
+        for sock in held:  # both are being served
+            sock.sendall(reqmod(http_head("GET"), None)[0])
+            assert read_answer(sock).startswith(b"ICAP/1.0 204")
+        with connect(strict_icap) as third:
+            assert _closed_within(third, 10).startswith(b"ICAP/1.0 503")
+    finally:
+        for sock in held:
+            sock.close()
+    for _ in range(50):  # the server notices the two closed connections
+        answer = exchange(strict_icap, *reqmod(http_head("GET"), None))
+        if answer.startswith(b"ICAP/1.0 204"):
+            break
+        time.sleep(0.1)
+    assert answer.startswith(b"ICAP/1.0 204")
+
+
+def test_a_client_that_goes_away_mid_body_is_one_info_line(icap: tuple[int, IcapServer],
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    port, _ = icap
+    first, _ = reqmod(http_head(), CONTACTS)
+    with caplog.at_level("INFO", logger="gateway.icap.server"):
+        with connect(port) as sock:
+            sock.sendall(first[: len(first) // 2])
+        exchange(port, *reqmod(http_head("GET"), None))  # the server has seen the end of the first one
+    records = [r for r in caplog.records if r.name == "gateway.icap.server"]
+    assert [r.levelname for r in records] == ["INFO"] and "went away" in records[0].getMessage()
+    assert not any(r.exc_info for r in records)
