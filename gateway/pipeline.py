@@ -39,6 +39,7 @@ from detectors.filetype import sniff
 from detectors.findings import Finding, ScanResult
 from detectors.limits import Limits
 from detectors.scan import Scanner
+from gateway.metadata import Masker
 from gateway.policy.engine import block_is_certain, decide, decide_failure
 from gateway.policy.loader import Policy
 from gateway.pool import InspectionPool, PoolFull
@@ -109,6 +110,7 @@ class Pipeline:
         self.scanner = scanner
         self.recorder = recorder
         self.pool = pool
+        self.masker = Masker(scanner)
 
     @property
     def limits(self) -> Limits:
@@ -180,8 +182,9 @@ class Pipeline:
         decision_id = new_decision_id()
         try:
             scan = self._scan(content, upload, policy, attempt)
-            decision = decide(scan, upload, policy, decision_id)
-            inspection = Inspection(upload, Evidence.of(scan), decision, policy.digest)
+            decision = decide(scan, upload, policy, decision_id)  # on the metadata as sent; kept masked
+            inspection = Inspection(self.masker.upload(upload), self.masker.evidence(Evidence.of(scan)),
+                                    self.masker.decision(decision), policy.digest, who=self._who(upload))
             reports = self._render(inspection, policy, language)
         except _Cancelled:
             raise
@@ -233,10 +236,11 @@ class Pipeline:
         """A warning the person already justified for this file, host and person (still valid) goes on."""
         if reports[language].decision is not Action.WARN:
             return reports
-        upload = inspection.upload
+        if inspection.who is None:  # nobody known: nothing anybody justified applies
+            return reports
         try:
-            justified_by = self.recorder.store.justified(upload.sha256, inspection.decision.destination.host,
-                                                         upload.user, upload.client_ip)
+            justified_by = self.recorder.store.justified(inspection.upload.sha256,
+                                                         inspection.decision.destination.host, inspection.who)
         except Exception:
             log.exception("the decision store could not be asked for justifications")
             return reports
@@ -248,8 +252,13 @@ class Pipeline:
 
     def _failure(self, upload: Upload, policy: Policy, what: str, decision_id: str) -> Inspection:
         decision = decide_failure(upload, policy, what, decision_id)
-        return Inspection(upload, Evidence("application/octet-stream", partial=True), decision, policy.digest,
-                          failure=what)
+        return Inspection(self.masker.upload(upload), Evidence("application/octet-stream", partial=True),
+                          self.masker.decision(decision), policy.digest, failure=what, who=self._who(upload))
+
+    def _who(self, upload: Upload) -> str | None:
+        """Who sent it, as a keyed hash: the user the channel named, else the client's address."""
+        identity = f"user:{upload.user}" if upload.user else f"ip:{upload.client_ip}" if upload.client_ip else None
+        return self.scanner.hasher("WHO", identity) if identity is not None else None
 
     def failed(self, content: Content, envelope: Envelope, language: Language | None, what: str) -> Report:
         """A channel could not even hand the upload over (a bug in its own reading): decided by ``on_error``

@@ -248,6 +248,7 @@ class Inspection:
     decision: Decision
     policy_digest: str
     failure: str | None = field(default=None)  # "timeout", "error", "busy": decided by the policy's on_error
+    who: str | None = None  # a keyed hash of who sent it (the user, else the client address): matches, never shows
 
 
 @dataclass(frozen=True)

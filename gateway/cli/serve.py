@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     GuardedH11Protocol.header_seconds = settings.header_seconds
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(),
                                            http=GuardedH11Protocol, timeout_keep_alive=int(settings.idle_seconds),
-                                           limit_concurrency=settings.http_max_connections))
+                                           limit_concurrency=settings.http_max_connections,
+                                           access_log=False))  # detour.access logs requests, without queries
 
     async def both() -> None:
         asyncio.get_running_loop().set_exception_handler(ResourceWarnings())

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest
-from gateway.http.middleware import BodySizeLimit, BodyTimeout
+from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout
 from gateway.http.routes import health, inspect, intercept, pages
 from gateway.render.i18n import negotiate
 from gateway.render.pages import render_not_found, wants_json
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES)
     app.add_middleware(BodyTimeout, seconds=runtime.settings.body_seconds)
+    app.add_middleware(AccessLog)
     app.include_router(inspect.router)
     app.include_router(intercept.router)
     app.include_router(pages.router)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -118,3 +119,33 @@ class BodyTimeout:
                             "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
                                         (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
+
+
+access = logging.getLogger("detour.access")
+
+
+class AccessLog:
+    """One line per request, without its query string: uvicorn's access log prints the whole URL, and a
+    query (``?filename=…&destination=…``) may name what Detour protects."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 0
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            access.info('%s "%s %s" %s %.0f ms', client[0], scope["method"], scope["path"], status,
+                        (time.perf_counter() - started) * 1000)

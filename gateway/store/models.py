@@ -42,6 +42,8 @@ class DecisionRow(Base):
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # records.Decision
     policy_digest: Mapped[str | None] = mapped_column(String(64))
     failure: Mapped[str | None] = mapped_column(String(16))  # timeout | error | busy: decided by on_error
+    # Who sent it, as a keyed hash (migration 0005): a justification matches it; it shows nobody's name.
+    who: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class RouteTakenRow(Base):

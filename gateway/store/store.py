@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine, create_engine, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.errors import DetourError
 from gateway.records import (
     Channel,
     Decision,
@@ -48,6 +49,10 @@ from gateway.store.models import (
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 TICKET_LEASE = timedelta(minutes=2)  # a delivery attempt must finish within this (the webhook's timeout is less)
+
+
+class Anonymous(DetourError):
+    """A decision without a known sender (no user, no client address): nothing can be justified for it."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ def row_of(inspection: Inspection, report: Report, translations: dict[str, Repor
                          for language, translated in (translations or {}).items()} or None,
         "evidence": _EVIDENCE.dump_python(inspection.evidence, mode="json"),
         "outcome": _DECISION.dump_python(inspection.decision, mode="json"),
-        "policy_digest": inspection.policy_digest, "failure": inspection.failure,
+        "policy_digest": inspection.policy_digest, "failure": inspection.failure, "who": inspection.who,
     }
 
 
@@ -166,7 +171,7 @@ class DecisionStore:
             upload = Upload(file_name=row.file_name, destination=row.destination, size=row.size, sha256=row.sha256,
                             user=row.user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip)
             return Inspection(upload, _EVIDENCE.validate_python(row.evidence), _DECISION.validate_python(row.outcome),
-                              row.policy_digest or "", row.failure)
+                              row.policy_digest or "", row.failure, row.who)
 
     def route_taken(self, decision_id: str, alternative_id: str) -> None:
         with self._sessions.begin() as session:
@@ -184,26 +189,29 @@ class DecisionStore:
 
     def justify(self, decision_id: str, text: str, minutes: int) -> Justification:
         """Record a business justification for a warning; until it expires, the same file may go to
-        the same host from the same person (``justified``)."""
+        the same host from the same person (``justified``). Raises ``Anonymous`` for a decision whose
+        sender nobody knows: a reason from nobody would let anybody through."""
         now = datetime.now(UTC)
         with self._sessions.begin() as session:
             row = session.get(DecisionRow, decision_id)
             if row is None:
                 raise KeyError(decision_id)
+            if row.who is None:
+                raise Anonymous(decision_id)
             justification = JustificationRow(decision_id=decision_id, created=now,
                                              expires=now + timedelta(minutes=minutes), justification=text,
-                                             sha256=row.sha256, destination_host=row.destination_host,
-                                             who=_who(row.user, row.client_ip))
+                                             sha256=row.sha256, destination_host=row.destination_host, who=row.who)
             session.add(justification)
         return Justification(text, now, justification.expires)
 
-    def justified(self, sha256: str, destination_host: str, user: str | None, client_ip: str | None) -> str | None:
-        """The decision whose justification, still valid, covers this file to this host from this person."""
+    def justified(self, sha256: str, destination_host: str, who: str) -> str | None:
+        """The decision whose justification, still valid, covers this file to this host from this person
+        (``who``: the keyed hash the pipeline makes of the user, else the client address)."""
         with self._sessions() as session:
             return session.scalars(
                 select(JustificationRow.decision_id)
                 .where(JustificationRow.sha256 == sha256, JustificationRow.destination_host == destination_host,
-                       JustificationRow.who == _who(user, client_ip),
+                       JustificationRow.who == who,
                        JustificationRow.expires > datetime.now(UTC))
                 .order_by(JustificationRow.id.desc()).limit(1)).first()
 
@@ -256,11 +264,6 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def _who(user: str | None, client_ip: str | None) -> str:
-    """Whom a justification is for: the user the proxy named, else the client's address."""
-    return f"user:{user}" if user else f"ip:{client_ip}" if client_ip else "anyone"
 
 
 def _aware(moment: datetime) -> datetime:

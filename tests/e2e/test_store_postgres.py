@@ -128,7 +128,7 @@ def test_justifications_match_file_site_and_person_until_they_expire(pipeline: P
     justification = store.justify(warned.decision_id, "Supplier invoice for Finance.", 30)
     assert justification.expires.tzinfo is not None
     assert pipeline.inspect(invoice(2024), request, "en").justified_by == warned.decision_id
-    assert store.justified(warned.sha256, "wetransfer.com", "someone-else", None) is None
+    assert store.justified(warned.sha256, "wetransfer.com", "the keyed hash of someone else") is None
     with store.engine.begin() as connection:  # half an hour later
         connection.execute(text("update justifications set expires = now() - interval '1 second'"))
     assert pipeline.inspect(invoice(2024), request, "en").justified_by is None

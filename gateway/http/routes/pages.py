@@ -160,7 +160,8 @@ async def justify_form(decision_id: str, request: Request, runtime: RuntimeDep, 
     if not _from_its_page(request, runtime, stored, form.get("form_token"), proxied=True):
         return _refused(stored)
     try:
-        await run_in_threadpool(justify, store, stored, form.get("justification"), settings.justification_minutes)
+        await run_in_threadpool(justify, store, runtime.pipeline.masker, stored, form.get("justification"),
+                                settings.justification_minutes)
     except BadRequest as problem:
         return _message(stored, str(problem), 400)
     return _back(decision_id, language, "proceed")
@@ -182,7 +183,7 @@ class JustificationOut(BaseModel):
 async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()], runtime: RuntimeDep,
                       store: StoreDep, settings: SettingsDep) -> JustificationOut:
     stored = await run_in_threadpool(_recorded, runtime, decision_id)
-    justification = await run_in_threadpool(justify, store, stored, body.justification,
+    justification = await run_in_threadpool(justify, store, runtime.pipeline.masker, stored, body.justification,
                                             settings.justification_minutes)
     return JustificationOut(decision_id=decision_id, justified=True,
                             expires=justification.expires.isoformat(timespec="seconds"))
@@ -195,8 +196,9 @@ async def request_review(decision_id: str, request: Request, runtime: RuntimeDep
     stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
     if not _from_its_page(request, runtime, stored, form.get("form_token")):
         return _refused(stored)
-    tool, why = one_line(form.get("tool"), 200), one_line(form.get("why"), 2000)
-    needed_by = one_line(form.get("needed_by"), 40)
+    masked = runtime.pipeline.masker.text  # what people type may hold the values they wanted to send
+    tool, why = masked(one_line(form.get("tool"), 200)), masked(one_line(form.get("why"), 2000))
+    needed_by = masked(one_line(form.get("needed_by"), 40))
     if not tool or not why:
         _ = translator(stored.report.language)
         return _message(stored, _("Say which tool or site you need and what for."), 400)
@@ -213,7 +215,7 @@ async def report_wrong(decision_id: str, request: Request, runtime: RuntimeDep) 
     stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
     if not _from_its_page(request, runtime, stored, form.get("form_token")):
         return _refused(stored)
-    believed = one_line(form.get("believed"), 2000)
+    believed = runtime.pipeline.masker.text(one_line(form.get("believed"), 2000))
     if not believed:
         _ = translator(stored.report.language)
         return _message(stored, _("Say what the file is, as far as you know."), 400)
@@ -231,7 +233,8 @@ async def ticket(decision_id: str, request: Request, runtime: RuntimeDep, webhoo
         return _refused(stored)
     if webhook is None:
         raise HTTPException(404, "No helpdesk webhook is configured; e-mail the helpdesk instead.")
-    await _notify(runtime, decision_id, "ticket", {"note": one_line(form.get("note"), 2000)})
+    await _notify(runtime, decision_id, "ticket", {"note": runtime.pipeline.masker.text(one_line(form.get("note"),
+                                                                                                  2000))})
     return _back(decision_id, language, "helpdesk")
 
 

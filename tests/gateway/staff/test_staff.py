@@ -220,7 +220,8 @@ def test_proxies_stop_a_warning_until_it_is_justified(app: tuple[AppClient, Runt
 
 def test_the_proxied_warning_page_posts_the_reason_to_detour(app: tuple[AppClient, Runtime]) -> None:
     client, runtime = app
-    report = runtime.pipeline.inspect(invoice(31337), Envelope("x.txt", "https://wetransfer.com/upload"), "sv")
+    report = runtime.pipeline.inspect(invoice(31337), Envelope("x.txt", "https://wetransfer.com/upload", "erik"),
+                                      "sv")
     body, headers = blocked_response(report, "text/html", "https://detour.corp.example",
                                      runtime.form_tokens.issue(report.decision_id))
     html = body.decode()
@@ -380,3 +381,28 @@ def test_an_unreachable_helpdesk_leaves_the_ticket_waiting(runtime: Runtime) -> 
     ticket = webhook.submit(report.decision_id, "ticket", {"reference": report.decision_id})
     [stored] = runtime.find(report.decision_id).history.tickets
     assert (stored.id, stored.status) == (ticket, "pending")
+
+
+def test_a_warning_nobody_can_be_named_for_is_not_justified(app: tuple[AppClient, Runtime]) -> None:
+    """No user and no client address: a reason from nobody would let anybody send the file there."""
+    client, runtime = app
+    report = runtime.pipeline.inspect(invoice(5151), Envelope("x.txt", "https://wetransfer.com/upload"), "en")
+    assert report.decision.value == "warn"
+    answer = client.submit(report.decision_id, "justify", {"justification": "The supplier needs the invoice."})
+    assert answer.status_code == 400 and "does not know who sent this upload" in answer.text
+    again = runtime.pipeline.inspect(invoice(5151), Envelope("x.txt", "https://wetransfer.com/upload"), "en")
+    assert again.justified_by is None
+
+
+def test_a_justification_is_kept_as_a_keyed_hash_of_the_person(app: tuple[AppClient, Runtime]) -> None:
+    client, runtime = app
+    report = runtime.pipeline.inspect(invoice(6262), Envelope("x.txt", "https://wetransfer.com/upload",
+                                                              "fia.lind@corp-example.com"))
+    client.submit(report.decision_id, "justify", {"justification": "The supplier needs the invoice."})
+    with runtime.store.session() as session:
+        from gateway.store.models import JustificationRow
+
+        [row] = session.query(JustificationRow).filter_by(decision_id=report.decision_id).all()
+        assert "fia" not in row.who and "corp-example" not in row.who and len(row.who) == 24
+    stored = runtime.find(report.decision_id)
+    assert stored is not None and stored.report.user is not None and "fia.lind" not in stored.report.user
