@@ -78,13 +78,13 @@ class Run:
                 f"p99 {q(0.99):7.1f} ms   errors {self.errors}")
 
 
-def http_upload(base: str) -> Callable[[bytes, str], bool]:
+def http_upload(base: str, auth: dict[str, str]) -> Callable[[bytes, str], bool]:
     local = threading.local()
 
     def send(blob: bytes, name: str) -> bool:
         client = getattr(local, "client", None)
         if client is None:
-            client = local.client = httpx.Client(timeout=120)
+            client = local.client = httpx.Client(timeout=120, headers=auth)
         response = client.post(f"{base}/v1/inspect", params={"destination": SITE, "filename": name}, content=blob)
         return response.status_code == 200
 
@@ -157,7 +157,8 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         detour = stack.enter_context(contextlib.contextmanager(start_detour)(
             tmp, {"DETOUR_POLICIES_DIR": str(policies), "DETOUR_LOG_LEVEL": "WARNING"}))
-        channels = {"HTTP /v1/inspect": http_upload(detour.http), "ICAP REQMOD": icap_upload(detour.icap_port)}
+        channels = {"HTTP /v1/inspect": http_upload(detour.http, detour.auth),
+                    "ICAP REQMOD": icap_upload(detour.icap_port)}
         print(f"load: {args.clients} clients, {args.seconds:g} s per run, {args.size // 1000} KB uploads, "
               f"one `detour serve` on loopback")
         for channel, send in channels.items():
@@ -171,7 +172,7 @@ def main() -> None:
                    "pdf": files.pdf([["Quarterly review", "Revenue grew in all regions."]]),
                    "png": files.image("PNG", "Quarterly review")}
         print("small documents through HTTP (extracted in an isolated worker): one at a time, then 10 clients")
-        send = http_upload(detour.http)
+        send = http_upload(detour.http, detour.auth)
         for kind, blob in formats.items():
             single = Run()
             for _ in range(20):

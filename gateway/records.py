@@ -63,7 +63,8 @@ class Envelope:
     user: str | None = None
     group: str | None = None
     channel: Channel = Channel.API
-    client_ip: str | None = None  # from the proxy (ICAP X-Client-IP), when it says
+    client_ip: str | None = None  # the person's address: from the proxy (ICAP X-Client-IP), or the API caller's
+    api_client: str | None = None  # the API client (``detour client token create``) that sent it, if any
 
 
 class Content:
@@ -115,6 +116,7 @@ class Upload:
     group: str | None = None
     channel: Channel = Channel.API
     client_ip: str | None = None
+    api_client: str | None = None
 
     @classmethod
     def of(cls, envelope: Envelope, content: Content, default_destination: str) -> Upload:
@@ -124,7 +126,8 @@ class Upload:
                    destination=_printable(envelope.destination or default_destination, 2048),
                    size=content.size, sha256=content.sha256, user=_printable(envelope.user or "", 256) or None,
                    group=_printable(envelope.group or "", 256) or None, channel=envelope.channel,
-                   client_ip=_printable(envelope.client_ip or "", 64) or None)
+                   client_ip=_printable(envelope.client_ip or "", 64) or None,
+                   api_client=_printable(envelope.api_client or "", 100) or None)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from gateway.render.forms import FormTokens
 from gateway.settings import Settings
 from gateway.staff.webhook import HelpdeskWebhook
 from gateway.store.audit import AuditLog
+from gateway.store.clients import ApiClients
 from gateway.store.recorder import Recorder
 from gateway.store.spool import Spool
 from gateway.store.store import DecisionStore, StoredDecision, sqlite_url
@@ -43,6 +44,7 @@ class Runtime:
     webhook: HelpdeskWebhook | None
     pipeline: Pipeline
     form_tokens: FormTokens
+    clients: ApiClients
 
     @property
     def policy(self) -> Policy:
@@ -67,7 +69,9 @@ class Runtime:
         spool = Spool(settings.data_dir / "spool" / "decisions.jsonl", settings.spool_mb * MB)
         recorder = Recorder(store, audit, spool)
         pipeline = Pipeline(settings, policy, scanner, recorder, pool)
-        return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()))
+        clients = ApiClients(store)
+        clients.refresh()
+        return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()), clients)
 
     @property
     def recorder(self) -> Recorder:

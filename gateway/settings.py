@@ -71,6 +71,10 @@ class Settings(BaseSettings):
                                       "(advertised as Max-Connections); more are answered 503 and closed")
     http_max_connections: int = Field(default=1000, ge=1, le=100_000, description="HTTP connections and requests "
                                       "at once; more are answered 503")
+    api_auth: Literal["required", "optional"] | None = Field(
+        default=None, description="required: every API call (/v1/…) needs a client token (detour client token "
+        "create); optional: calls without one are taken, as anonymous (recorded by their address, never naming a "
+        "user). Unset: required in production, optional in development")
     icap_user_header: str = Field(default="X-Client-Username", description="ICAP header naming the user")
     icap_user_base64: bool = Field(default=False, description="The user header is base64 "
                                    "(Squid: icap_client_username_encode on)")
@@ -100,6 +104,10 @@ class Settings(BaseSettings):
             if key.lower() in PLACEHOLDER_KEYS or len(key) < 16:
                 raise ValueError("DETOUR_HASH_KEY must be set to a random value of 16+ characters in production")
         return self
+
+    @property
+    def api_auth_required(self) -> bool:
+        return (self.api_auth or ("required" if self.environment == "production" else "optional")) == "required"
 
     def hash_key_bytes(self) -> bytes:
         if self.hash_key is not None and len(self.hash_key.get_secret_value()) >= 16:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import re
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,21 @@ def make_scan(findings: Iterable[Finding] = (), mime_type: str = "text/csv") -> 
 class AppClient:
     """Synchronous calls into the ASGI app through httpx's ASGI transport (no server, no mocks)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, headers: dict[str, str] | None = None) -> None:
         self.app = app
+        self.headers = headers or {}  # sent with every request (e.g. an API client token)
+
+    @classmethod
+    def with_token(cls, app: FastAPI, may_assert_user: bool = True) -> AppClient:
+        """A client that sends an API client token (made in the app's store) with every request."""
+        token = app.state.runtime.clients.create(f"tests-{secrets.token_hex(4)}", may_assert_user)
+        return cls(app, {"Authorization": f"Bearer {token}"})
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async def send() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://detour.test") as client:
+            async with httpx.AsyncClient(transport=transport, base_url="http://detour.test",
+                                         headers=self.headers) as client:
                 return await client.request(method, url, **kwargs)
 
         return asyncio.run(send())

@@ -237,3 +237,15 @@ def _exif_with_thumbnail() -> bytes:
     exif[0x010F] = "Detour test camera"
     raw = exif.tobytes()
     return raw + thumbnail.getvalue()  # the thumbnail's bytes inside the APP1 segment
+
+
+def iban(account: int) -> str:
+    """A valid Dutch IBAN (mod-97 check digits) for a made-up account."""
+    bban = f"ABNA{account:010d}"
+    digits = "".join(str(int(ch, 36)) for ch in bban + "NL00")
+    return f"NL{98 - int(digits) % 97:02d}{bban}"
+
+
+def invoice(account: int = 417164300) -> bytes:
+    """A short payment request naming one bank account: a warning under the policy with warnings."""
+    return f"Hello,\nplease pay invoice 2026-118 to {iban(account)} before Friday.\nThanks!\n".encode()

@@ -72,6 +72,11 @@ class DetourService:
     icap_port: int
     log: Path
     audit: Path  # DETOUR_AUDIT_LOG: one JSON line per decision
+    token: str  # an API client token (detour client token create … --may-assert-user)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass
@@ -107,9 +112,18 @@ class Origin:
 def start_detour(tmp: Path, env: dict[str, str] | None = None,
                  open_files: int | None = None) -> Iterator[DetourService]:
     """``detour serve`` (HTTP and ICAP) with its own data folder (decision store); its pages' address
-    (DETOUR_PUBLIC_URL) is its own HTTP address. ``open_files``: the process's descriptor limit."""
+    (DETOUR_PUBLIC_URL) is its own HTTP address. As in production, API calls need a client token
+    (DETOUR_API_AUTH=required): one allowed to name users is made with the CLI before it starts.
+    ``open_files``: the process's descriptor limit."""
     port, icap_port = free_port(), free_port()
     log_path, audit = tmp / "detour.log", tmp / "audit.jsonl"
+    environment = {**os.environ, "DETOUR_AUDIT_LOG": str(audit), "DETOUR_DATA_DIR": str(tmp / "data"),
+                   "DETOUR_PUBLIC_URL": f"http://127.0.0.1:{port}", "DETOUR_API_AUTH": "required", **(env or {})}
+    made = subprocess.run([DETOUR, "client", "token", "create", f"tests-{port}", "--may-assert-user"],
+                          capture_output=True, text=True, env=environment, timeout=120)
+    if made.returncode != 0:
+        pytest.fail(f"detour client token create failed:\n{made.stderr}")
+    token = made.stdout.strip()
 
     def limit() -> None:
         if open_files is not None:
@@ -135,7 +149,7 @@ def start_detour(tmp: Path, env: dict[str, str] | None = None,
         else:
             pytest.fail(f"detour serve did not become ready within 60 s:\n{log_path.read_text()}")
         wait_for_port(icap_port, process, log_path)  # type: ignore[arg-type]
-        yield DetourService(base, icap_port, log_path, audit)
+        yield DetourService(base, icap_port, log_path, audit, token)
     finally:
         stop(process, 10)
 
@@ -250,8 +264,9 @@ def start_squid(tmp: Path, icap_port: int, origin_host: str, icap: bool = True) 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def start_mitmproxy(tmp: Path, detour_http: str) -> Iterator[str]:
-    """mitmdump with Detour's add-on, from its own virtualenv; yields the proxy URL."""
+def start_mitmproxy(tmp: Path, detour_http: str, token: str = "") -> Iterator[str]:
+    """mitmdump with Detour's add-on, from its own virtualenv, with the add-on's client token; yields the
+    proxy URL."""
     root = Path(__file__).resolve().parent.parent
     mitmdump = root / ".venv-mitmproxy" / "bin" / "mitmdump"
     if not mitmdump.exists():
@@ -263,6 +278,7 @@ def start_mitmproxy(tmp: Path, detour_http: str) -> Iterator[str]:
     with log_path.open("w") as log:
         process = subprocess.Popen([str(mitmdump), "--listen-host", "127.0.0.1", "--listen-port", str(port),
                                     "--set", f"confdir={confdir}", "--set", f"detour_url={detour_http}",
+                                    "--set", f"detour_token={token}",
                                     "-s", str(root / "deploy" / "mitmproxy" / "detour.py"), "-q"],
                                    stdout=log, stderr=subprocess.STDOUT)
     try:

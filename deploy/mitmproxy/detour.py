@@ -7,7 +7,14 @@ bodies) exactly as its ICAP server does. ``204`` lets the request go on; ``403``
 is the answer the client gets: the block page, or the decision JSON for API
 clients, with ``X-Detour-Decision``.
 
-    mitmdump -s deploy/mitmproxy/detour.py --set detour_url=http://127.0.0.1:8080
+    mitmdump -s deploy/mitmproxy/detour.py --set detour_url=http://127.0.0.1:8080 \
+        --set detour_token=dtr_…
+
+``detour_token`` is the add-on's API client token (``detour client token create
+mitmproxy --may-assert-user``; required when Detour runs in production). With a
+token, the add-on tells Detour who is browsing: the address of the browser and,
+with ``detour_user_header``, the user a header names. Without one, Detour records
+the add-on's own address.
 
 When Detour cannot be reached or answers anything else, the request is
 stopped (``detour_fail_open=false``, the default): a gateway that lets uploads
@@ -40,6 +47,7 @@ class Detour:
         loader.add_option("detour_fail_open", bool, False,  # type: ignore[attr-defined]
                           "Let requests through when Detour can't decide (default: stop them)")
         loader.add_option("detour_user_header", str, "", "Request header that names the user, if any")  # type: ignore[attr-defined]
+        loader.add_option("detour_token", str, "", "The add-on's API client token (detour client token create)")  # type: ignore[attr-defined]
 
     def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
@@ -48,11 +56,14 @@ class Detour:
         headers = {f"X-Detour-Request-{name}": request.headers[name] for name in FORWARDED if name in request.headers}
         headers["X-Detour-Request-Method"] = request.method
         headers["X-Detour-Request-Url"] = request.pretty_url
-        user_header = ctx.options.detour_user_header
-        if user_header and user_header in request.headers:
-            headers["X-Detour-User"] = request.headers[user_header]
-        if flow.client_conn.peername:
-            headers["X-Detour-Client-Ip"] = str(flow.client_conn.peername[0])
+        token = ctx.options.detour_token
+        if token:  # only a client with a token (made --may-assert-user) may say who is browsing
+            headers["Authorization"] = f"Bearer {token}"
+            user_header = ctx.options.detour_user_header
+            if user_header and user_header in request.headers:
+                headers["X-Detour-User"] = request.headers[user_header]
+            if flow.client_conn.peername:
+                headers["X-Detour-Client-Ip"] = str(flow.client_conn.peername[0])
         ask = urllib.request.Request(ctx.options.detour_url.rstrip("/") + "/v1/intercept",
                                      data=request.raw_content, headers=headers, method="POST")
         try:
@@ -70,6 +81,9 @@ class Detour:
                     "Content-Security-Policy")
             flow.response = http.Response.make(403, body, {k: answer_headers[k] for k in keep if answer_headers[k]})
             return
+        if status in (401, 403):
+            logging.error("detour: Detour refused the add-on (HTTP %s): set detour_token to a token made with "
+                          "detour client token create NAME --may-assert-user", status)
         if ctx.options.detour_fail_open:
             logging.warning("detour: HTTP %s from Detour; letting the request through (detour_fail_open)", status)
             return

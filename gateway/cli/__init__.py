@@ -2,7 +2,7 @@
 
 ``scan`` (files as uploads), ``eval`` (accuracy on a labelled corpus), ``serve``
 (HTTP and ICAP), ``edm`` (exact data match sets), ``policy`` (check, test,
-schema). Exit status of ``detour scan`` follows clamscan: 0 everything allowed,
+schema), ``client`` (API client tokens). Exit status of ``detour scan`` follows clamscan: 0 everything allowed,
 1 at least one upload blocked, 2 an error (unreadable file, invalid policy).
 """
 
@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import edm, evaluate, policy, scan, serve
+from gateway.cli import client, edm, evaluate, policy, scan, serve
 from gateway.cli.common import EXIT_ERROR
 from gateway.errors import DetourError
 
@@ -36,6 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="detour", description="Detour data-loss-prevention upload gateway")
     commands = root.add_subparsers(dest="command", required=True)
-    for group in (scan, evaluate, serve, edm, policy):
+    for group in (scan, evaluate, serve, edm, policy, client):
         group.add_commands(commands)
     return root

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest
+from gateway.http.auth import ClientsUnknown, NotAllowed, Unauthenticated
 from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout
 from gateway.http.routes import health, inspect, intercept, pages
 from gateway.render.i18n import negotiate
@@ -81,6 +82,22 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def gone(request: Request, exc: ClientDisconnect) -> Response:
         log.info("HTTP: a client went away during %s %s", request.method, request.url.path)
         return Response(status_code=499)  # nobody reads it; the log line is the point
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+        answer = _error(401, "unauthenticated", str(exc))
+        answer.headers["WWW-Authenticate"] = 'Bearer realm="detour"'
+        return answer
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(request: Request, exc: NotAllowed) -> JSONResponse:
+        return _error(403, "forbidden", str(exc))
+
+    @app.exception_handler(ClientsUnknown)
+    async def clients_unknown(request: Request, exc: ClientsUnknown) -> JSONResponse:
+        answer = _error(503, "unavailable", f"{exc}; try again in a moment.")
+        answer.headers["Retry-After"] = "5"
+        return answer
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:

@@ -40,7 +40,7 @@ from gateway.pipeline import Pipeline
 from gateway.proxy.answer import blocked_response
 from gateway.proxy.body import BodyReader, HttpRequestHead, request_file_name
 from gateway.proxy.decide import decide_request
-from gateway.records import Channel
+from gateway.records import Channel, Envelope
 from gateway.render.forms import FormTokens
 from gateway.render.report import Report
 from gateway.settings import Settings
@@ -173,8 +173,9 @@ class IcapServer:
                 await writer.drain()
                 await _read_chunks(reader, body_reader, kept, seconds)
                 in_preview = False
-            stopping = await decide_request(self.pipeline, head, body_reader.finish(), Channel.ICAP,
-                                            self._user(request), request.header("x-client-ip")[:64] or None,
+            sender = Envelope("", user=self._user(request), channel=Channel.ICAP,
+                              client_ip=request.header("x-client-ip")[:64] or None)
+            stopping = await decide_request(self.pipeline, head, body_reader.finish(), sender,
                                             warnings_stop=bool(self.config.public_url))
             if stopping is not None:
                 writer.write(self._blocked(stopping, head.header("Accept")))

@@ -19,25 +19,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from gateway.pipeline import Pipeline
 from gateway.proxy.body import FORM_FIELDS, Body, HttpRequestHead, form_fields_content
-from gateway.records import Action, Channel, Content, Envelope
+from gateway.records import Action, Content, Envelope
 from gateway.render.i18n import negotiate
 from gateway.render.report import Report
 
 log = logging.getLogger(__name__)
 
 
-async def decide_request(pipeline: Pipeline, head: HttpRequestHead, body: Body, channel: Channel,
-                         user: str | None = None, client_ip: str | None = None,
+async def decide_request(pipeline: Pipeline, head: HttpRequestHead, body: Body, sender: Envelope,
                          warnings_stop: bool = False) -> Report | None:
-    """The report that stops the request, or None when every upload may go. With ``warnings_stop``,
+    """The report that stops the request, or None when every upload may go. ``sender``: who sends it
+    through which channel (its file name and destination are each upload's). With ``warnings_stop``,
     a warning not yet justified stops it too (the page asks for the reason)."""
     language = negotiate(head.header("Accept-Language"), pipeline.default_language)
     stopping: Report | None = None
     for name, load, on_disk in _uploads(body):
-        envelope = Envelope(name, head.url, user=user, channel=channel, client_ip=client_ip)
+        envelope = replace(sender, file_name=name, destination=head.url)
         try:
             content = await asyncio.to_thread(load) if on_disk else load()  # one file in memory at a time
             report = await pipeline.inspect_async(content, envelope, language)

@@ -32,6 +32,7 @@ class AuditLog:
             "decision": report.decision.value,
             "channel": upload.channel.value,
             "client_ip": upload.client_ip,
+            "api_client": upload.api_client,
             "user": report.user,
             "group": report.group,
             "destination": report.destination.url,

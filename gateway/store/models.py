@@ -44,6 +44,7 @@ class DecisionRow(Base):
     failure: Mapped[str | None] = mapped_column(String(16))  # timeout | error | busy: decided by on_error
     # Who sent it, as a keyed hash (migration 0005): a justification matches it; it shows nobody's name.
     who: Mapped[str | None] = mapped_column(String(64), index=True)
+    api_client: Mapped[str | None] = mapped_column(String(100))  # the API client that sent it (migration 0006)
 
 
 class RouteTakenRow(Base):
@@ -120,3 +121,18 @@ class TicketRow(Base):
     next_attempt: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(String(500))
     remote_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class ClientRow(Base):
+    """A program allowed to call Detour's API (a proxy add-on, a browser extension, a script): its token is
+    kept only as a SHA-256 hash. ``may_assert_user``: it may say on whose behalf it uploads."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    may_assert_user: Mapped[bool] = mapped_column(default=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

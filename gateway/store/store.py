@@ -91,6 +91,7 @@ def row_of(inspection: Inspection, report: Report, translations: dict[str, Repor
         "evidence": _EVIDENCE.dump_python(inspection.evidence, mode="json"),
         "outcome": _DECISION.dump_python(inspection.decision, mode="json"),
         "policy_digest": inspection.policy_digest, "failure": inspection.failure, "who": inspection.who,
+        "api_client": upload.api_client,
     }
 
 
@@ -169,7 +170,8 @@ class DecisionStore:
             if row is None or row.evidence is None or row.outcome is None:
                 return None
             upload = Upload(file_name=row.file_name, destination=row.destination, size=row.size, sha256=row.sha256,
-                            user=row.user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip)
+                            user=row.user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip,
+                            api_client=row.api_client)
             return Inspection(upload, _EVIDENCE.validate_python(row.evidence), _DECISION.validate_python(row.outcome),
                               row.policy_digest or "", row.failure, row.who)
 

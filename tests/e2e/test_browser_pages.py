@@ -29,7 +29,7 @@ def blocked(detour: DetourService, language: str = "en", name: str = "customers_
     data = blob if blob is not None else (CORPUS / "customers_q3.csv").read_bytes()
     answer = httpx.post(f"{detour.http}/v1/inspect", files={"file": (name, data)},
                         data={"destination": "https://wetransfer.com/upload"},
-                        headers={"Accept-Language": language}, timeout=60)
+                        headers={"Accept-Language": language, **detour.auth}, timeout=60)
     report: dict[str, Any] = answer.json()
     assert report["decision"] == "block"
     return report
@@ -175,7 +175,7 @@ def test_the_redacted_copy_downloads(page: Any, detour_service: DetourService, t
 def test_a_warning_through_squid_goes_on_after_a_business_reason(browser: Any, squid: str, origin: Origin,
                                                                  detour_service: DetourService,
                                                                  tmp_path: Path) -> None:
-    from tests.gateway.staff.test_staff import invoice
+    from tests.files import invoice
 
     upload = tmp_path / "invoice-118.txt"
     upload.write_bytes(invoice(secrets.randbelow(10**9)))  # a file nobody justified before

@@ -93,7 +93,7 @@ def test_running_out_of_descriptors_is_survived_quietly(tmp_path: Path) -> None:
                 pass
             time.sleep(0.2)
         upload = httpx.post(f"{service.http}/v1/inspect", content=(CORPUS / "customers_q3.csv").read_bytes(),
-                            headers={"X-Detour-Filename": "c.csv"}, timeout=30)
+                            headers={"X-Detour-Filename": "c.csv", **service.auth}, timeout=30)
         assert upload.status_code == 200 and upload.json()["decision"] == "block"
         log = service.log.read_text()
         assert log.count("Traceback") == 0, log[-3000:]

@@ -21,7 +21,8 @@ def test_values_in_metadata_are_nowhere_to_be_found(detour_service: DetourServic
     benign = b"Meeting notes: the spring campaign starts in May.\n"
     api = httpx.post(f"{detour_service.http}/v1/inspect", content=benign,
                      params={"filename": name, "destination": f"https://wetransfer.com/to/{EMAIL}/upload"},
-                     headers={"X-Detour-User": PERSONNUMMER, "Accept-Language": "sv"}, timeout=30)
+                     headers={"X-Detour-User": PERSONNUMMER, "Accept-Language": "sv", **detour_service.auth},
+                     timeout=30)
     report = api.json()
     assert api.status_code == 200 and report["decision"] == "allow"
     head = (f"POST http://share.files-example.net/u/{EMAIL} HTTP/1.1\r\nHost: share.files-example.net\r\n"
@@ -29,7 +30,8 @@ def test_values_in_metadata_are_nowhere_to_be_found(detour_service: DetourServic
     assert exchange(detour_service.icap_port, *reqmod(head, benign, extra=f"X-Client-Username: {EMAIL}\r\n"))
     # a stop, so that its page, a review request and a ticket have something to be about
     stopped = httpx.post(f"{detour_service.http}/v1/inspect", content=b"SSN 536-22-1234\n",
-                         params={"filename": name, "destination": "wetransfer.com"}, timeout=30).json()
+                         params={"filename": name, "destination": "wetransfer.com"}, headers=detour_service.auth,
+                         timeout=30).json()
     decision = stopped["decision_id"]
     page = httpx.get(f"{detour_service.http}/d/{decision}", timeout=30).text
     token = re.search(r'name="form_token" value="([0-9a-f]+)"', page)

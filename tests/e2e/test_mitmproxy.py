@@ -13,7 +13,7 @@ from tests.services import DetourService, Origin, free_port, start_mitmproxy
 
 @pytest.fixture(scope="module")
 def mitm(tmp_path_factory: pytest.TempPathFactory, detour_service: DetourService) -> Iterator[str]:
-    yield from start_mitmproxy(tmp_path_factory.mktemp("mitm"), detour_service.http)
+    yield from start_mitmproxy(tmp_path_factory.mktemp("mitm"), detour_service.http, detour_service.token)
 
 
 def test_a_contact_list_is_stopped_with_detours_page(mitm: str, origin: Origin) -> None:
@@ -55,3 +55,19 @@ def test_when_detour_is_unreachable_uploads_are_stopped(tmp_path_factory: pytest
             response = http.post(f"http://127.0.0.1:{origin.port}/upload", content=b"a,b\n1,2\n")
         assert response.status_code == 403 and "could not be checked" in response.text
     assert origin.received == []
+
+
+def test_an_add_on_without_a_valid_token_stops_uploads_and_says_why(tmp_path_factory: pytest.TempPathFactory,
+                                                                    detour_service: DetourService,
+                                                                    origin: Origin) -> None:
+    """Detour requires client tokens (as in production): an add-on without one is refused, so the upload
+    is stopped (never let through unchecked) and mitmproxy's log names the setting to fix."""
+    origin.clear()
+    tmp = tmp_path_factory.mktemp("mitm-no-token")
+    for proxy in start_mitmproxy(tmp, detour_service.http, token="dtr_revoked-or-mistyped"):
+        with httpx.Client(proxy=proxy, timeout=60) as http:
+            response = http.post(f"http://127.0.0.1:{origin.port}/upload", content=b"a,b\n1,2\n")
+        assert response.status_code == 403 and "could not be checked" in response.text
+    assert origin.received == []
+    assert "detour_token" in (tmp / "mitmdump.log").read_text()
+

@@ -18,11 +18,11 @@ def server(detour_service: DetourService) -> str:
     return detour_service.http
 
 
-def test_serves_decisions_over_real_http(server: str) -> None:
+def test_serves_decisions_over_real_http(server: str, detour_service: DetourService) -> None:
     with (CORPUS / "customers_q3.csv").open("rb") as fh:
         response = httpx.post(f"{server}/v1/inspect", files={"file": ("customers_q3.csv", fh)},
-                              data={"destination": "https://wetransfer.com/"}, headers={"Accept-Language": "sv"},
-                              timeout=30)
+                              data={"destination": "https://wetransfer.com/"},
+                              headers={"Accept-Language": "sv", **detour_service.auth}, timeout=30)
     assert response.status_code == 200
     report = response.json()
     assert report["decision"] == "block" and report["language"] == "sv"

@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy import Engine, create_engine, inspect, text
 
+from gateway.http.app import create_app
 from gateway.pipeline import Pipeline
 from gateway.records import Envelope
 from gateway.runtime import Runtime
@@ -22,7 +23,8 @@ from gateway.settings import Settings
 from gateway.store import DecisionStore
 from gateway.store.store import upgrade
 from tests.conftest import CORPUS, policies_with_warnings
-from tests.gateway.staff.test_staff import invoice
+from tests.factories import AppClient
+from tests.files import invoice
 from tests.gateway.store.test_store import _cards, _head
 from tests.services import start_detour
 
@@ -182,8 +184,8 @@ def test_detour_serve_on_postgresql(database: str, tmp_path: Path) -> None:
     for service in start_detour(tmp_path, {"DETOUR_DATABASE_URL": database}):
         with (CORPUS / "customers_q3.csv").open("rb") as fh:
             report = httpx.post(f"{service.http}/v1/inspect", files={"file": ("customers_q3.csv", fh)},
-                                data={"destination": "wetransfer.com"}, headers={"Accept-Language": "nl"},
-                                timeout=60).json()
+                                data={"destination": "wetransfer.com"},
+                                headers={"Accept-Language": "nl", **service.auth}, timeout=60).json()
         decision = report["decision_id"]
         page = httpx.get(f"{service.http}/d/{decision}", timeout=10)
         assert page.status_code == 200 and "Sorry, deze upload is tegengehouden" in page.text
@@ -226,7 +228,8 @@ def test_two_detours_on_one_database_never_claim_the_same_ticket(pipeline: Pipel
 def test_a_postgresql_outage_under_load_loses_no_decision(runtime: Runtime, database: str,
                                                           postgres_url: str) -> None:
     """The database refuses connections for a few seconds while four clients upload: every decision
-    answered meanwhile waits in the spool and reaches PostgreSQL afterwards, once."""
+    answered meanwhile waits in the spool and reaches PostgreSQL afterwards, once; an API client whose
+    token was read before the outage is served during it."""
     name = database.rsplit("/", 1)[1]
     admin = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     answered: list[str] = []
@@ -242,6 +245,10 @@ def test_a_postgresql_outage_under_load_loses_no_decision(runtime: Runtime, data
                 answered.append(report.decision_id)
             n += 1
 
+    api = AppClient.with_token(create_app(runtime.settings, runtime), may_assert_user=False)
+    before = api.post("/v1/inspect", content=b"notes", params={"filename": "n.txt", "destination": "wetransfer.com"})
+    assert before.status_code == 200  # the client is in use before the outage
+    answered.append(before.json()["decision_id"])
     threads = [threading.Thread(target=upload, args=(worker,)) for worker in range(4)]
     for thread in threads:
         thread.start()
@@ -253,6 +260,11 @@ def test_a_postgresql_outage_under_load_loses_no_decision(runtime: Runtime, data
     for _ in range(40):  # three seconds and more of outage, under load
         degraded = degraded or runtime.recorder.health().state == "degraded"
         time.sleep(0.1)
+    runtime.clients.refresh()  # it can't read the clients now: the ones it read before still count
+    during = api.post("/v1/inspect", content=(CORPUS / "customers_q3.csv").read_bytes(),
+                      params={"filename": "api.csv", "destination": "wetransfer.com"})
+    assert during.status_code == 200 and during.json()["decision"] == "block"
+    answered.append(during.json()["decision_id"])
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name)))
     outage_over.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 
 from gateway.errors import BadRequest
+from gateway.http.auth import Caller, CallerDep
 from gateway.http.deps import PipelineDep
 from gateway.proxy.body import MAX_FILES, Body, BodyReader, clean_file_name, disposition_filename
 from gateway.records import Channel, Content, Envelope
@@ -37,15 +39,16 @@ _REQUEST_BODY: dict[str, Any] = {
                     "file": {"type": "array", "items": {"type": "string", "format": "binary"},
                              "description": "One or more file parts (any field name is accepted)"},
                     "destination": {"type": "string", "description": "Where the upload is going (URL or host)"},
-                    "user": {"type": "string"},
-                    "group": {"type": "string"},
+                    "user": {"type": "string", "description": "On whose behalf (clients allowed to assert users)"},
+                    "group": {"type": "string", "description": "The person's group (clients allowed to assert users)"},
                 },
             }
         },
         "application/octet-stream": {
             "schema": {"type": "string", "format": "binary"},
             "description": "The file as the raw body; name and destination in X-Detour-Filename "
-            "(or Content-Disposition) and X-Detour-Destination headers",
+            "(or Content-Disposition) and X-Detour-Destination headers; clients allowed to assert users add "
+            "X-Detour-User, X-Detour-Group and X-Detour-Client-Ip",
         },
     },
 }
@@ -57,14 +60,17 @@ _REQUEST_BODY: dict[str, Any] = {
     description="Returns the decision JSON (HTTP 200 whatever the decision); a list when several files "
     f"were sent (at most {MAX_FILES}). `Accept-Language` (or `?lang=`) picks English, Swedish or Dutch; "
     "the default is the policy's language. A file over the upload limit, or a form that does not parse, "
-    "is decided by the policy as content that can't be checked.",
+    "is decided by the policy as content that can't be checked. Send the client token as "
+    "`Authorization: Bearer`.",
     response_model=Report | list[Report],
     openapi_extra={"requestBody": _REQUEST_BODY},
-    responses={400: {"description": "No file in the request"}},
+    responses={400: {"description": "No file in the request"}, 401: {"description": "No valid client token"},
+               403: {"description": "The client may not name the user, group or address"}},
 )
 async def inspect(
     request: Request,
     pipeline: PipelineDep,
+    caller: CallerDep,
     destination: str | None = Query(None, description="Destination URL or host (raw body uploads)"),
     filename: str | None = Query(None, description="File name (raw body uploads)"),
     lang: str | None = Query(None, description="en, sv or nl; overrides Accept-Language"),
@@ -78,12 +84,11 @@ async def inspect(
                     name) as reader:
         async for chunk in request.stream():
             reader.feed(chunk)
-        envelope, uploads = _uploads(reader.finish(), form, reader.received, destination, headers)
+        sender, uploads = _uploads(reader.finish(), form, reader.received, destination, headers, caller)
         reports = []
         for file_name, load, on_disk in uploads:
             content = await asyncio.to_thread(load) if on_disk else load()  # one file in memory at a time
-            reports.append(await pipeline.inspect_async(content, Envelope(
-                file_name, envelope.destination, envelope.user, envelope.group, Channel.API), language))
+            reports.append(await pipeline.inspect_async(content, replace(sender, file_name=file_name), language))
     if len(reports) == 1:
         answer: Any = reports[0].model_dump(mode="json")
         answer_headers = {DECISION_HEADER: reports[0].decision_id}
@@ -96,13 +101,14 @@ async def inspect(
 Uploads = list[tuple[str, Callable[[], Content], bool]]
 
 
-def _uploads(body: Body, form: bool, received: int, destination: str | None,
-             headers: Headers) -> tuple[Envelope, Uploads]:
+def _uploads(body: Body, form: bool, received: int, destination: str | None, headers: Headers,
+             caller: Caller) -> tuple[Envelope, Uploads]:
     """Who sends it where (form fields or X-Detour-* headers), and each upload with a way to load it."""
+    client_ip = headers.get("x-detour-client-ip")
     if form:
         fields = dict(body.fields)
-        envelope = Envelope("", fields.get("destination") or destination or "", fields.get("user"),
-                            fields.get("group"))
+        envelope = replace(caller.sender(Channel.API, fields.get("user"), fields.get("group"), client_ip),
+                           destination=fields.get("destination") or destination or "")
         if body.problem is not None:
             problem = body.problem
             return envelope, [("form", lambda: Content(b"", problem=problem), False)]
@@ -113,8 +119,8 @@ def _uploads(body: Body, form: bool, received: int, destination: str | None,
     if received == 0:
         raise BadRequest("The request body is empty. Send the file as the body (with an X-Detour-Filename "
                          "header) or as multipart/form-data.")
-    envelope = Envelope("", headers.get("x-detour-destination") or destination or "", headers.get("x-detour-user"),
-                        headers.get("x-detour-group"))
+    envelope = replace(caller.sender(Channel.API, headers.get("x-detour-user"), headers.get("x-detour-group"),
+                                     client_ip), destination=headers.get("x-detour-destination") or destination or "")
     return envelope, [(f.name, f.content, f.on_disk) for f in body.files]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from gateway.errors import BadRequest
+from gateway.http.auth import CallerDep
 from gateway.http.deps import PipelineDep, RuntimeDep, SettingsDep
 from gateway.proxy.answer import blocked_response
 from gateway.proxy.body import BodyReader, HttpRequestHead, request_file_name
@@ -29,13 +30,16 @@ FORWARDED = ("Content-Type", "Content-Disposition", "Accept", "Accept-Language")
     summary="Decide on an intercepted HTTP request (proxy add-ons)",
     description="Body: the intercepted request's body. Headers: X-Detour-Request-Method, X-Detour-Request-Url, "
     "X-Detour-Request-Content-Type, and optionally X-Detour-Request-Content-Disposition, "
-    "X-Detour-Request-Accept, X-Detour-Request-Accept-Language, X-Detour-User, X-Detour-Client-Ip. "
-    "Answers 204 (let it go) or 403 with the block page or decision JSON.",
+    "X-Detour-Request-Accept, X-Detour-Request-Accept-Language; from a client allowed to assert users, "
+    "X-Detour-User, X-Detour-Group and X-Detour-Client-Ip (the browsing person). Send the client token as "
+    "`Authorization: Bearer`. Answers 204 (let it go) or 403 with the block page or decision JSON.",
     status_code=204,
     responses={403: {"description": "Stopped: the answer to give the client"},
-               400: {"description": "The intercepted request's method or URL is missing"}},
+               400: {"description": "The intercepted request's method or URL is missing"},
+               401: {"description": "No valid client token"}},
 )
-async def intercept(request: Request, pipeline: PipelineDep, settings: SettingsDep, runtime: RuntimeDep) -> Response:
+async def intercept(request: Request, pipeline: PipelineDep, settings: SettingsDep, runtime: RuntimeDep,
+                    caller: CallerDep) -> Response:
     forwarded = request.headers
     method, url = forwarded.get("x-detour-request-method", ""), forwarded.get("x-detour-request-url", "")
     if not method or "://" not in url:
@@ -44,12 +48,12 @@ async def intercept(request: Request, pipeline: PipelineDep, settings: SettingsD
     headers = [(name, forwarded[f"x-detour-request-{name.lower()}"]) for name in FORWARDED
                if f"x-detour-request-{name.lower()}" in forwarded]
     head = HttpRequestHead(method.upper(), url, headers)
+    sender = caller.sender(Channel.INTERCEPT, forwarded.get("x-detour-user"), forwarded.get("x-detour-group"),
+                           forwarded.get("x-detour-client-ip"))
     with BodyReader(head.header("Content-Type"), pipeline.limits.max_upload_bytes, request_file_name(head)) as reader:
         async for chunk in request.stream():
             reader.feed(chunk)
-        stopping = await decide_request(pipeline, head, reader.finish(), Channel.INTERCEPT,
-                                        forwarded.get("x-detour-user"),
-                                        forwarded.get("x-detour-client-ip", "")[:64] or None,
+        stopping = await decide_request(pipeline, head, reader.finish(), sender,
                                         warnings_stop=bool(settings.public_url))
     if stopping is None:
         return Response(status_code=204)

@@ -24,7 +24,7 @@ import secrets
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from alternatives.catalogue import Language
 from detectors.errors import Unredactable
 from gateway.errors import BadRequest, DetourError
+from gateway.http.auth import api_caller
 from gateway.http.deps import PipelineDep, RuntimeDep, SettingsDep, StoreDep, WebhookDep
 from gateway.render.i18n import negotiate, parse_language, translator
 from gateway.render.pages import PageOptions, render_block_page, render_message
@@ -179,7 +180,8 @@ class JustificationOut(BaseModel):
 
 
 @router.post("/v1/decisions/{decision_id}/justification", tags=["inspect"], response_model=JustificationOut,
-             summary="Record a business reason for a warning (browser extensions, scripts)")
+             summary="Record a business reason for a warning (browser extensions, scripts)",
+             dependencies=[Depends(api_caller)])
 async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()], runtime: RuntimeDep,
                       store: StoreDep, settings: SettingsDep) -> JustificationOut:
     stored = await run_in_threadpool(_recorded, runtime, decision_id)

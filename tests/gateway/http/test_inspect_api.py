@@ -26,7 +26,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 @pytest.fixture(scope="module")
 def client(runtime: Runtime) -> AppClient:
-    return AppClient(create_app(runtime.settings, runtime))
+    return AppClient.with_token(create_app(runtime.settings, runtime))
 
 
 def test_multipart_upload_returns_the_decision_json(client: AppClient) -> None:

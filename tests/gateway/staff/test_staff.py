@@ -35,20 +35,10 @@ from gateway.store.models import TicketRow
 from tests import files
 from tests.conftest import CORPUS, ROOT, policies_with_warnings
 from tests.factories import AppClient
+from tests.files import invoice
 from tests.services import Origin, start_origin
 
 SECRET = "a webhook secret of some length"
-
-
-def iban(account: int) -> str:
-    """A valid Dutch IBAN (mod-97 check digits) for a made-up account."""
-    bban = f"ABNA{account:010d}"
-    digits = "".join(str(int(ch, 36)) for ch in bban + "NL00")
-    return f"NL{98 - int(digits) % 97:02d}{bban}"
-
-
-def invoice(account: int = 417164300) -> bytes:
-    return f"Hello,\nplease pay invoice 2026-118 to {iban(account)} before Friday.\nThanks!\n".encode()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +55,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, receiver: Origin) -> tuple[App
                         helpdesk_webhook_url=f"{receiver.url}/hooks/detour", helpdesk_webhook_secret=SECRET,
                         public_url="https://detour.corp.example")
     runtime = Runtime.build(settings)
-    return AppClient(create_app(settings, runtime)), runtime
+    return AppClient.with_token(create_app(settings, runtime)), runtime
 
 
 def inspect(client: AppClient, blob: bytes, name: str, language: str = "en", user: str = "anna",
@@ -207,8 +197,9 @@ def test_proxies_stop_a_warning_until_it_is_justified(app: tuple[AppClient, Runt
     def decided(warnings_stop: bool) -> Report | None:
         with BodyReader("text/plain", runtime.pipeline.limits.max_upload_bytes, "pay.txt") as reader:
             reader.feed(blob)
-            return asyncio.run(decide_request(runtime.pipeline, head, reader.finish(), Channel.ICAP, "erik",
-                                              "10.0.0.7", warnings_stop=warnings_stop))
+            sender = Envelope("", user="erik", channel=Channel.ICAP, client_ip="10.0.0.7")
+            return asyncio.run(decide_request(runtime.pipeline, head, reader.finish(), sender,
+                                              warnings_stop=warnings_stop))
 
     stopped = decided(warnings_stop=True)
     assert stopped is not None and stopped.decision.value == "warn"
@@ -305,7 +296,7 @@ def test_a_helpdesk_that_is_down_gets_the_ticket_later(app: tuple[AppClient, Run
 
 
 def test_without_a_webhook_there_is_no_ticket_form(runtime: Runtime) -> None:
-    client = AppClient(create_app(runtime.settings, runtime))
+    client = AppClient.with_token(create_app(runtime.settings, runtime))
     decision = contacts(client)["decision_id"]
     assert f'action="/d/{decision}/ticket"' not in client.get(f"/d/{decision}").text
     assert client.submit(decision, "ticket", {}).status_code == 404
@@ -378,6 +369,7 @@ def test_an_unreachable_helpdesk_leaves_the_ticket_waiting(runtime: Runtime) -> 
     report = runtime.pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(), Envelope("c.csv", "wetransfer.com"),
                               "en")
     webhook = HelpdeskWebhook("http://127.0.0.1:9/nothing-listens-here", None, 2.0, runtime.store)
+    assert runtime.recorder.flush(30)  # the decision is in the store (as the pages make sure before a ticket)
     ticket = webhook.submit(report.decision_id, "ticket", {"reference": report.decision_id})
     [stored] = runtime.find(report.decision_id).history.tickets
     assert (stored.id, stored.status) == (ticket, "pending")
