@@ -33,8 +33,8 @@ WEBHOOK_RETRY_SECONDS = 30.0
 STREAMED_ROUTES = ("/v1/inspect", "/v1/intercept")  # read as streams; the policy decides on large files
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 async def _deliver_due(webhook: HelpdeskWebhook) -> None:
@@ -85,9 +85,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
-        answer = _error(401, "unauthenticated", str(exc))
-        answer.headers["WWW-Authenticate"] = 'Bearer realm="detour"'
-        return answer
+        return _error(401, "unauthenticated", str(exc), {"WWW-Authenticate": 'Bearer realm="detour"'})
 
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> JSONResponse:
@@ -95,9 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(ClientsUnknown)
     async def clients_unknown(request: Request, exc: ClientsUnknown) -> JSONResponse:
-        answer = _error(503, "unavailable", f"{exc}; try again in a moment.")
-        answer.headers["Retry-After"] = "5"
-        return answer
+        return _error(503, "unavailable", f"{exc}; try again in a moment.", {"Retry-After": "5"})
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:

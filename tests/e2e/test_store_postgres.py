@@ -278,4 +278,3 @@ def test_a_postgresql_outage_under_load_loses_no_decision(runtime: Runtime, data
         stored = [row[0] for row in connection.execute("select id from decisions")]
     assert degraded, "the outage did not reach the recorder"
     assert len(stored) == len(set(stored)) == len(answered) and set(stored) == set(answered)
-    print(f"{len(answered)} decisions answered, {len(stored)} recorded")
