@@ -256,9 +256,15 @@ class Pipeline:
                           self.masker.decision(decision), policy.digest, failure=what, who=self._who(upload))
 
     def _who(self, upload: Upload) -> str | None:
-        """Who sent it, as a keyed hash: the user the channel named, else the client's address."""
-        identity = f"user:{upload.user}" if upload.user else f"ip:{upload.client_ip}" if upload.client_ip else None
-        return self.scanner.hasher("WHO", identity) if identity is not None else None
+        """Who sent it, as a keyed hash: the user the channel named, else the client's address as seen by the
+        API client that sent it (two programs on one host are not one person)."""
+        if upload.user:
+            identity = f"user:{upload.user}"
+        elif upload.client_ip:
+            identity = f"ip:{upload.client_ip}" + (f" via:{upload.api_client}" if upload.api_client else "")
+        else:
+            return None
+        return self.scanner.hasher("WHO", identity)
 
     def failed(self, content: Content, envelope: Envelope, language: Language | None, what: str) -> Report:
         """A channel could not even hand the upload over (a bug in its own reading): decided by ``on_error``

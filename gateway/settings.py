@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,12 @@ class Settings(BaseSettings):
         default=None, description="required: every API call (/v1/…) needs a client token (detour client token "
         "create); optional: calls without one are taken, as anonymous (recorded by their address, never naming a "
         "user). Unset: required in production, optional in development")
+    icap_clients: str = Field(default="127.0.0.0/8,::1", description="Addresses (comma-separated, CIDR "
+                              "allowed) of the proxies that may use the ICAP service: whoever reaches it names the "
+                              "user and the address of an upload; others are answered 403 and closed")
+    trusted_proxies: str = Field(default="", description="Addresses (comma-separated, CIDR allowed) of reverse "
+                                 "proxies in front of the HTTP API whose X-Forwarded-For names the caller; empty: "
+                                 "the address a connection comes from is the caller's")
     icap_user_header: str = Field(default="X-Client-Username", description="ICAP header naming the user")
     icap_user_base64: bool = Field(default=False, description="The user header is base64 "
                                    "(Squid: icap_client_username_encode on)")
@@ -98,6 +105,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _addresses_are_networks(self) -> Settings:
+        for name in ("icap_clients", "trusted_proxies"):
+            try:
+                networks(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"DETOUR_{name.upper()}: {exc} (give addresses or networks such as "
+                                 "10.0.0.5,10.1.0.0/16, separated by commas)") from exc
+        return self
+
+    @model_validator(mode="after")
     def _no_placeholder_key_in_production(self) -> Settings:
         if self.environment == "production":
             key = self.hash_key.get_secret_value() if self.hash_key else ""
@@ -118,6 +135,32 @@ class Settings(BaseSettings):
     def limits(self) -> Limits:
         return Limits(max_upload_bytes=self.max_upload_bytes, file_seconds=self.file_seconds,
                       upload_seconds=self.upload_seconds, worker_memory_bytes=self.worker_memory_mb * 1024 * 1024)
+
+
+def networks(listing: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """``"10.0.0.5, 10.1.0.0/16"`` as networks; raises ``ValueError`` naming what is not one."""
+    return tuple(ip_network(item.strip(), strict=False) for item in listing.split(",") if item.strip())
+
+
+def valid_address(text: str | None) -> str | None:
+    """The text when it is an IP address (as sent by a proxy or a client), else None."""
+    candidate = (text or "").strip()
+    try:
+        ip_address(candidate.split("%")[0])
+    except ValueError:
+        return None
+    return candidate[:64]
+
+
+def address_in(address: str | None, allowed: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    """Whether an address (IPv4, IPv6, or IPv4 mapped into IPv6) is in one of the networks."""
+    try:
+        ip = ip_address((address or "").split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in allowed)
 
 
 @lru_cache(maxsize=1)

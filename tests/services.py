@@ -73,10 +73,23 @@ class DetourService:
     log: Path
     audit: Path  # DETOUR_AUDIT_LOG: one JSON line per decision
     token: str  # an API client token (detour client token create … --may-assert-user)
+    environment: dict[str, str] = field(default_factory=dict)  # what it runs with (for the CLI beside it)
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    def client_token(self, name: str, may_assert_user: bool = False) -> str:
+        """A new API client token, made with the CLI as IT would, in the service's store."""
+        return make_token(self.environment, name, may_assert_user)
+
+
+def make_token(environment: dict[str, str], name: str, may_assert_user: bool = False) -> str:
+    made = subprocess.run([DETOUR, "client", "token", "create", name, *(["--may-assert-user"] * may_assert_user)],
+                          capture_output=True, text=True, env=environment, timeout=120)
+    if made.returncode != 0:
+        pytest.fail(f"detour client token create failed:\n{made.stderr}")
+    return made.stdout.strip()
 
 
 @dataclass
@@ -119,11 +132,7 @@ def start_detour(tmp: Path, env: dict[str, str] | None = None,
     log_path, audit = tmp / "detour.log", tmp / "audit.jsonl"
     environment = {**os.environ, "DETOUR_AUDIT_LOG": str(audit), "DETOUR_DATA_DIR": str(tmp / "data"),
                    "DETOUR_PUBLIC_URL": f"http://127.0.0.1:{port}", "DETOUR_API_AUTH": "required", **(env or {})}
-    made = subprocess.run([DETOUR, "client", "token", "create", f"tests-{port}", "--may-assert-user"],
-                          capture_output=True, text=True, env=environment, timeout=120)
-    if made.returncode != 0:
-        pytest.fail(f"detour client token create failed:\n{made.stderr}")
-    token = made.stdout.strip()
+    token = make_token(environment, f"tests-{port}", may_assert_user=True)
 
     def limit() -> None:
         if open_files is not None:
@@ -149,7 +158,7 @@ def start_detour(tmp: Path, env: dict[str, str] | None = None,
         else:
             pytest.fail(f"detour serve did not become ready within 60 s:\n{log_path.read_text()}")
         wait_for_port(icap_port, process, log_path)  # type: ignore[arg-type]
-        yield DetourService(base, icap_port, log_path, audit, token)
+        yield DetourService(base, icap_port, log_path, audit, token, environment)
     finally:
         stop(process, 10)
 

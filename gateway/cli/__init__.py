@@ -15,13 +15,16 @@ import sys
 from collections.abc import Sequence
 
 from gateway.cli import client, edm, evaluate, policy, scan, serve
-from gateway.cli.common import EXIT_ERROR
+from gateway.cli.common import EXIT_ERROR, OneLine
 from gateway.errors import DetourError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.umask(0o077)  # what Detour writes (the store, its spool, EDM sets, the audit log) is for the service alone
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(OneLine())
     try:
         code: int = args.run(args)
         return code

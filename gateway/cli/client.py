@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from gateway.cli.common import EXIT_ALLOWED, settings_from
-from gateway.store.clients import ApiClients
+from gateway.store.clients import REFRESH_SECONDS, ApiClients
 from gateway.store.store import DecisionStore, sqlite_url
 
 
@@ -59,13 +60,15 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    listing = _clients().listing()
+    listing, now = _clients().listing(), datetime.now(UTC)
     if not listing:
         print("No API clients. Make one with: detour client token create NAME", file=sys.stderr)
     for client in listing:
         rights = "may name users" if client.may_assert_user else "anonymous uploads"
         if client.revoked:
             state = f"revoked {client.revoked:%Y-%m-%d %H:%M}"
+        elif client.expires and client.expires <= now:
+            state = f"expired {client.expires:%Y-%m-%d %H:%M}"
         elif client.expires:
             state = f"expires {client.expires:%Y-%m-%d %H:%M}"
         else:
@@ -76,5 +79,5 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     _clients().revoke(args.name)
-    print(f"{args.name}: revoked; its token stops working within 30 seconds on every instance")
+    print(f"{args.name}: revoked; its token stops working within {REFRESH_SECONDS:g} seconds on every instance")
     return EXIT_ALLOWED

@@ -13,6 +13,18 @@ from gateway.settings import Settings
 EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 
 
+class OneLine(logging.Filter):
+    """A log message is one line: control characters a client slipped into a name or path are shown
+    escaped, so nobody can forge a log line (an audit line, say). Tracebacks are added after, as usual."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.isprintable():
+            record.msg = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+            record.args = None
+        return True
+
+
 def add_policies_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--policies", type=Path, help="policy directory (default: the bundled policies)")
 

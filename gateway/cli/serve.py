@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(),
                                            http=GuardedH11Protocol, timeout_keep_alive=int(settings.idle_seconds),
                                            limit_concurrency=settings.http_max_connections,
+                                           # X-Forwarded-For only from the reverse proxies IT names
+                                           proxy_headers=bool(settings.trusted_proxies),
+                                           forwarded_allow_ips=settings.trusted_proxies or "",
                                            access_log=False))  # detour.access logs requests, without queries
 
     async def both() -> None:
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         if icap_port:
             icap = IcapServer(runtime.pipeline, IcapConfig.of(settings, runtime.form_tokens))
             listener = await icap.start(host, icap_port)
-            print(f"detour: ICAP on icap://{host}:{icap_port}/reqmod (ISTag {icap.istag})", file=sys.stderr)
+            print(f"detour: ICAP on icap://{host}:{icap_port}/reqmod (ISTag {icap.istag}) for proxies at "
+                  f"{settings.icap_clients} (DETOUR_ICAP_CLIENTS)", file=sys.stderr)
             async with listener:
                 await server.serve()
         else:

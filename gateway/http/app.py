@@ -14,7 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest
-from gateway.http.auth import ClientsUnknown, NotAllowed, Unauthenticated
+from gateway.http.answers import error
+from gateway.http.auth import ApiCallers, NotAllowed
 from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout
 from gateway.http.routes import health, inspect, intercept, pages
 from gateway.render.i18n import negotiate
@@ -31,10 +32,11 @@ blocks, answers with the approved alternative routes and a helpdesk message.
 """
 WEBHOOK_RETRY_SECONDS = 30.0
 STREAMED_ROUTES = ("/v1/inspect", "/v1/intercept")  # read as streams; the policy decides on large files
+FIELDS_ONLY = ("/justify", "/review", "/wrong", "/ticket", "/justification")  # forms and JSON without a file
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+def takes_fields_only(path: str) -> bool:
+    return path.startswith(("/d/", "/v1/decisions/")) and path.endswith(FIELDS_ONLY)
 
 
 async def _deliver_due(webhook: HelpdeskWebhook) -> None:
@@ -62,9 +64,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 with contextlib.suppress(asyncio.CancelledError):
                     await retrying
 
-    app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  redirect_slashes=False)  # a redirect would be built from the client's Host header
     app.state.runtime = runtime
-    app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES)
+    app.add_middleware(ApiCallers, runtime=runtime)  # innermost: a /v1/ call is identified before anything else
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES,
+                       small=takes_fields_only)
     app.add_middleware(BodyTimeout, seconds=runtime.settings.body_seconds)
     app.add_middleware(AccessLog)
     app.include_router(inspect.router)
@@ -75,7 +80,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(pages.StillRecording)
     async def still_recording(request: Request, exc: pages.StillRecording) -> Response:
         if wants_json(request.headers.get("accept", "")) or request.url.path.startswith("/v1/"):
-            return _error(409, "still_recording", "This decision is still being recorded; try again in a moment.")
+            return error(409, "still_recording", "This decision is still being recorded; try again in a moment.")
         return pages.still_recording(exc.stored)
 
     @app.exception_handler(ClientDisconnect)
@@ -83,29 +88,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         log.info("HTTP: a client went away during %s %s", request.method, request.url.path)
         return Response(status_code=499)  # nobody reads it; the log line is the point
 
-    @app.exception_handler(Unauthenticated)
-    async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
-        return _error(401, "unauthenticated", str(exc), {"WWW-Authenticate": 'Bearer realm="detour"'})
-
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> JSONResponse:
-        return _error(403, "forbidden", str(exc))
-
-    @app.exception_handler(ClientsUnknown)
-    async def clients_unknown(request: Request, exc: ClientsUnknown) -> JSONResponse:
-        return _error(503, "unavailable", f"{exc}; try again in a moment.", {"Retry-After": "5"})
+        return error(403, "forbidden", str(exc))
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
-        return _error(400, "bad_request", str(exc))
+        return error(400, "bad_request", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error(422, "invalid_request", details)
+        return error(422, "invalid_request", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    async def httperror(request: Request, exc: StarletteHTTPException) -> Response:
         path = request.url.path
         if exc.status_code == 404 and path.startswith("/d/") and path.count("/") == 2 and \
                 not wants_json(request.headers.get("accept", "text/html")):  # a person following a reference
@@ -113,6 +110,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             return HTMLResponse(render_not_found(language), status_code=404,
                                 headers={"Cache-Control": "no-store", "Content-Language": language})
         code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
-        return _error(exc.status_code, code, str(exc.detail))
+        return error(exc.status_code, code, str(exc.detail))
 
     return app

@@ -17,17 +17,23 @@ call came from: the person a justification belongs to can't be claimed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.errors import DetourError
-from gateway.http.deps import RuntimeDep
+from gateway.errors import BadRequest, DetourError
+from gateway.http.answers import error
 from gateway.records import Channel, Envelope
+from gateway.runtime import Runtime
+from gateway.settings import valid_address
 from gateway.store.clients import ApiClient, ClientsUnavailable
 
 SCHEME = "bearer"
+API_PREFIX = "/v1/"
+STATE_KEY = "caller"
 
 
 class Unauthenticated(DetourError):
@@ -36,10 +42,6 @@ class Unauthenticated(DetourError):
 
 class NotAllowed(DetourError):
     """The client may not do what it asked: answered 403."""
-
-
-class ClientsUnknown(DetourError):
-    """Tokens can't be checked just now (the store is down): answered 503 with ``Retry-After``."""
 
 
 @dataclass(frozen=True)
@@ -62,30 +64,59 @@ class Caller:
             whose = f"The API client {self.client.name!r}" if self.client else "A caller without a client token"
             raise NotAllowed(f"{whose} may not say on whose behalf it sends ({', '.join(named)}). Leave it out, or "
                              "ask IT for a client token made with --may-assert-user.")
+        if client_ip and valid_address(client_ip) is None:
+            raise BadRequest("X-Detour-Client-Ip must be the person's IP address.")
         return Envelope("", user=user or None, group=group or None, channel=channel,
-                        client_ip=(client_ip or self.address or "")[:64] or None,
+                        client_ip=valid_address(client_ip) or self.address,
                         api_client=self.client.name if self.client else None)
 
 
-async def api_caller(request: Request, runtime: RuntimeDep) -> Caller:
-    """The caller of an API route, checked against the setting ``DETOUR_API_AUTH``."""
-    address = request.client.host if request.client else None
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if not scheme:
+class ApiCallers:
+    """ASGI middleware: every call to ``/v1/…`` is identified before its body is read (a caller without a
+    valid token is answered at once, whatever it declares it will send); routes get the ``Caller``."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        try:
+            caller = await identify(Headers(scope=scope), scope.get("client"), self.runtime)
+        except Unauthenticated as problem:
+            answer = error(401, "unauthenticated", str(problem), {"WWW-Authenticate": 'Bearer realm="detour"'})
+        except ClientsUnavailable as problem:
+            answer = error(503, "unavailable", f"{problem}; try again in a moment.", {"Retry-After": "5"})
+        else:
+            scope.setdefault("state", {})[STATE_KEY] = caller
+            await self.app(scope, receive, send)
+            return
+        await answer(scope, receive, send)
+
+
+async def identify(headers: Headers, client: tuple[str, int] | None, runtime: Runtime) -> Caller:
+    """The caller, checked against the setting ``DETOUR_API_AUTH``; raises ``Unauthenticated``."""
+    address = valid_address(client[0]) if client else None
+    if "authorization" not in headers:
         if runtime.settings.api_auth_required:
             raise Unauthenticated("This API needs a client token: send Authorization: Bearer <token>. IT makes "
                                   "one with: detour client token create NAME")
         return Caller(None, address)
+    scheme, _, token = headers["authorization"].strip().partition(" ")
     if scheme.lower() != SCHEME or not token.strip():
         raise Unauthenticated("Send the client token as Authorization: Bearer <token>.")
-    try:
-        client = await run_in_threadpool(runtime.clients.find, token.strip())
-    except ClientsUnavailable as exc:
-        raise ClientsUnknown(str(exc)) from exc
-    if client is None:
+    client_found = await run_in_threadpool(runtime.clients.find, token.strip())
+    if client_found is None:
         raise Unauthenticated("This client token is not valid (unknown, revoked or expired). Ask IT for a new one: "
                               "detour client token create NAME")
-    return Caller(client, address)
+    return Caller(client_found, address)
+
+
+def api_caller(request: Request) -> Caller:
+    """The caller ``ApiCallers`` identified (every ``/v1/`` route has one)."""
+    return cast(Caller, request.state.caller)
 
 
 CallerDep = Annotated[Caller, Depends(api_caller)]

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 # Multipart framing and form fields around the file itself.
 FORM_OVERHEAD = 1024 * 1024
+SMALL_BODY_BYTES = 64 * 1024  # a form or JSON of a few fields (a reason, a review request)
 
 
 class _TooLarge(DetourError):
@@ -27,18 +29,25 @@ class _TooLarge(DetourError):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
+    """Bodies over the upload limit (plus a form's framing) are refused with 413, as soon as the declared
+    length or the bytes received say so. Paths that only take a few fields (``small``: a reason, a review
+    request) are held to ``SMALL_BODY_BYTES``."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = (),
+                 small: Callable[[str], bool] = lambda path: False) -> None:
         self.app = app
-        self.max_bytes = max_bytes + FORM_OVERHEAD
+        self.upload_bytes = max_bytes + FORM_OVERHEAD
         self.exempt = exempt
+        self.small = small
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
+        limit = SMALL_BODY_BYTES if self.small(scope["path"]) else self.upload_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         received = 0
         started = False
@@ -48,7 +57,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -61,15 +70,16 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        limit_mb = (self.max_bytes - FORM_OVERHEAD) / (1024 * 1024)
-        body = json.dumps(
-            {"error": {"code": "upload_too_large",
-                       "message": f"The upload is larger than the limit of {limit_mb:g} MB. "
-                                  "Use one of the approved routes for large files, or ask IT."}}
-        ).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        if limit == self.upload_bytes:
+            limit_mb = (limit - FORM_OVERHEAD) / (1024 * 1024)
+            message = (f"The upload is larger than the limit of {limit_mb:g} MB. Use one of the approved routes "
+                       "for large files, or ask IT.")
+        else:
+            message = f"This form takes at most {limit // 1024} KB."
+        body = json.dumps({"error": {"code": "upload_too_large", "message": message}}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -122,11 +132,14 @@ class BodyTimeout:
 
 
 access = logging.getLogger("detour.access")
+KNOWN_SEGMENTS = frozenset({"v1", "d", "docs", "openapi.json", "healthz", "readyz"})
 
 
 class AccessLog:
-    """One line per request, without its query string: uvicorn's access log prints the whole URL, and a
-    query (``?filename=…&destination=…``) may name what Detour protects."""
+    """One line per request, naming the route it reached (``/d/{decision_id}``), never the path or query as
+    sent: uvicorn's access log prints the whole URL, and a path or query (``?filename=…``) may name what
+    Detour protects, or carry a line break that forges a log line. A path no route takes is shown by its
+    first segment."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -147,5 +160,14 @@ class AccessLog:
             await self.app(scope, receive, tracking_send)
         finally:
             client = scope.get("client") or ("-", 0)
-            access.info('%s "%s %s" %s %.0f ms', client[0], scope["method"], scope["path"], status,
+            route = getattr(scope.get("route"), "path", None) or _unrouted(scope["path"])
+            access.info('%s "%s %s" %s %.0f ms', client[0], scope["method"], route, status,
                         (time.perf_counter() - started) * 1000)
+
+
+def _unrouted(path: str) -> str:
+    """A path no route takes, by its first segment when that is one of Detour's (``/v1/…``), else ``/…``."""
+    first, _, rest = path.lstrip("/").partition("/")
+    if first not in KNOWN_SEGMENTS:
+        return "/… (no route)"
+    return f"/{first}{'/…' if rest else ''} (no route)"

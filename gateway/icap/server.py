@@ -12,6 +12,9 @@ The answers (formatted by ``icap.protocol``):
   browsers, the decision JSON for API clients, always with ``X-Detour-Decision``;
 - malformed ICAP: ``400`` and the connection is closed; never a crash;
 - more connections than advertised (``Max-Connections``): ``503`` and closed;
+- a connection from an address not in ``DETOUR_ICAP_CLIENTS`` (whoever speaks
+  ICAP names the user and the address of an upload): ``403`` and closed, one log
+  line a minute;
 - a client that sends nothing between requests (``idle_seconds``), stalls in a
   request's head (``header_seconds``) or in its body, also after ``100
   Continue`` (``body_seconds``): ``408`` and closed; one INFO line each.
@@ -28,9 +31,11 @@ import base64
 import binascii
 import logging
 import tempfile
+import time
 from collections.abc import Awaitable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from typing import IO, TypeVar
 
 from gateway.errors import ProtocolError
@@ -43,7 +48,7 @@ from gateway.proxy.decide import decide_request
 from gateway.records import Channel, Envelope
 from gateway.render.forms import FormTokens
 from gateway.render.report import Report
-from gateway.settings import Settings
+from gateway.settings import Settings, address_in, networks, valid_address
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +56,7 @@ T = TypeVar("T")
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a body kept for an echo goes to a temporary file beyond this
 ECHO_CHUNK = 256 * 1024
 READ_PIECE = 64 * 1024  # a chunk of the body is read at most this much at a time
+REFUSED_LOG_SECONDS = 60.0  # connections from addresses it does not serve: one log line a minute at most
 
 
 @dataclass
@@ -63,12 +69,13 @@ class IcapConfig:
     idle_seconds: float = 60.0  # between requests on a persistent connection
     header_seconds: float = 30.0  # from a request's first line to the end of its encapsulated HTTP head
     body_seconds: float = 60.0  # the longest wait for the next piece of a body
+    clients: tuple[IPv4Network | IPv6Network, ...] = networks("127.0.0.0/8,::1")  # the proxies it serves
 
     @classmethod
     def of(cls, settings: Settings, form_tokens: FormTokens | None = None) -> IcapConfig:
         return cls(settings.icap_user_header, settings.icap_user_base64, settings.public_url, form_tokens,
                    settings.icap_max_connections, settings.idle_seconds, settings.header_seconds,
-                   settings.body_seconds)
+                   settings.body_seconds, networks(settings.icap_clients))
 
 
 class _Stalled(Exception):  # noqa: N818 - a control-flow signal: the client stopped sending
@@ -81,6 +88,8 @@ class IcapServer:
         self.pipeline = pipeline
         self.config = config or IcapConfig()
         self.open = 0  # connections being served
+        self._refused = 0  # connections from addresses it does not serve, since the last line about them
+        self._refused_logged = -REFUSED_LOG_SECONDS
 
     @property
     def istag(self) -> str:
@@ -91,6 +100,11 @@ class IcapServer:
         return await asyncio.start_server(self.handle, host, port, limit=protocol.MAX_LINE)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if not address_in(peer[0] if peer else None, self.config.clients):
+            self._refuse(peer[0] if peer else "?")
+            await self._close(writer, protocol.status(403, "Forbidden", self.istag, close=True))
+            return
         if self.open >= self.config.max_connections:  # what OPTIONS promised: no more than this at once
             log.info("ICAP: more than %d connections; one refused (503)", self.config.max_connections)
             await self._close(writer, protocol.status(503, "Service Unavailable", self.istag, close=True))
@@ -110,6 +124,14 @@ class IcapServer:
         finally:
             self.open -= 1
             await self._close(writer, answer)
+
+    def _refuse(self, address: str) -> None:
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged >= REFUSED_LOG_SECONDS:
+            log.warning("ICAP: refused %d connection(s) from addresses not in DETOUR_ICAP_CLIENTS (last: %s)",
+                        self._refused, address)
+            self._refused, self._refused_logged = 0, now
 
     @staticmethod
     async def _close(writer: asyncio.StreamWriter, last: bytes = b"") -> None:
@@ -174,7 +196,7 @@ class IcapServer:
                 await _read_chunks(reader, body_reader, kept, seconds)
                 in_preview = False
             sender = Envelope("", user=self._user(request), channel=Channel.ICAP,
-                              client_ip=request.header("x-client-ip")[:64] or None)
+                              client_ip=valid_address(request.header("x-client-ip")))
             stopping = await decide_request(self.pipeline, head, body_reader.finish(), sender,
                                             warnings_stop=bool(self.config.public_url))
             if stopping is not None:

@@ -3,10 +3,12 @@
 A token is 32 random bytes (``dtr_`` + URL-safe base64), shown once when it is
 made and kept only as its SHA-256. The clients (a handful: proxy add-ons,
 portals, scripts) are read from the store into memory and read again when the
-copy is older than ``REFRESH_SECONDS``: a token revoked, expired or made by
-another instance takes effect within that time, and checking a token costs no
-query. While the store can't be read the last copy is used (uploads go on
-during a database outage); before any copy was read, ``ClientsUnavailable``.
+copy is older than ``REFRESH_SECONDS``: a token revoked or expired stops working
+within that time, and checking a token costs no query. A token the copy does not
+know is looked for again at once (at most once every ``MISS_SECONDS``), so a new
+or rotated token works as soon as the CLI has printed it. While the store can't
+be read the last copy is used (uploads go on during a database outage); before
+any copy was read, ``ClientsUnavailable``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from gateway.store.store import DecisionStore
 log = logging.getLogger(__name__)
 
 PREFIX = "dtr_"
-REFRESH_SECONDS = 30.0
+REFRESH_SECONDS = 10.0
+MISS_SECONDS = 1.0  # an unknown token re-reads the clients at most this often (a flood of wrong ones costs little)
 MAX_TOKEN_CHARS = 200
 
 
@@ -61,6 +64,7 @@ class ApiClients:
         self._lock = threading.Lock()
         self._by_digest: dict[str, tuple[ApiClient, datetime | None]] | None = None  # digest → client, expiry
         self._read_at = 0.0
+        self._missed = -MISS_SECONDS
         self._warned = False
 
     def create(self, name: str, may_assert_user: bool, days: int | None = None) -> str:
@@ -116,7 +120,10 @@ class ApiClients:
         """The client a token belongs to, when it is neither revoked nor expired."""
         if not token.startswith(PREFIX) or len(token) > MAX_TOKEN_CHARS:
             return None
-        found = self._clients().get(_digest(token))
+        digest = _digest(token)
+        found = self._clients().get(digest)
+        if found is None and self._may_look_again():
+            found = self._clients().get(digest)
         if found is None:
             return None
         client, expires = found
@@ -141,6 +148,15 @@ class ApiClients:
                     self._warned = True
             self._read_at = time.monotonic()
             return self._by_digest
+
+    def _may_look_again(self) -> bool:
+        """Whether an unknown token may make the clients be read again now (and if so, they will be)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._missed < MISS_SECONDS:
+                return False
+            self._missed, self._read_at = now, 0.0
+            return True
 
     def _forget(self) -> None:
         with self._lock:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -38,3 +40,29 @@ def test_refuses_to_start_with_an_invalid_policy(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "broken.yaml:2: rules[" in result.stderr and "Field required" in result.stderr
+
+
+def test_a_caller_cannot_name_its_address_with_forwarding_headers(detour_service: DetourService) -> None:
+    """Without DETOUR_TRUSTED_PROXIES the address a connection comes from is the caller's: X-Forwarded-For
+    and Forwarded from a script on the same host change nothing, and the audit line names the real peer."""
+    token = detour_service.client_token("forwarding-script")
+    answer = httpx.post(f"{detour_service.http}/v1/inspect", content=b"Meeting notes\n",
+                        params={"filename": "notes.txt", "destination": "wetransfer.com"},
+                        headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": "10.0.0.5",
+                                 "Forwarded": "for=10.0.0.6"}, timeout=30)
+    assert answer.status_code == 200
+    decision = answer.json()["decision_id"]
+    deadline = time.monotonic() + 10
+    entry = None
+    while entry is None and time.monotonic() < deadline:
+        entry = next((json.loads(line) for line in detour_service.audit.read_text().splitlines()
+                      if decision in line), None)
+        time.sleep(0.1)
+    assert entry is not None and entry["client_ip"] == "127.0.0.1" and entry["api_client"] == "forwarding-script"
+
+
+def test_what_it_keeps_is_for_the_service_alone(detour_service: DetourService) -> None:
+    data = Path(detour_service.environment["DETOUR_DATA_DIR"])
+    for path in [detour_service.audit, *data.rglob("*")]:
+        if path.is_file() and path.name.startswith(("detour.db", "audit", "decisions")):
+            assert path.stat().st_mode & 0o077 == 0, f"{path} can be read by others"

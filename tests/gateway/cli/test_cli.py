@@ -166,3 +166,14 @@ def test_policy_schema_is_json_schema() -> None:
     schema = json.loads(result.stdout)
     assert schema["title"] == "Detour policy"
     assert {"rules", "data_classes", "destinations", "alternatives", "helpdesk"} <= schema["properties"].keys()
+
+
+def test_a_log_message_is_always_one_line() -> None:
+    import logging
+
+    from gateway.cli.common import OneLine
+
+    record = logging.LogRecord("gateway", logging.INFO, __file__, 1, "file %s stopped", ("a\nINFO detour.audit: {}",),
+                               None)
+    assert OneLine().filter(record)
+    assert record.getMessage() == "file a\\nINFO detour.audit: {} stopped"

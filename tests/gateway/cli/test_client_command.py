@@ -6,10 +6,14 @@ import hashlib
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import update
 
 from gateway.settings import Settings
 from gateway.store.clients import ApiClients
+from gateway.store.models import ClientRow
 from gateway.store.store import DecisionStore, sqlite_url
 
 DETOUR = str(Path(sys.executable).parent / "detour")
@@ -42,6 +46,11 @@ def test_it_makes_lists_rotates_and_revokes_tokens(tmp_path: Path) -> None:
     rotated = run("token", "rotate", "mitmproxy-office", data_dir=data).stdout.strip()
     clients.refresh()
     assert clients.find(token) is None and clients.find(rotated) is not None
+
+    with clients.store.session() as session, session.begin():  # a month later
+        session.execute(update(ClientRow).where(ClientRow.name == "nightly-export")
+                        .values(expires=datetime.now(UTC) - timedelta(days=1)))
+    assert "\texpired " in run("list", data_dir=data).stdout.splitlines()[1]
 
     revoked = run("revoke", "mitmproxy-office", data_dir=data)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout

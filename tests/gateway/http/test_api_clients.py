@@ -68,6 +68,7 @@ def test_without_a_token_every_api_route_answers_401(app: Any, runtime: Runtime)
                    "X-Detour-Request-Method": "POST", "X-Detour-Request-Url": SITE}),
                anonymous.post("/v1/decisions/DTR-0000-0000-0000-0000/justification",
                               json={"justification": "The supplier needs the invoice."})]
+    answers.append(anonymous.post("/v1/inspect/", content=BENIGN))  # no redirect built from the Host header
     for answer in answers:
         assert answer.status_code == 401, answer.text
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
@@ -79,7 +80,30 @@ def test_without_a_token_every_api_route_answers_401(app: Any, runtime: Runtime)
     assert anonymous.get("/healthz").status_code == 200
 
 
-@pytest.mark.parametrize("authorization", ["Bearer dtr_not-a-token", "Basic YW5uYTpzZWNyZXQ=", "Bearer ",
+def test_a_caller_without_a_token_is_answered_before_its_body_is_read(app: Any) -> None:
+    """Whatever it says it will send: no 100 Continue, no parsing, no memory taken."""
+    sent: list[int] = []
+
+    async def body() -> Any:
+        for _ in range(100):
+            sent.append(1)
+            yield b"x" * 65536
+
+    anonymous = AppClient(app)
+    for path in ("/v1/decisions/DTR-0000-0000-0000-0000/justification", "/v1/inspect", "/v1/intercept"):
+        sent.clear()
+        answer = anonymous.post(path, content=body(), headers={"Content-Type": "application/json"})
+        assert answer.status_code == 401 and len(sent) <= 1, (path, len(sent))
+
+
+def test_a_reason_is_a_few_fields_not_an_upload(app: Any) -> None:
+    portal = token_client(app, "big-reasons", may_assert_user=True)
+    answer = portal.post("/v1/decisions/DTR-0000-0000-0000-0000/justification",
+                         json={"justification": "x" * 100_000})
+    assert answer.status_code == 413 and "64 KB" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("authorization", ["", "Bearer dtr_not-a-token", "Basic YW5uYTpzZWNyZXQ=", "Bearer ",
                                            "dtr_without-a-scheme", "Bearer " + "dtr_" + "x" * 500])
 def test_a_wrong_token_is_refused_also_where_tokens_are_optional(make_runtime: Any, tmp_path: Path,
                                                                    authorization: str) -> None:
@@ -125,6 +149,8 @@ def test_a_client_that_may_not_name_users_is_refused_when_it_names_one(app: Any)
         answer = raw(script, **{header: "10.1.2.3" if header.endswith("Ip") else "anna.berg"})
         assert answer.status_code == 403, header
         assert "'backup-script' may not say on whose behalf" in answer.json()["error"]["message"]
+    portal = token_client(app, "addr-portal", may_assert_user=True)
+    assert raw(portal, **{"X-Detour-Client-Ip": "10.0.0.5\" \"POST /admin"}).status_code == 400  # an address only
     form = script.post("/v1/inspect", files={"file": ("notes.txt", BENIGN)},
                        data={"destination": SITE, "user": "anna.berg"})
     assert form.status_code == 403
@@ -190,6 +216,31 @@ def test_justified_by_is_only_returned_to_the_same_person(app: Any, runtime: Run
     assert raw(script, blob, **{"X-Detour-User": "anna.berg"}).status_code == 403
 
 
+def test_two_programs_on_one_host_are_not_one_person(app: Any) -> None:
+    """Clients that can't name users are known by their address as each of them sees it: a reason one of
+    them gave does not let the other's upload through, though both call from the same host."""
+    first, second = token_client(app, "first-script"), token_client(app, "second-script")
+    blob = invoice(8484)
+    warned = raw(first, blob).json()
+    assert warned["decision"] == "warn"
+    assert first.post(f"/v1/decisions/{warned['decision_id']}/justification",
+                      json={"justification": "The supplier needs the invoice today."}).status_code == 200
+    assert raw(first, blob).json()["justified_by"] == warned["decision_id"]
+    assert raw(second, blob).json()["justified_by"] is None
+
+
+def test_a_new_token_works_at_once_on_every_instance(runtime: Runtime) -> None:
+    """Two instances on one store: a token one of them makes (the CLI) is known to the other at once; a
+    revocation reaches the other when it reads the clients again (within REFRESH_SECONDS)."""
+    serving, cli = ApiClients(runtime.store), ApiClients(runtime.store)
+    serving.refresh()
+    token = cli.create("made-elsewhere", may_assert_user=False)
+    assert serving.find(token) is not None
+    cli.revoke("made-elsewhere")
+    serving.refresh()
+    assert serving.find(token) is None
+
+
 def test_known_tokens_keep_working_while_the_store_cannot_be_read(make_runtime: Any, tmp_path: Path) -> None:
     """The store's file is gone (a disk or database outage): tokens read before keep working and the
     decision waits in the spool; where no token was ever read, the API says to try again (503)."""
@@ -216,3 +267,18 @@ def test_known_tokens_keep_working_while_the_store_cannot_be_read(make_runtime: 
         database.rmdir()
         shutil.move(tmp_path / "away.db", database)
         built.clients = ApiClients(built.store)
+
+
+def test_the_access_log_names_routes_not_what_was_sent(app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A path may carry a value or a line break (a forged audit line); the access line shows the route."""
+    portal = token_client(app, "log-check", may_assert_user=True)
+    stopped = raw(portal, CONTACTS).json()["decision_id"]
+    with caplog.at_level("INFO", logger="detour.access"):
+        AppClient(app).get(f"/d/{stopped}")
+        AppClient(app).post("/v1/nothing%0aINFO%20detour.audit:%20%7B%22decision_id%22:%22FORGED%22%7D",
+                            headers={"Authorization": portal.headers["Authorization"]})
+        AppClient(app).get("/811218-9876/payslip")
+    lines = [r.getMessage() for r in caplog.records if r.name == "detour.access"]
+    assert any('"GET /d/{decision_id}" 200' in line for line in lines), lines
+    assert any('"POST /v1/… (no route)" 404' in line for line in lines), lines
+    assert not any(stopped in line or "FORGED" in line or "\n" in line or "811218" in line for line in lines)

@@ -15,6 +15,7 @@ import pytest
 from gateway.icap.server import IcapConfig, IcapServer
 from gateway.pipeline import Pipeline
 from gateway.runtime import Runtime
+from gateway.settings import networks
 from tests.conftest import CORPUS, POLICIES
 from tests.icap_client import connect, dechunk, exchange, http_head, read_answer, reqmod, serving
 
@@ -277,3 +278,16 @@ def test_a_client_that_goes_away_mid_body_is_one_info_line(icap: tuple[int, Icap
     records = [r for r in caplog.records if r.name == "gateway.icap.server"]
     assert any("went away" in r.getMessage() for r in records)
     assert {r.levelname for r in records} == {"INFO"} and not any(r.exc_info for r in records)
+
+
+def test_only_the_proxies_it_serves_may_speak_icap(pipeline: Pipeline, caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever speaks ICAP names the user and address of an upload: a connection from an address outside
+    DETOUR_ICAP_CLIENTS is answered 403 and closed, and the log says so once, not once per connection."""
+    server = IcapServer(pipeline, IcapConfig(clients=networks("10.0.0.0/8,::1")))
+    with caplog.at_level("INFO", logger="gateway.icap.server"), serving(server) as port:
+        answers = [exchange(port, *reqmod(http_head(), CONTACTS, extra="X-Client-Username: alice\r\n"))
+                   for _ in range(5)]
+    assert all(a.startswith(b"ICAP/1.0 403 Forbidden") for a in answers), answers[0][:200]
+    refusals = [r for r in caplog.records if "DETOUR_ICAP_CLIENTS" in r.getMessage()]
+    assert len(refusals) == 1 and "127.0.0.1" in refusals[0].getMessage()
+    assert server.open == 0
