@@ -43,7 +43,7 @@ from gateway.metadata import Masker
 from gateway.policy.engine import block_is_certain, decide, decide_failure
 from gateway.policy.loader import Policy
 from gateway.pool import InspectionPool, PoolFull
-from gateway.records import Action, Content, Envelope, Evidence, Inspection, Upload
+from gateway.records import Action, Channel, Content, Envelope, Evidence, Inspection, Upload
 from gateway.render.report import Report, render
 from gateway.settings import Settings
 from gateway.store.recorder import Recorder
@@ -261,7 +261,9 @@ class Pipeline:
         if upload.user:
             identity = f"user:{upload.user}"
         elif upload.client_ip:
-            identity = f"ip:{upload.client_ip}" + (f" via:{upload.api_client}" if upload.api_client else "")
+            identity = f"ip:{upload.client_ip}"
+            if upload.channel in (Channel.API, Channel.INTERCEPT):  # a program, known by its token or by none
+                identity += f" via:{upload.api_client or '-'}"
         else:
             return None
         return self.scanner.hasher("WHO", identity)

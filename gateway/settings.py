@@ -146,7 +146,7 @@ def valid_address(text: str | None) -> str | None:
     """The text when it is an IP address (as sent by a proxy or a client), else None."""
     candidate = (text or "").strip()
     try:
-        ip_address(candidate.split("%")[0])
+        ip_address(candidate)  # an IPv6 address may name its zone (fe80::1%eth0); nothing else may
     except ValueError:
         return None
     return candidate[:64]

@@ -30,6 +30,8 @@ def add_commands(commands: Any) -> None:
     create.set_defaults(run=run_create)
     rotate = token_commands.add_parser("rotate", help="a new token for a client; its old token stops working")
     rotate.add_argument("name")
+    rotate.add_argument("--days", type=int, help="the new token expires after this many days (default: when the "
+                                                  "old one would have)")
     rotate.set_defaults(run=run_rotate)
     listing = client_commands.add_parser("list", help="the clients, their rights and whether they still work")
     listing.set_defaults(run=run_list)
@@ -55,7 +57,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_rotate(args: argparse.Namespace) -> int:
-    _show(args.name, _clients().rotate(args.name))
+    _show(args.name, _clients().rotate(args.name, args.days))
     return EXIT_ALLOWED
 
 

@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @app.exception_handler(ClientDisconnect)
     async def gone(request: Request, exc: ClientDisconnect) -> Response:
-        log.info("HTTP: a client went away during %s %s", request.method, request.url.path)
+        route = getattr(request.scope.get("route"), "path", "a request")  # never the path as sent
+        log.info("HTTP: a client went away during %s %s", request.method, route)
         return Response(status_code=499)  # nobody reads it; the log line is the point
 
     @app.exception_handler(NotAllowed)

@@ -20,4 +20,4 @@ class FormTokens:
         return hmac.new(self._key, b"form:" + decision_id.encode(), hashlib.sha256).hexdigest()[:32]
 
     def valid(self, decision_id: str, token: object) -> bool:
-        return isinstance(token, str) and hmac.compare_digest(token, self.issue(decision_id))
+        return isinstance(token, str) and hmac.compare_digest(token.encode(), self.issue(decision_id).encode())

@@ -33,6 +33,7 @@ PREFIX = "dtr_"
 REFRESH_SECONDS = 10.0
 MISS_SECONDS = 1.0  # an unknown token re-reads the clients at most this often (a flood of wrong ones costs little)
 MAX_TOKEN_CHARS = 200
+MAX_DAYS = 3660
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ class ApiClients:
         name = name.strip()
         if not name or len(name) > 100 or not name.isprintable():
             raise DetourError("give the client a name of 1 to 100 printable characters")
-        if days is not None and not 1 <= days <= 3660:
-            raise DetourError("a token lasts 1 to 3660 days (or leave --days out: until it is revoked)")
+        if days is not None and not 1 <= days <= MAX_DAYS:
+            raise DetourError(f"a token lasts 1 to {MAX_DAYS} days (or leave --days out: until it is revoked)")
         token = PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         with self.store.session() as session, session.begin():
@@ -84,15 +85,25 @@ class ApiClients:
         self._forget()
         return token
 
-    def rotate(self, name: str) -> str:
+    def rotate(self, name: str, days: int | None = None) -> str:
         """A new token for a client that is not revoked; its old token stops working (within
-        ``REFRESH_SECONDS`` on other instances)."""
+        ``REFRESH_SECONDS`` on other instances). ``days``: the new token's lifetime (else the old expiry
+        stays; a client that has expired needs one)."""
+        if days is not None and not 1 <= days <= MAX_DAYS:
+            raise DetourError(f"a token lasts 1 to {MAX_DAYS} days")
         token = PREFIX + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
         with self.store.session() as session, session.begin():
-            done = session.execute(update(ClientRow).where(ClientRow.name == name, ClientRow.revoked.is_(None))
-                                   .values(token_sha256=_digest(token)))
-        if not done.rowcount:  # type: ignore[attr-defined]
-            raise DetourError(f"no client named {name!r} that is not revoked (see: detour client list)")
+            row = session.scalars(select(ClientRow).where(ClientRow.name == name, ClientRow.revoked.is_(None))).first()
+            if row is None:
+                raise DetourError(f"no client named {name!r} that is not revoked (see: detour client list)")
+            expires = _aware(row.expires)
+            if days is None and expires is not None and expires <= now:
+                raise DetourError(f"{name!r} expired on {expires:%Y-%m-%d}; give the new token a lifetime: "
+                                  f"detour client token rotate {name} --days N")
+            row.token_sha256 = _digest(token)
+            if days is not None:
+                row.expires = now + timedelta(days=days)
         self._forget()
         return token
 

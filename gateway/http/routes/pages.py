@@ -254,9 +254,12 @@ async def _notify(runtime: Runtime, decision_id: str, event: str, extra: dict[st
              response_class=Response, responses={200: {"description": "The redacted copy, as an attachment"}})
 async def redacted_copy(decision_id: str, request: Request, runtime: RuntimeDep, pipeline: PipelineDep,
                         store: StoreDep) -> Response:
+    # the decision first: nobody makes Detour read a file for a decision that is not there
+    stored = await run_in_threadpool(_recorded, runtime, decision_id, _language(request))
     async with request.form(max_files=1, max_fields=MAX_FORM_FIELDS) as form:
         language = _language(request, form.get("lang"))
-        stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
+        if language is not None and language != stored.report.language:
+            stored = await run_in_threadpool(_recorded, runtime, decision_id, language)
         if not _from_its_page(request, runtime, stored, form.get("form_token")):
             return _refused(stored)
         upload = form.get("file")

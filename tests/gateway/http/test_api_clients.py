@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from gateway.errors import DetourError
 from gateway.http.app import create_app
+from gateway.records import Channel, Envelope
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.clients import ApiClients, ClientsUnavailable
@@ -150,7 +152,9 @@ def test_a_client_that_may_not_name_users_is_refused_when_it_names_one(app: Any)
         assert answer.status_code == 403, header
         assert "'backup-script' may not say on whose behalf" in answer.json()["error"]["message"]
     portal = token_client(app, "addr-portal", may_assert_user=True)
-    assert raw(portal, **{"X-Detour-Client-Ip": "10.0.0.5\" \"POST /admin"}).status_code == 400  # an address only
+    for odd in ("10.0.0.5\" \"POST /admin", "10.7.7.7%zone", "localhost"):  # an IP address, nothing else
+        assert raw(portal, **{"X-Detour-Client-Ip": odd}).status_code == 400, odd
+    assert raw(portal, **{"X-Detour-Client-Ip": "fe80::1%eth0"}).status_code == 200
     form = script.post("/v1/inspect", files={"file": ("notes.txt", BENIGN)},
                        data={"destination": SITE, "user": "anna.berg"})
     assert form.status_code == 403
@@ -282,3 +286,26 @@ def test_the_access_log_names_routes_not_what_was_sent(app: Any, caplog: pytest.
     assert any('"GET /d/{decision_id}" 200' in line for line in lines), lines
     assert any('"POST /v1/… (no route)" 404' in line for line in lines), lines
     assert not any(stopped in line or "FORGED" in line or "\n" in line or "811218" in line for line in lines)
+
+
+def test_an_expired_client_is_rotated_with_a_new_lifetime(runtime: Runtime) -> None:
+    clients = runtime.clients
+    clients.create("lapsed", may_assert_user=False, days=1)
+    with runtime.store.session() as session, session.begin():
+        session.execute(update(ClientRow).where(ClientRow.name == "lapsed")
+                        .values(expires=datetime.now(UTC) - timedelta(days=1)))
+    with pytest.raises(DetourError, match="--days N"):
+        clients.rotate("lapsed")
+    token = clients.rotate("lapsed", days=30)
+    assert clients.find(token) is not None
+
+
+def test_an_anonymous_caller_is_not_the_icap_user_at_its_address(make_runtime: Any, tmp_path: Path) -> None:
+    """Where tokens are optional, a program without one is known by its address as an anonymous program:
+    a person uploading through the proxy from the same address is someone else."""
+    optional = make_runtime(api_auth="optional", data_dir=tmp_path / "data")
+    through_icap = optional.pipeline.inspect(BENIGN, Envelope("n.txt", SITE, channel=Channel.ICAP,
+                                                              client_ip="127.0.0.1"))
+    anonymous = raw(AppClient(create_app(optional.settings, optional))).json()
+    assert row(optional, through_icap.decision_id).who != row(optional, anonymous["decision_id"]).who
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.http.app import create_app
@@ -126,8 +128,28 @@ def test_a_form_from_another_site_is_refused(app: tuple[AppClient, Runtime]) -> 
     other = runtime.form_tokens.issue("DTR-0000-0000-0000-0000")
     wrong_token = client.post(f"/d/{decision}/wrong", data={"believed": "x", "form_token": other})
     assert wrong_token.status_code == 403
+    for odd in ("é", "x" * 5000):  # whatever a client makes of a token: refused, never a 500
+        assert client.post(f"/d/{decision}/wrong", data={"believed": "x", "form_token": odd}).status_code == 403
+    not_utf8 = client.post(f"/d/{decision}/wrong", content=b"believed=x&form_token=%ff",
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert not_utf8.status_code == 403
     stored = runtime.find(decision)
     assert stored is not None and not stored.history.reviews and not stored.history.reported_wrong
     same_site = client.post(f"/d/{decision}/review", data=forged, headers={"Origin": "http://detour.test"},
                             follow_redirects=False)
     assert same_site.status_code == 303
+
+
+def test_a_copy_for_a_decision_that_is_not_there_reads_no_file(app: tuple[AppClient, Runtime]) -> None:
+    client, _ = app
+    sent: list[int] = []
+
+    async def body() -> Any:
+        for _ in range(100):
+            sent.append(1)
+            yield b"x" * 65536
+
+    answer = client.post("/d/DTR-0000-0000-0000-0000/redact", content=body(),
+                         headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert answer.status_code == 404 and len(sent) <= 1
+
