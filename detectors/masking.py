@@ -19,6 +19,7 @@ SECRET_PREFIXES = ("sk_live_", "rk_live_", "github_pat_", "ghp_", "gho_", "ghu_"
                    "ACCA", "AIza")
 _DIGIT = re.compile(r"\d")
 _ALNUM = re.compile(r"[^\W_]")
+_COMPACT = re.compile(r"[\s.\-]")  # how IBANs and NINOs are written in groups
 
 
 def normalize(entity: str, raw: str) -> str:
@@ -37,7 +38,7 @@ def normalize(entity: str, raw: str) -> str:
     if entity in (entities.CREDIT_CARD, entities.US_SSN, entities.NL_BSN):
         return digits(value).zfill(9) if entity == entities.NL_BSN else digits(value)
     if entity in (entities.IBAN_CODE, entities.UK_NINO):
-        return value.replace(" ", "").upper()
+        return _COMPACT.sub("", value).upper()
     return value
 
 
@@ -55,7 +56,7 @@ def mask(entity: str, raw: str) -> str:
     if entity in NATIONAL_IDS:
         return _keep_last(value, 2, str.isalnum)
     if entity == entities.IBAN_CODE:
-        compact = value.replace(" ", "")
+        compact = _COMPACT.sub("", value).upper()
         return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
     if entity == entities.STREET_ADDRESS:
         return _star_after(value, 1)
