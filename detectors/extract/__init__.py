@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from detectors.extract.base import Context, Item
 from detectors.extract.carried import carries_archive
-from detectors.extract.dispatch import extract, fresh_context, is_plain_text
+from detectors.extract.dispatch import extract, fresh_context, reads_as_text
 from detectors.extract.isolated import extract_isolated
 from detectors.filetype import sniff
 from detectors.limits import Limits
@@ -41,7 +41,7 @@ def open_upload(blob: bytes, name: str, limits: Limits,
     """Sniff the true type and start extracting. ``cancelled`` is asked while waiting for a worker:
     when it says yes, the worker is stopped and nothing more is yielded."""
     mime_type, encoding = sniff(blob)
-    if is_plain_text(mime_type) and not carries_archive(blob):  # our own linear parsers: the fast path in-process
+    if reads_as_text(mime_type, blob, encoding) and not carries_archive(blob):  # our linear parsers, in-process
         items: Iterator[Item] = extract(blob, name, fresh_context(limits), mime_type, encoding)
     else:
         items = extract_isolated(blob, name, mime_type, encoding, limits, cancelled)

@@ -5,6 +5,13 @@ by the file name. What cannot be read becomes a ``Skipped`` record (and, later,
 an ``UNSCANNABLE`` finding): never a silent pass. Contexts made here send
 container members back here (``Context.member``), so nesting works at any
 depth the limits allow.
+
+libmagic guesses from the first bytes, and text can look like something else
+(a memo starting "PS" is HP-GL to it, one starting "Article" a news posting): a
+type Detour has no extractor for is read as text when its bytes decode as text,
+and the decision keeps libmagic's name for it. Text that wraps encrypted data
+(an armoured PGP message, an age file, an Ansible vault) is content that can't
+be checked, whatever libmagic calls it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import logging
 from collections.abc import Iterator
 
 from detectors.errors import Unscannable
+from detectors.extract import text
 from detectors.extract.base import Context, Extractor, Item
 from detectors.extract.carried import archive_start, carried
 from detectors.filetype import sniff
@@ -27,9 +35,47 @@ def fresh_context(limits: Limits) -> Context:
     return Context(limits, Budget(limits), _dispatch_member)
 
 
-def extractor_for(mime_type: str, blob: bytes) -> Extractor | None:
+# Text armour around encrypted data: only its first bytes are text, the rest can't be read.
+ENCRYPTED_ARMOUR = (b"-----BEGIN PGP MESSAGE-----", b"-----BEGIN AGE ENCRYPTED FILE-----", b"age-encryption.org/v1\n",
+                    b"$ANSIBLE_VAULT;")
+UNREADABLE_CHARSETS = frozenset({"binary", "unknown-8bit", ""})
+
+
+def encrypted_armour(blob: bytes) -> bool:
+    return blob[:64].lstrip().startswith(ENCRYPTED_ARMOUR)
+
+
+def text_encoding_of(blob: bytes, charset: str) -> str | None:
+    """The encoding to read ``blob`` as text with, when it is text (libmagic's charset, or UTF-8/16 it
+    missed), else None. Real binaries (control bytes, invalid sequences) are not text."""
+    found = text.text_encoding(blob)
+    if found is not None or charset.lower() in UNREADABLE_CHARSETS:
+        return found
+    try:
+        sample = blob[:4096].decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return None
+    controls = sum(1 for ch in sample if ch < " " and ch not in "\t\n\r\f")
+    return charset if sample and controls <= len(sample) // 100 else None
+
+
+def extractor_for(mime_type: str, blob: bytes, charset: str = "binary") -> Extractor | None:
+    """The extractor for ``blob``: by its type; text armour around encrypted data is unreadable; a type
+    without an extractor is read as text when it decodes as text (libmagic's charset, or UTF-8/16)."""
+    if encrypted_armour(blob):
+        return extract_encrypted
+    known = _extractor_of_type(mime_type)
+    if known is not None:
+        return known
+    encoding = text_encoding_of(blob, charset)
+    if encoding is not None:
+        return lambda b, o, _e, c: text.extract_text(b, o, encoding, c)
+    return None
+
+
+def _extractor_of_type(mime_type: str) -> Extractor | None:
     # Imported here: each module pulls in its parser only when that format is seen.
-    from detectors.extract import archive, image, mail, office, pdf, text
+    from detectors.extract import archive, image, mail, office, pdf
 
     table: dict[str, Extractor] = {
         "application/json": text.extract_json,
@@ -51,6 +97,7 @@ def extractor_for(mime_type: str, blob: bytes) -> Extractor | None:
         "application/x-xz": archive.extract_xz,
         "application/x-tar": archive.extract_tar,
         "application/encrypted": office.extract_encrypted_office,
+        "application/pgp-encrypted": extract_encrypted,
         "image/png": image.extract_image,
         "image/jpeg": image.extract_image,
         "image/tiff": image.extract_image,
@@ -64,11 +111,19 @@ def extractor_for(mime_type: str, blob: bytes) -> Extractor | None:
         return archive.extract_zip  # packages are zips; the zip extractor recognises them
     if mime_type.startswith("text/"):
         return text.extract_text
-    if mime_type == "application/octet-stream":
-        encoding = text.text_encoding(blob)  # libmagic misses e.g. UTF-16 without a BOM
-        if encoding is not None:
-            return lambda b, o, _e, c: text.extract_text(b, o, encoding, c)
     return None
+
+
+def extract_encrypted(blob: bytes, origin: str, encoding: str, context: Context) -> Iterator[Item]:
+    yield Skipped(origin, f"{origin} is encrypted, so it can't be checked")
+
+
+def reads_as_text(mime_type: str, blob: bytes, charset: str) -> bool:
+    """Whether ``blob`` is read by Detour's own text parsers (linear, cheap and safe in-process): a text
+    type, or a type without an extractor whose bytes are text."""
+    if is_plain_text(mime_type) or encrypted_armour(blob):
+        return True
+    return _extractor_of_type(mime_type) is None and text_encoding_of(blob, charset) is not None
 
 
 def is_plain_text(mime_type: str) -> bool:
@@ -84,7 +139,7 @@ def extract(blob: bytes, origin: str, context: Context, mime_type: str | None = 
     read is yielded as ``Skipped``, never raised."""
     if mime_type is None or encoding is None:
         mime_type, encoding = sniff(blob)
-    extractor = extractor_for(mime_type, blob)
+    extractor = extractor_for(mime_type, blob, encoding)
     start = archive_start(blob) if extractor is None else None
     if start:  # unknown as a whole because an archive follows: what comes before it, by its own type
         yield from extract(blob[:start], origin, context)

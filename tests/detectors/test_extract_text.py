@@ -95,3 +95,35 @@ def test_unknown_binary_formats_are_unscannable() -> None:
 
 def test_empty_upload_has_no_parts() -> None:
     assert _parts(b"") == []
+
+
+@pytest.mark.parametrize("first_words", ["Article 5 of the agreement", "PS see below", "PA system booked",
+                                         "BP results attached", "SP1 schedule", "NPI list for Q3", "MAC addresses",
+                                         "Path: the shared drive", "Xref: budget"])
+def test_text_that_looks_like_another_format_is_read_as_text(first_words: str) -> None:
+    """libmagic guesses from the first word (HP-GL, a news posting, an audio file): text is still text."""
+    blob = f"{first_words}.\nCall Anna on +46 70 123 45 67 about the budget.\n".encode()
+    (part,) = _parts(blob)
+    assert "+46 70 123 45 67" in part.text
+
+
+def test_text_in_a_code_page_that_looks_like_another_format_is_read() -> None:
+    (part,) = _parts("Article från Göteborg: ring Åsa.\n".encode("latin-1"))
+    assert "Göteborg" in part.text and "Åsa" in part.text
+
+
+@pytest.mark.parametrize("armoured", [
+    b"-----BEGIN PGP MESSAGE-----\n\nhQEMA5XqZ3Yx0f9vAQf/VGhpcyBpcyBub3Q=\n-----END PGP MESSAGE-----\n",
+    b"-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3Jn\n-----END AGE ENCRYPTED FILE-----\n",
+    b"age-encryption.org/v1\n-> X25519 c2FtcGxl\n--- bWFj\n\x8f\x01\x99",
+    b"$ANSIBLE_VAULT;1.1;AES256\n38633430613161353935343535363930\n",
+], ids=["pgp", "age-armoured", "age", "ansible-vault"])
+def test_text_wrapped_around_encrypted_data_is_unscannable(armoured: bytes) -> None:
+    (item,) = _items(armoured, "secret.txt")
+    assert isinstance(item, Skipped) and "encrypted" in item.reason
+
+
+def test_binary_of_an_unknown_type_stays_unscannable() -> None:
+    blob = bytes(range(256)) * 20
+    (item,) = _items(blob, "blob.bin")
+    assert isinstance(item, Skipped)

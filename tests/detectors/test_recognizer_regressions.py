@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from detectors import entities as E
 from detectors.findings import Layout, Part
+from detectors.limits import Limits
 from detectors.masking import normalize
 from detectors.registry import Registry, default_recognizers
-from detectors.scan import Scanner, ValueHasher
+from detectors.scan import Scanner, ValueHasher, scan_blob
 
 SCANNER = Scanner(Registry(default_recognizers()), ValueHasher(b"k" * 32))
 PEM_BODY = "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi8Z1J6q1gHbsk2wGkW+fRnvpq4"
@@ -56,3 +59,11 @@ def test_private_key_flattened_into_a_table_cell_is_found() -> None:
     table = f"name\tkey\nsvc\t-----BEGIN RSA PRIVATE KEY----- {body} -----END RSA PRIVATE KEY-----"
     findings = SCANNER.scan_part(Part(table, "t", Layout.TABLE, ("name", "key")), 0)
     assert [f.entity for f in findings] == [E.PRIVATE_KEY]
+
+
+def test_a_pgp_private_key_at_the_start_of_a_file_is_a_key_not_unscannable() -> None:
+    body = base64.b64encode(bytes(range(7, 250)) * 2).decode()
+    blob = (f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF{body[:64]}\n{body[64:128]}\n"
+            "-----END PGP PRIVATE KEY BLOCK-----\n").encode()
+    found = {f.entity for f in scan_blob(SCANNER, blob, "key.asc", Limits()).findings}
+    assert found == {E.PRIVATE_KEY}
