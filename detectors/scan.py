@@ -38,7 +38,7 @@ from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, 
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
 from detectors.prefilter import WHOLE, Prefilter
-from detectors.recognizers.base import analyze_range, traits
+from detectors.recognizers.base import SHAPE_ONLY, analyze_range, traits
 from detectors.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -279,7 +279,9 @@ class Scanner:
                     if candidate.score < ACCEPT_SCORE:
                         continue
                 candidates.append(candidate)
-        return _without_overlaps(candidates) if candidates else [], errors
+        if not candidates:
+            return [], errors
+        return [c for c in _without_overlaps(candidates) if c.entity != SHAPE_ONLY], errors
 
     def _run(self, number: int, recognizer: EntityRecognizer, text: str,
              windows: list[tuple[int, int]]) -> list[_Candidate]:

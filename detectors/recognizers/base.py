@@ -9,7 +9,9 @@ A Detour recognizer is a presidio-analyzer recognizer (``PatternRecognizer`` or
 - ``LINEAR_PATTERNS``: its patterns are written for Python's own engine and run
   in linear time (a recognizer from elsewhere runs under ``regex`` with a timeout);
 - ``analyze_range``: optionally, its results within a window of a text, with
-  lookarounds seeing the real neighbours (otherwise the slice is analysed).
+  lookarounds seeing the real neighbours (otherwise the slice is analysed);
+  a result of the entity ``SHAPE_ONLY`` marks a span that is no value of
+  anyone's (see below).
 
 The scanner reads these through ``traits``; a recognizer from elsewhere (one of
 Presidio's own) gets the defaults: whole text, every layout, patterns with a timeout.
@@ -24,6 +26,11 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors.findings import Layout
 from detectors.prefilter import Trigger
+
+# A recognizer may report a span as a shape only: written like one of its values but failing its checks
+# (a mistyped IBAN). Such a span wins overlaps like any candidate, then is dropped: the digits in it are
+# not another recognizer's phone or card number.
+SHAPE_ONLY = "_SHAPE_ONLY"
 
 
 class DetourRecognizer:

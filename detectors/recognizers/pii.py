@@ -16,7 +16,7 @@ from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, Reco
 
 from detectors import entities
 from detectors.prefilter import Trigger
-from detectors.recognizers.base import DetourRecognizer
+from detectors.recognizers.base import SHAPE_ONLY, DetourRecognizer
 from detectors.recognizers.checksums import (
     IBAN_LENGTHS,
     bsn_valid,
@@ -127,27 +127,68 @@ def _card_network_strength(number: str) -> bool | None:
     return None
 
 
-def _iban_alternatives() -> str:
-    """One alternative per country with its exact length, so a word after an IBAN is never absorbed."""
-    forms = []
-    for country, length in sorted(IBAN_LENGTHS.items()):
-        groups, rest = divmod(length - 4, 4)
-        forms.append(rf"{country}\d{{2}}(?: ?[A-Z0-9]{{4}}){{{groups}}}" + (rf" ?[A-Z0-9]{{{rest}}}" if rest else ""))
-    return "|".join(forms)
+_IBAN_CODES = "|".join(sorted(IBAN_LENGTHS))
+_IBAN_SEPARATORS = " .-"
 
 
-class IbanRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
-    TRIGGERS = (Trigger(r"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}", before=2, after=40),)
-    PATTERNS = [Pattern("iban", rf"(?<![A-Za-z0-9])(?:{_iban_alternatives()})(?![A-Za-z0-9])", 0.3)]
+class IbanRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
+    """IBANs of every country in the SWIFT registry, as people write them: compact, in groups of four, in
+    national groupings, with a space after the country code, with dashes or dots, in lower case. Valid:
+    the country's length and BBAN structure, mod-97 and the national check (``checksums.iban_valid``).
+
+    A value written like an IBAN (upper-case country code and check digits, then groups of four or one
+    compact run) that fails the checks is no IBAN, and no phone or card number either: it is reported as
+    a shape only (``SHAPE_ONLY``), which hides the digits in it from the other recognizers.
+    """
+
+    TRIGGERS = (Trigger(rf"(?:{_IBAN_CODES})[ .\-]?[0-9]{{2}}[ .\-]?[A-Za-z0-9]{{4}}", before=2, after=80,
+                        caseless=True),)
+    START = re.compile(rf"(?<![A-Za-z0-9])(?:{_IBAN_CODES})[ .\-]?[0-9]{{2}}(?=[ .\-]?[A-Za-z0-9])", re.IGNORECASE)
+    GROUPED = re.compile(r"^[A-Z]{2}[0-9]{2}(?:([ .\-]?)[A-Z0-9]{4})(?:\1[A-Z0-9]{4})*(?:\1[A-Z0-9]{1,3})?$")
     CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer",
                "bic"]
 
     def __init__(self) -> None:
-        super().__init__(entities.IBAN_CODE, name="IbanRecognizer", patterns=self.PATTERNS, context=self.CONTEXT,
-                         global_regex_flags=CASE_SENSITIVE)
+        super().__init__(supported_entities=[entities.IBAN_CODE], name="IbanRecognizer", context=self.CONTEXT)
 
-    def validate_result(self, pattern_text: str) -> bool:
-        return iban_valid(pattern_text)
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[RecognizerResult]:
+        return self.analyze_range(text, 0, len(text))
+
+    def analyze_range(self, text: str, start: int, end: int) -> list[RecognizerResult]:
+        results = []
+        for match in self.START.finditer(text, start, end):
+            found = self._candidate(text, match.start(), match.end())
+            if found is not None:
+                results.append(found)
+        return results
+
+    def _candidate(self, text: str, start: int, after_check_digits: int) -> RecognizerResult | None:
+        """Read the BBAN after the check digits, one separator at most between characters, up to the
+        country's length; the value must not run on into a word."""
+        needed = IBAN_LENGTHS[text[start:start + 2].upper()] - 4
+        position, count, limit = after_check_digits, 0, min(len(text), after_check_digits + 2 * needed)
+        group_ends = []  # where each group ended (a separator followed)
+        while position < limit and count < needed:
+            char = text[position]
+            if char.isascii() and char.isalnum():
+                count += 1
+            elif char in _IBAN_SEPARATORS and position + 1 < len(text) and text[position + 1].isalnum() \
+                    and text[position - 1].isalnum():
+                group_ends.append(position)
+            else:
+                break
+            position += 1
+        glued = position < len(text) and text[position].isalnum()
+        if count == needed and not glued and iban_valid(text[start:position]):
+            return RecognizerResult(entities.IBAN_CODE, start, position, 1.0)
+        # Written like an IBAN but failing (a digit wrong or missing): not a phone or card number either.
+        for end in ([] if glued else [position]) + group_ends[::-1]:
+            if self.GROUPED.match(text[start:end]) and end - start >= 14:
+                return RecognizerResult(SHAPE_ONLY, start, end, 1.0)
+        return None
 
 
 class UsSsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
