@@ -38,7 +38,7 @@ from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, 
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
 from detectors.prefilter import WHOLE, Prefilter
-from detectors.recognizers.base import SHAPE_ONLY, analyze_range, traits
+from detectors.recognizers.base import CERTAIN, SHAPE_ONLY, analyze_range, traits
 from detectors.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,11 @@ class Scanner:
             for recognizer in registry.recognizers
             for entity in recognizer.supported_entities
         }
+        self._anti = {
+            entity: _AntiContext(own.anti_context)
+            for recognizer, own in zip(registry.recognizers, self._traits, strict=True) if own.anti_context
+            for entity in recognizer.supported_entities
+        }
 
     def scan(self, items: Iterable[Skipped | Part]) -> Generator[Progress, None, None]:
         """Findings of each part as extraction yields it; large parts piece by piece. What could not be
@@ -278,6 +283,9 @@ class Scanner:
                                            candidate.score + CONTEXT_BOOST)
                     if candidate.score < ACCEPT_SCORE:
                         continue
+                anti = self._anti.get(candidate.entity)
+                if anti is not None and candidate.score < CERTAIN and anti.labelled(part, records, candidate.start):
+                    continue
                 candidates.append(candidate)
         if not candidates:
             return [], errors
@@ -365,6 +373,29 @@ def _compiled(recognizer: PatternRecognizer, pattern: str,
         return re.compile(pattern, flags).finditer
     compiled = regex.compile(pattern, flags)
     return lambda text, lo, hi: compiled.finditer(text, lo, hi, timeout=REGEX_TIMEOUT_SECONDS)
+
+
+class _AntiContext:
+    """Labels of values that are not the recognizer's: in a table column's header, or right before the value
+    on its line ("Order 000123456", "EAN: 7312345678901", "Art.nr 12-34567")."""
+
+    LABEL_CHARS = 32  # how far before a value its label may start
+
+    def __init__(self, words: Iterable[str]) -> None:
+        alternatives = "|".join(re.escape(w) for w in sorted({w.lower() for w in words}, key=len, reverse=True))
+        self.header = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
+        self.label = re.compile(rf"(?<![a-z0-9])(?:{alternatives})\.?[ \t]*(?:no\.?|nr\.?|number|nummer|#|id)?"
+                                r"[ \t]*[:#=]?[ \t]*$")
+
+    def labelled(self, part: Part, records: _Records, start: int) -> bool:
+        record_start, _ = records.bounds(records.index(start))
+        if part.layout is not Layout.PROSE and part.header:
+            column = part.text.count(CELL_SEPARATOR, record_start, start)
+            if column < len(part.header) and self.header.search(part.header[column].lower()):
+                return True
+            record_start = part.text.rfind(CELL_SEPARATOR, record_start, start) + 1 or record_start
+        before = part.text[max(record_start, start - self.LABEL_CHARS):start].lower()
+        return self.label.search(before) is not None
 
 
 def _context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:

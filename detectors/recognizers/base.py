@@ -8,6 +8,9 @@ A Detour recognizer is a presidio-analyzer recognizer (``PatternRecognizer`` or
 - ``LAYOUTS``: the part layouts it runs on (None: every layout);
 - ``LINEAR_PATTERNS``: its patterns are written for Python's own engine and run
   in linear time (a recognizer from elsewhere runs under ``regex`` with a timeout);
+- ``ANTI_CONTEXT``: labels of values that are not its own (a phone recognizer's
+  "EAN", "order no"): a candidate in a column with such a header, or right after
+  such a label, is dropped unless it is certain (score ``CERTAIN``);
 - ``analyze_range``: optionally, its results within a window of a text, with
   lookarounds seeing the real neighbours (otherwise the slice is analysed);
   a result of the entity ``SHAPE_ONLY`` marks a span that is no value of
@@ -39,11 +42,15 @@ class DetourRecognizer:
     TRIGGERS: ClassVar[tuple[Trigger, ...]] = ()
     LAYOUTS: ClassVar[frozenset[Layout] | None] = None
     LINEAR_PATTERNS: ClassVar[bool] = True
+    ANTI_CONTEXT: ClassVar[tuple[str, ...]] = ()
 
     def analyze_range(self, text: str, start: int, end: int) -> list[RecognizerResult] | None:
         """Results within ``text[start:end]``, offsets in ``text``, for a recognizer whose lookarounds
         should see past the window; None (the default): the scanner analyses the slice."""
         return None
+
+
+CERTAIN = 0.8  # a candidate this sure of itself is not dropped for its anti-context
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class Traits:
     triggers: tuple[Trigger, ...] = ()
     layouts: frozenset[Layout] | None = None
     linear_patterns: bool = False
+    anti_context: tuple[str, ...] = ()
 
 
 FOREIGN = Traits()  # a recognizer that is not Detour's: whole text, every layout, patterns with a timeout
@@ -60,7 +68,7 @@ FOREIGN = Traits()  # a recognizer that is not Detour's: whole text, every layou
 
 def traits(recognizer: EntityRecognizer) -> Traits:
     if isinstance(recognizer, DetourRecognizer):
-        return Traits(recognizer.TRIGGERS, recognizer.LAYOUTS, recognizer.LINEAR_PATTERNS)
+        return Traits(recognizer.TRIGGERS, recognizer.LAYOUTS, recognizer.LINEAR_PATTERNS, recognizer.ANTI_CONTEXT)
     return FOREIGN
 
 

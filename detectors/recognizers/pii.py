@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import phonenumbers
 import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
@@ -22,6 +23,7 @@ from detectors.recognizers.checksums import (
     bsn_valid,
     digits,
     ean13_valid,
+    gtin_valid,
     iban_valid,
     isbn10_valid,
     luhn_valid,
@@ -193,7 +195,7 @@ class IbanRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
 
 class UsSsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     TRIGGERS = (DIGITS,)
-    PATTERNS = [Pattern("ssn", r"(?<![\w\-])\d{3}([\- ]?)\d{2}\1\d{4}(?![\d\-])", WEAK)]
+    PATTERNS = [Pattern("ssn", r"(?<![\w\-.])\d{3}([\- .]?)\d{2}\1\d{4}(?![\d\-]|\.\d)", WEAK)]
     CONTEXT = ["ssn", "social security", "social", "security number", "ss#", "ssa", "taxpayer"]
     NOT_ISSUED = frozenset({"078051120", "219099999", "123456789"})
 
@@ -280,10 +282,20 @@ class PhoneRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
     _NATIONAL = regex.compile(r"^0\d{1,4}[ .\-/]")  # trunk prefix 0 and an area code, then a group
     _NANP = regex.compile(r"^(?:1[ .\-])?[2-9]\d{2}[ .\-]\d{3}[ .\-]\d{4}$")
     _EXTENSION = regex.compile(r" ?(?:x|ext\.?|\#) ?\d{1,6}$", regex.IGNORECASE)
+    # Labels of numbers that are no phone: a column with one of these headers, or a number labelled so
+    # ("Order 000123456", "EAN: 7312345678901"), is never a phone unless written with a +country code.
+    ANTI_CONTEXT = ("ean", "gtin", "upc", "isbn", "issn", "sku", "barcode", "bar code", "streckkod", "streepjescode",
+                    "article", "artikel", "artikelnummer", "artikelnr", "art.nr", "art. nr", "art nr", "artnr",
+                    "item no", "item number", "product no", "product number", "produktnummer", "productnummer",
+                    "order", "ordernummer", "ordernr", "order no", "order number", "bestelnummer", "bestellnummer",
+                    "invoice", "faktura", "fakturanummer", "factuur", "factuurnummer", "rechnung", "rechnungsnummer",
+                    "customer no", "customer number", "customer id", "kundnummer", "kundnr", "klantnummer",
+                    "serial", "serienummer", "serial number", "part no", "part number", "ocr", "reference",
+                    "referens", "referentie", "ref", "tracking", "shipment", "zendingnummer", "id", "no", "nr", "#")
     CONTEXT = ["phone", "tel", "telephone", "mobile", "mob", "cell", "call", "fax", "contact", "telefon",
                "telefonnummer", "mobil", "mobilnummer", "tfn", "telefoon", "telefoonnummer", "mobiel", "gsm", "handy",
                "rufnummer", "téléphone", "telephone", "portable", "teléfono", "telefono", "móvil", "movil", "celular",
-               "cellulare", "puhelin", "puh"]
+               "cellulare", "puhelin", "puh", "ring", "ringa", "bel", "bellen"]
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.PHONE_NUMBER], name="PhoneRecognizer", context=self.CONTEXT)
@@ -325,11 +337,23 @@ class PhoneRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
             return 0.0
         if self._THOUSANDS.match(plain) or self._DOTTED.match(plain) or _DECIMAL.fullmatch(plain):
             return 0.0
-        if international:
-            return 0.7
+        if international:  # a country code, and a national number of a length that country has
+            return (0.8 if core.startswith("+") else 0.7) if _possible_international(number, core) else 0.0
+        if number == core and gtin_valid(number):  # one bare run with a barcode's check digit: EAN, UPC, GTIN
+            return 0.0
         if "(" in core or self._NATIONAL.match(core) or self._NANP.match(core):
             return 0.6
         return 0.4 if number != core else WEAK  # formatted in groups, or one bare run of digits
+
+
+def _possible_international(number: str, core: str) -> bool:
+    """+CC… or 00CC…: a country calling code followed by a national number of a possible length there
+    (python's port of Google's libphonenumber). ``000123456`` is an order number, not a phone."""
+    try:
+        parsed = phonenumbers.parse("+" + (number[2:] if core.startswith("00") else number))
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_possible_number(parsed))
 
 
 _MAYBE_EXTENSION = regex.compile(r"[xX#]|ext")
