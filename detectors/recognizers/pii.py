@@ -9,6 +9,7 @@ them by how phone-like their formatting is.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -349,8 +350,22 @@ class PhoneRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
 def _possible_international(number: str, core: str) -> bool:
     """+CC… or 00CC…: a country calling code followed by a national number of a possible length there
     (python's port of Google's libphonenumber). ``000123456`` is an order number, not a phone."""
+    if "(0)" in core:  # +44 (0)115…: the trunk 0 is not dialled from abroad
+        number = "".join(filter(str.isdigit, core.replace("(0)", "", 1)))
+    international = number[2:] if core.startswith("00") else number
+    for digits_in_code in (1, 2, 3):  # calling codes are prefix-free: at most one of these is one
+        code = int(international[:digits_in_code] or 0)
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return _possible_length(code, len(international) - digits_in_code)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _possible_length(code: int, national_digits: int) -> bool:
+    """Whether a national number of this many digits is possible behind this calling code (possibility is
+    a matter of length in libphonenumber: asked once per pair, with a number of that length)."""
     try:
-        parsed = phonenumbers.parse("+" + (number[2:] if core.startswith("00") else number))
+        parsed = phonenumbers.parse(f"+{code}{'2' * national_digits}")
     except phonenumbers.NumberParseException:
         return False
     return bool(phonenumbers.is_possible_number(parsed))
