@@ -49,7 +49,7 @@ class EmailRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc
         Pattern(
             "email",
             r"(?<![\w.%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.){1,10}"
-            r"[A-Za-z]{2,24}(?![\w\-])",
+            r"(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9\-]{1,59})(?![\w\-])",  # a TLD, or an internationalised one (xn--p1ai)
             0.5,
         )
     ]
@@ -78,7 +78,8 @@ class CreditCardRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore
         Pattern("card 4-4-4-4-3", rf"{_START}\d{{4}}([ \-])\d{{4}}\1\d{{4}}\1\d{{4}}\1\d{{3}}{_END}", 0.3),
         Pattern("card 4-6-4/5", rf"{_START}\d{{4}}([ \-])\d{{6}}\1\d{{4,5}}{_END}", 0.3),
     ]
-    CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "maestro", "cc", "pan", "kort", "kortnummer",
+    CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "maestro", "uatp", "airplus", "cc", "pan", "kort",
+               "kortnummer",
                "kreditkort", "betalkort", "betaalkaart", "creditcard", "kaartnummer", "kreditkarte", "karte"]
 
     def __init__(self) -> None:
@@ -109,6 +110,8 @@ def _card_network_strength(number: str) -> bool | None:
     """True: a card number; False: plausible but ambiguous (needs context); None: no network."""
     length, prefix = len(number), int(number[:6])
     p2, p3, p4 = prefix // 10_000, prefix // 1_000, prefix // 100
+    if number[0] == "1":  # UATP (airline cards): 15 digits, like many account numbers; needs a context word
+        return False if length == 15 else None
     if number[0] == "4":
         return True if length in (16, 19) else None  # 13-digit Visa collides with EAN-13 barcodes
     if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
@@ -123,8 +126,14 @@ def _card_network_strength(number: str) -> bool | None:
         return True if length == 15 else None
     if 300 <= p3 <= 305 or p2 in (36, 38, 39):
         return True if 14 <= length <= 19 else None
-    if 2200 <= p4 <= 2204:
+    if 2200 <= p4 <= 2204:  # Mir
         return True if length == 16 else None
+    if p4 == 9792:  # Troy
+        return True if length == 16 else None
+    if 8100 <= p4 <= 8171 or p2 == 82:  # UnionPay 81, RuPay 82
+        return True if 16 <= length <= 19 else None
+    if p3 == 636:  # InterPayment
+        return True if 16 <= length <= 19 else None
     if p2 == 50 or 56 <= p2 <= 69:  # Maestro: short forms look like any order number
         return (length >= 16) if 12 <= length <= 19 else None
     return None
@@ -211,10 +220,14 @@ class UsSsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc
         return True if len(pattern_text) == 11 else None  # formatted 123-45-6789; bare digits are weak
 
 
+DASHES = "\u2010\u2011\u2012\u2013\u2014\u2212"  # hyphen, non-breaking hyphen, figure, en, em dash, minus
+
+
 class SePersonnummerRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
-    TRIGGERS = (DIGITS,)
-    PATTERNS = [Pattern("personnummer", r"(?<![\w\-+])(?:(?:18|19|20)\d{2}|\d{2})\d{4}(?:[\-+]\d{4}|\d{4})(?![\d\-])",
-                        WEAK)]
+    # Word processors turn the hyphen into a dash: 811218–9876 (the digit trigger does not span a dash).
+    TRIGGERS = (DIGITS, Trigger("[0-9]{6}(?:" + "|".join(DASHES) + ")[0-9]{4}", before=2, after=1))
+    PATTERNS = [Pattern("personnummer", rf"(?<![\w\-+{DASHES}])(?:(?:18|19|20)\d{{2}}|\d{{2}})\d{{4}}"
+                                        rf"(?:[\-+ {DASHES}]\d{{4}}|\d{{4}})(?![\d\-{DASHES}])", WEAK)]
     CONTEXT = ["personnummer", "personnr", "pnr", "person nr", "samordningsnummer", "födelsenummer", "personal number",
                "personal identity", "id-nummer", "swedish id"]
 
@@ -226,8 +239,8 @@ class SePersonnummerRecognizer(PatternRecognizer, DetourRecognizer):  # type: ig
         number = digits(pattern_text)
         if len(number) not in (10, 12) or not personnummer_valid(number):
             return False
-        strong = "-" in pattern_text or "+" in pattern_text or len(number) == 12
-        return True if strong else None
+        strong = len(number) == 12 or any(ch in pattern_text for ch in "-+" + DASHES)
+        return True if strong else None  # written 811218 9876 or 8112189876: needs a context word
 
 
 class NlBsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
@@ -245,7 +258,9 @@ class NlBsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc
 
 
 class UkNinoRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
-    TRIGGERS = (Trigger(r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2}", before=2, after=8),)
+    """UK National Insurance numbers, in upper or lower case (qq 12 34 56 c is how some forms store them)."""
+
+    TRIGGERS = (Trigger(r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2}", before=2, after=8, caseless=True),)
     PATTERNS = [Pattern("nino", r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
                                 r"(?: ?\d{2} ?\d{2} ?\d{2}| \d{6})( ?)[A-Z](?![A-Za-z0-9])", 0.4)]
     CONTEXT = ["national insurance", "nino", "ni number", "ni no", "nin", "insurance number"]
@@ -253,12 +268,15 @@ class UkNinoRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[mis
 
     def __init__(self) -> None:
         super().__init__(entities.UK_NINO, name="UkNinoRecognizer", patterns=self.PATTERNS, context=self.CONTEXT,
-                         global_regex_flags=CASE_SENSITIVE)
+                         global_regex_flags=CASE_SENSITIVE | regex.IGNORECASE)
 
     def validate_result(self, pattern_text: str) -> bool | None:
-        if pattern_text[:2] in self.NOT_ALLOCATED:
+        upper = pattern_text.upper()
+        if upper[:2] in self.NOT_ALLOCATED:
             return False
-        if " " in pattern_text or pattern_text[-1] in "ABCD":
+        if pattern_text != upper and pattern_text != pattern_text.lower():
+            return None  # mixed case: a word and a number, unless the context says otherwise
+        if " " in pattern_text or upper[-1] in "ABCD":
             return True
         return None
 
