@@ -86,6 +86,7 @@ class ScanResult:
     parts: int = 0
     scanned_chars: int = 0
     partial: bool = False  # the scan stopped early: the decision could no longer change
+    skipped: bool = False  # not read at all: no rule of the policy could act on this upload
 
     def of(self, entities: frozenset[str] | set[str]) -> list[Finding]:
         return [f for f in self.findings if f.entity in entities]

@@ -193,6 +193,15 @@ class Scanner:
             for entity in recognizer.supported_entities
         }
 
+    def narrowed(self, wanted: frozenset[str]) -> Scanner:
+        """A scanner that runs only the recognizers (and exact-match sets) reporting one of ``wanted``:
+        what a policy can act on. Itself when that is all of them."""
+        recognizers = [r for r in self.registry.recognizers if wanted.intersection(r.supported_entities)]
+        fingerprints = [f for f in self.fingerprints if f.entity in wanted]
+        if len(recognizers) == len(self.registry.recognizers) and len(fingerprints) == len(self.fingerprints):
+            return self
+        return Scanner(Registry(recognizers), self.hasher, fingerprints)
+
     def scan(self, items: Iterable[Skipped | Part]) -> Generator[Progress, None, None]:
         """Findings of each part as extraction yields it; large parts piece by piece. What could not be
         extracted (``Skipped``) becomes an ``UNSCANNABLE`` finding. Closing this generator closes ``items``

@@ -40,7 +40,7 @@ from detectors.findings import Finding, ScanResult
 from detectors.limits import Limits
 from detectors.scan import Scanner
 from gateway.metadata import Masker
-from gateway.policy.engine import block_is_certain, decide, decide_failure
+from gateway.policy.engine import block_is_certain, decide, decide_failure, detectors_that_matter
 from gateway.policy.loader import Policy
 from gateway.pool import InspectionPool, PoolFull
 from gateway.records import Action, Channel, Content, Envelope, Evidence, Inspection, Upload
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 DEADLINE_GRACE = 30.0  # beyond the upload's own time limit: the extraction stops itself first
+MAX_NARROWED = 64  # scanners kept for the sets of detectors policies act on (they follow from the rules)
 
 
 def new_decision_id() -> str:
@@ -110,7 +111,9 @@ class Pipeline:
         self.scanner = scanner
         self.recorder = recorder
         self.pool = pool
-        self.masker = Masker(scanner)
+        self.masker = Masker(scanner)  # metadata is masked for every kind of value, whatever the policy
+        self._narrowed: dict[frozenset[str], Scanner] = {}
+        self._narrowing = threading.Lock()
 
     @property
     def limits(self) -> Limits:
@@ -206,11 +209,14 @@ class Pipeline:
                                          "so it can't be checked")
             mime_type = sniff(content.data)[0] if content.data else "application/octet-stream"
             return ScanResult(mime_type, (Finding.unscannable(upload.file_name, reason),))
+        wanted = detectors_that_matter(upload, policy)
+        if not wanted:  # nothing in it could change the decision: recorded by type, size and digest only
+            return ScanResult(sniff(content.data)[0], skipped=True)
         extraction = open_upload(content.data, upload.file_name, limits, attempt.cancelled)
         findings: list[Finding] = []
         parts = characters = 0
         next_check = 1  # ask decide() as findings grow by half: O(n) work over the whole scan
-        steps = self.scanner.scan(extraction.items)
+        steps = self._scanner_for(wanted).scan(extraction.items)
         try:
             for step in steps:
                 if attempt.cancelled():
@@ -224,6 +230,17 @@ class Pipeline:
         finally:
             steps.close()  # stops the extraction behind it (an isolated worker is killed)
         return ScanResult(extraction.mime_type, tuple(findings), parts, characters)
+
+    def _scanner_for(self, wanted: frozenset[str]) -> Scanner:
+        """The scanner for what a policy can act on here: one per set of detectors (a handful per policy:
+        they follow from its rules), made once."""
+        with self._narrowing:
+            scanner = self._narrowed.get(wanted)
+            if scanner is None:
+                if len(self._narrowed) >= MAX_NARROWED:
+                    self._narrowed.clear()
+                scanner = self._narrowed[wanted] = self.scanner.narrowed(wanted)
+            return scanner
 
     def _render(self, inspection: Inspection, policy: Policy, language: Language) -> dict[Language, Report]:
         # A stop is shown on a page that can switch language: render it in each now, under this policy.

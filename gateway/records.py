@@ -227,19 +227,20 @@ class Evidence:
     detectors: tuple[DetectorSummary, ...] = ()
     trace: tuple[Trace, ...] = ()
     traced: bool = True
+    skipped: bool = False  # the content was not read: no rule of the policy could act on it (``scan.skipped``)
 
     @classmethod
     def of(cls, scan: ScanResult) -> Evidence:
         traced = len(scan.findings) <= MAX_TRACE
         trace = tuple(_trace(f) for f in scan.findings[:MAX_TRACE])
         return cls(scan.mime_type, scan.parts, scan.scanned_chars, scan.partial, _summaries(scan.findings),
-                   trace, traced)
+                   trace, traced, scan.skipped)
 
     def scan(self) -> ScanResult:
         """The scan again, as ``decide`` sees it (masked values and origins are not kept); partial when
-        only the first findings were kept."""
+        only the first findings were kept, or nothing was read."""
         return ScanResult(self.mime_type, tuple(t.finding() for t in self.trace), self.parts, self.characters,
-                          self.partial or not self.traced)
+                          self.partial or not self.traced or self.skipped, self.skipped)
 
 
 @dataclass(frozen=True)

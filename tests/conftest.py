@@ -110,6 +110,17 @@ def policies_with_warnings(folder: Path, loopback_is_external: bool = False) -> 
     return policies
 
 
+def policies_reading_sanctioned(folder: Path) -> Path:
+    """The bundled policy plus a rule that warns about contact lists on sanctioned sites too: uploads there
+    are read (and can time out), where the shipped policy lets them go unread."""
+    policies = folder / "policies"
+    shutil.copytree(POLICIES, policies, ignore=shutil.ignore_patterns("examples", "tests"))
+    (policies / "warn-sanctioned.yaml").write_text(
+        "rules:\n  - id: warn-contact-lists-anywhere\n    when: {sanctioned: true, data_classes: [contact_data]}\n"
+        "    action: warn\n    reason: {en: '{found}', sv: '{found}', nl: '{found}'}\n")
+    return policies
+
+
 @pytest.fixture(scope="session")
 def helpdesk() -> Iterator[Origin]:
     """A helpdesk's webhook receiver: records what Detour sends, answers like ServiceNow's table API."""

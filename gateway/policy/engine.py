@@ -63,6 +63,26 @@ def decide_failure(upload: Upload, policy: Policy, what: str, decision_id: str) 
                     alternatives)
 
 
+def detectors_that_matter(upload: Upload, policy: Policy) -> frozenset[str]:
+    """The detectors whose findings could change the decision on this upload: those of the data classes of
+    every rule that could apply to its destination, user and group (a rule that only allows, under a policy
+    that allows by default, changes nothing), and names when a class counts people. Empty: whatever the
+    upload holds, the decision is the same, so nothing needs to be read."""
+    document = policy.document
+    destination = policy.destinations.classify(upload.destination)
+    every_class = {d.id for d in document.data_classes}
+    default = document.policy.default_action
+    classes = {c for rule in document.rules if not (rule.action is Action.ALLOW and default is Action.ALLOW)
+               for c in _applies(rule, destination, upload, every_class)}
+    wanted: set[str] = set()
+    for data_class in document.data_classes:
+        if data_class.id in classes:
+            wanted.update(data_class.detectors)
+            if data_class.min_people:
+                wanted.add(PERSON)  # names tell people apart
+    return frozenset(wanted)
+
+
 def block_is_certain(findings: Sequence[Finding], upload: Upload, policy: Policy) -> bool:
     """More findings can only trigger more rules, and the most severe action wins: once the findings so
     far block, the rest of the upload cannot change that."""

@@ -85,6 +85,9 @@ class ScanOut(BaseModel):
     characters: int
     partial: bool = Field(default=False, description="The scan stopped early once the block was certain; "
                                                       "findings are what was seen until then")
+    skipped_by_policy: bool = Field(default=False, description="The content was not read: no rule of the policy "
+                                                                "could act on this upload (its type, size and "
+                                                                "SHA-256 are recorded)")
 
 
 class PolicyOut(BaseModel):
@@ -195,7 +198,8 @@ def render(inspection: Inspection, policy: Policy, language: Language) -> Report
         data_classes=[_data_class_out(hit, policy, language, phrases[hit.id]) for hit in decision.data_classes],
         alternatives=offers,
         helpdesk=helpdesk,
-        scan=ScanOut(parts=evidence.parts, characters=evidence.characters, partial=evidence.partial),
+        scan=ScanOut(parts=evidence.parts, characters=evidence.characters, partial=evidence.partial,
+                     skipped_by_policy=evidence.skipped),
         policy=PolicyOut(name=document.policy.name, version=document.policy.version, digest=inspection.policy_digest),
     )
 

@@ -28,6 +28,8 @@ def format_text(report: Report) -> str:
             lines.append(_wrap(f"- {data_class.description}", "    ", "      "))
         for finding_type, shown in examples.items():
             lines.append(_wrap(f"{finding_type}: {', '.join(shown)}", "      ", "        "))
+    elif report.scan.skipped_by_policy:
+        lines.append(_wrap(_("Not read: the policy lets anything go to this destination."), "  ", "  "))
     elif report.decision is Action.ALLOW:
         lines.append("  " + _("Nothing sensitive was found for this destination."))
     if report.scan.partial:

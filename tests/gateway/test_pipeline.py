@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import shutil
 import sys
@@ -30,7 +31,7 @@ from gateway.render.text import format_text
 from gateway.runtime import SPECIAL_ENTITIES, Runtime
 from gateway.store.models import DecisionRow
 from tests import files
-from tests.conftest import CORPUS, POLICIES
+from tests.conftest import CORPUS, POLICIES, policies_reading_sanctioned
 from tests.factories import extraction_workers
 
 CONTACTS = "name,email\n" + "\n".join(f"P{i},p{i}@example.com" for i in range(8))
@@ -54,10 +55,28 @@ def test_allowed_uploads_are_scanned_to_the_end(pipeline: Pipeline) -> None:
     assert report.decision == "allow" and not report.scan.partial and report.scan.parts == 5
 
 
-def test_nothing_stops_early_for_a_sanctioned_destination(pipeline: Pipeline) -> None:
+def test_an_upload_no_rule_can_act_on_is_not_read(pipeline: Pipeline) -> None:
+    """The shipped policy lets anything go to the company's own SharePoint: nothing there could change the
+    decision, so nothing is read; the record still has the type, size and digest."""
     blob = files.zip_of([("a-customers.csv", CONTACTS), ("b.txt", "more")])
     report = pipeline.inspect(blob, Envelope("export.zip", "corp-example.sharepoint.com"), "en")
-    assert report.decision == "allow" and not report.scan.partial and report.scan.parts == 2
+    assert report.decision == "allow" and report.scan.skipped_by_policy and report.scan.parts == 0
+    assert report.file_type.mime == "application/zip" and report.size == len(blob)
+    assert report.sha256 == hashlib.sha256(blob).hexdigest() and not report.findings
+
+
+def test_only_what_the_policy_can_act_on_is_looked_for(make_runtime: Callable[..., Runtime],
+                                                        tmp_path: Path) -> None:
+    """A rule about contact lists on sanctioned sites: there, the card number is not looked for (no rule
+    there acts on cards), the contact list is."""
+    runtime = make_runtime(policies_dir=policies_reading_sanctioned(tmp_path))
+    blob = CONTACTS.encode() + b"\nrefund card 4111 1111 1111 1111\n"
+    inside = runtime.pipeline.inspect(blob, Envelope("c.csv", "corp-example.sharepoint.com"), "en")
+    assert inside.decision == "warn" and not inside.scan.skipped_by_policy
+    assert {f.type for f in inside.findings} >= {"EMAIL_ADDRESS"} and "CREDIT_CARD" not in {f.type for f in
+                                                                                              inside.findings}
+    outside = runtime.pipeline.inspect(blob, Envelope("c.csv", "wetransfer.com"), "en")
+    assert "CREDIT_CARD" in {f.type for f in outside.findings}
 
 
 # --- failures: decided by the policy's on_error ----------------------------------------------------
@@ -83,8 +102,8 @@ def test_a_timeout_is_decided_by_on_error_in_the_persons_language(make_runtime: 
 
 
 def test_a_timeout_to_a_sanctioned_destination_goes_through_as_the_policy_says(
-        make_runtime: Callable[..., Runtime]) -> None:
-    runtime = make_runtime(inspect_seconds=0.2)
+        make_runtime: Callable[..., Runtime], tmp_path: Path) -> None:
+    runtime = make_runtime(inspect_seconds=0.2, policies_dir=policies_reading_sanctioned(tmp_path))
     report = runtime.pipeline.inspect(SLOW, Envelope("slow.png", "https://corp-example.sharepoint.com/sites/x"))
     assert (report.decision, report.reasons[0].rule) == ("allow", "internal-timeout")
     assert runtime.find(report.decision_id) is not None

@@ -16,7 +16,7 @@ from gateway.icap.server import IcapConfig, IcapServer
 from gateway.pipeline import Pipeline
 from gateway.runtime import Runtime
 from gateway.settings import networks
-from tests.conftest import CORPUS, POLICIES
+from tests.conftest import CORPUS, POLICIES, policies_reading_sanctioned
 from tests.icap_client import connect, dechunk, exchange, http_head, read_answer, reqmod, serving
 
 CONTACTS = (CORPUS / "customers_q3.csv").read_bytes()
@@ -138,9 +138,12 @@ def test_the_user_comes_from_the_configured_header(icap: tuple[int, IcapServer],
 
 
 def test_a_timed_out_inspection_is_decided_by_the_policys_on_error(make_runtime: Callable[..., Runtime],
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    """Default policy: on_error blocks unsanctioned destinations and lets sanctioned ones through."""
-    slow = IcapServer(make_runtime(inspect_seconds=0.000_001).pipeline)
+                                                                  caplog: pytest.LogCaptureFixture,
+                                                                  tmp_path: Path) -> None:
+    """Default policy: on_error blocks unsanctioned destinations and lets sanctioned ones through. (A rule
+    that warns about contact lists on sanctioned sites too, so both uploads are read and can time out.)"""
+    slow = IcapServer(make_runtime(inspect_seconds=0.000_001,
+                                   policies_dir=policies_reading_sanctioned(tmp_path)).pipeline)
 
     async def ask(url: str) -> bytes:
         listener = await slow.start("127.0.0.1", 0)

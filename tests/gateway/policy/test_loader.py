@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from detectors.registry import Registry, default_recognizers
 from gateway.errors import PolicyError
@@ -63,11 +65,17 @@ def test_invalid_action_names_file_line_and_field(policy_dir: Path) -> None:
     assert "'allow', 'warn' or 'block'" in message
 
 
+def load_yaml(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
 def test_unknown_field_is_reported_not_ignored(policy_dir: Path) -> None:
     path = policy_dir / "default.yaml"
-    _edit(path, "    min_people: 5", "    min_peple: 5")
+    _edit(path, "    min_people: 5", "    min_peple: 5")  # the first data class that counts people
     message = _problem(policy_dir)
-    assert f"default.yaml:{_line_of(path, 'min_peple')}: data_classes[4].min_peple: unknown field" in message
+    index = next(i for i, c in enumerate(load_yaml(path)["data_classes"]) if "min_peple" in c)
+    assert f"default.yaml:{_line_of(path, 'min_peple')}: data_classes[{index}].min_peple: unknown field" in message
 
 
 def test_rule_referring_to_an_unknown_data_class(policy_dir: Path) -> None:
