@@ -36,6 +36,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/upload_path.py
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/icap_latency.py
 	$(BIN)/python bench/load.py

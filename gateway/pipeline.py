@@ -28,7 +28,7 @@ import dataclasses
 import logging
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,8 +198,9 @@ class Pipeline:
         reports = self._justified(inspection, reports, language)
         if not attempt.finish():
             raise _Cancelled
-        self.recorder.record(inspection, reports[language], reports)
-        return reports[language]
+        report = reports[language]
+        self.recorder.record(inspection, report, reports, later=self._other_languages(inspection, policy, report))
+        return report
 
     def _scan(self, content: Content, upload: Upload, policy: Policy, attempt: _Attempt) -> ScanResult:
         """Extract and scan, stopping early once the upload is certainly blocked. Bad content is a finding."""
@@ -243,10 +244,22 @@ class Pipeline:
             return scanner
 
     def _render(self, inspection: Inspection, policy: Policy, language: Language) -> dict[Language, Report]:
-        # A stop is shown on a page that can switch language: render it in each now, under this policy.
-        # An allow (the fast path) is rendered in the language asked for only.
-        languages: Sequence[Language] = (language,) if inspection.decision.action is Action.ALLOW else LANGUAGES
-        return {lang: render(inspection, policy, lang) for lang in languages}
+        """The answer, in the language asked for (the other languages follow off the answer's path)."""
+        return {language: render(inspection, policy, language)}
+
+    @staticmethod
+    def _other_languages(inspection: Inspection, policy: Policy,
+                         report: Report) -> Callable[[], dict[Language, Report]] | None:
+        """A stop is shown on a page that can switch language: its other languages, under this policy, for the
+        recorder to render before it stores the decision (an allow has no page to switch)."""
+        if inspection.decision.action is Action.ALLOW:
+            return None
+
+        def others() -> dict[Language, Report]:
+            return {lang: render(inspection, policy, lang).model_copy(update={"justified_by": report.justified_by})
+                    for lang in LANGUAGES if lang != report.language}
+
+        return others
 
     def _justified(self, inspection: Inspection, reports: dict[Language, Report],
                    language: Language) -> dict[Language, Report]:
@@ -298,9 +311,10 @@ class Pipeline:
         policy = self.policy
         upload = Upload.of(started.envelope, started.content, self.settings.default_destination)
         inspection = self._failure(upload, policy, what, new_decision_id())
-        reports = self._render(inspection, policy, started.language)
-        self.recorder.record(inspection, reports[started.language], reports)
-        return reports[started.language]
+        report = render(inspection, policy, started.language)
+        self.recorder.record(inspection, report, {started.language: report},
+                             later=self._other_languages(inspection, policy, report))
+        return report
 
 
 def _forget(future: asyncio.Future[Report]) -> None:

@@ -27,3 +27,15 @@ def test_detection_bench_runs_and_detour_is_at_least_as_accurate_as_presidio(
     assert detour and presidio, out
     assert detour.group(1) == detour.group(2) == str(len(corpus_labels))
     assert int(detour.group(1)) >= int(presidio.group(1))
+
+
+def test_upload_path_bench_runs_and_prints_each_target() -> None:
+    done = subprocess.run([sys.executable, "bench/upload_path.py", "--mb", "0.3", "--runs", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert re.search(r"\(7\) contact CSV to a sanctioned site.* [\d.]+ s +target <= 0\.2 s", out), out
+    assert re.search(r"POST /v1/inspect multipart +[\d.]+ MB/s +target >= 150 MB/s", out), out
+    assert re.search(r"POST /v1/inspect raw body +[\d.]+ MB/s", out), out
+    assert re.search(r"100 KB business document.* [\d.]+ ms +target <= 10 ms", out), out
+    assert re.search(r"\(7\) contact CSV, full scan.* [\d.]+ MB/s +target >= 50 MB/s", out), out

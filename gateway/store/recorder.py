@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alternatives.catalogue import Language
@@ -51,6 +52,7 @@ class Recorder:
         self.audit = audit
         self.spool = spool
         self._queue: queue.Queue[Row | None] = queue.Queue(maxsize=QUEUE_ROWS)
+        self._later: dict[str, Callable[[], dict[Language, Report]]] = {}  # rows whose languages are to come
         self._pending: OrderedDict[str, Row] = OrderedDict()
         self._lock = threading.Lock()
         self._stored = threading.Condition(self._lock)  # notified whenever decisions reach the store
@@ -63,7 +65,10 @@ class Recorder:
 
     # --- the record stage ------------------------------------------------------------------------------
 
-    def record(self, inspection: Inspection, report: Report, translations: dict[Language, Report]) -> None:
+    def record(self, inspection: Inspection, report: Report, translations: dict[Language, Report],
+               later: Callable[[], dict[Language, Report]] | None = None) -> None:
+        """Record a decision: its audit line now, its row when the writer gets to it. ``later``: the report in
+        more languages, rendered by the writer before the row is stored (off the answer's path)."""
         try:
             self.audit.record(report, inspection.upload)
         except Exception:  # a full disk, a name that can't be encoded: the store still gets the decision
@@ -73,6 +78,8 @@ class Recorder:
             self._pending[row["id"]] = row
             while len(self._pending) > PENDING_ROWS:
                 self._pending.popitem(last=False)
+            if later is not None:
+                self._later[row["id"]] = later
         self._idle.clear()
         try:
             self._queue.put_nowait(row)
@@ -159,7 +166,22 @@ class Recorder:
                 return rows
             rows.append(row)
 
+    def _complete(self, rows: list[Row]) -> None:
+        """Render the languages still to come of these rows (the report itself is always there)."""
+        for row in rows:
+            with self._lock:
+                later = self._later.pop(row["id"], None)
+            if later is None:
+                continue
+            try:
+                more = {str(lang): report.model_dump(mode="json") for lang, report in later().items()}
+            except Exception:  # the decision is recorded in its own language whatever happens here
+                log.exception("decision %s could not be rendered in the other languages", row["id"])
+                continue
+            row["translations"] = {**(row.get("translations") or {}), **more}
+
     def _store(self, batch: list[Row]) -> None:
+        self._complete(batch)
         try:
             self.store.insert(batch)
         except Exception as exc:
@@ -191,6 +213,7 @@ class Recorder:
     def _to_spool(self, rows: list[Row]) -> None:
         if not rows:
             return
+        self._complete(rows)
         if self.spool.append(rows):
             self._full = False
             return
