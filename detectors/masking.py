@@ -14,9 +14,18 @@ from detectors import entities
 from detectors.recognizers.checksums import digits
 
 NATIONAL_IDS = frozenset({entities.US_SSN, entities.SE_PERSONNUMMER, entities.NL_BSN, entities.UK_NINO})
-SECRET_PREFIXES = ("sk_live_", "rk_live_", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xoxb-", "xoxp-",
-                   "xoxa-", "xoxr-", "xoxs-", "xoxe-", "https://hooks.slack.com/services/", "AKIA", "ASIA", "ABIA",
-                   "ACCA", "AIza")
+# The non-random prefixes of token formats: a mask keeps one of these (the longest that fits) and the length.
+SECRET_PREFIXES = (
+    "sk_live_", "rk_live_", "sk_test_", "rk_test_", "github_pat_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat-",
+    "gldt-", "glrt-", "glptt-", "glcbt-", "glft-", "glimt-", "glagent-", "gloas-", "glsoat-", "glffct-", "GR1348941",
+    "ATBB", "ATCTT3xFfGF0", "ATATT3xFfGF0", "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxo-", "xoxe-",
+    "xoxe.xoxp-", "xoxe.xoxb-", "xapp-", "https://hooks.slack.com/services/", "https://hooks.slack.com/workflows/",
+    "https://hooks.slack.com/triggers/", "https://discord.com/api/webhooks/", "https://discordapp.com/api/webhooks/",
+    "AKIA", "ASIA", "ABIA", "ACCA", "AIza", "sq0atp-", "sq0csp-", "EAAA", "access_token$production$",
+    "access_token$sandbox$", "SG.", "key-", "sk-proj-", "sk-svcacct-", "sk-admin-", "sk-ant-api03-",
+    "sk-ant-admin01-", "sk-ant-oat01-", "sk-ant-ort01-", "npm_", "pypi-", "eyJ",
+)
+_LONGEST_FIRST = sorted(SECRET_PREFIXES, key=len, reverse=True)
 _DIGIT = re.compile(r"\d")
 _ALNUM = re.compile(r"[^\W_]")
 _COMPACT = re.compile(r"[\s.\-]")  # how IBANs and NINOs are written in groups
@@ -65,11 +74,14 @@ def mask(entity: str, raw: str) -> str:
     if entity == entities.SENSITIVITY_LABEL:
         return value  # a label name is not itself sensitive, and staff need to see it
     if entity == entities.PRIVATE_KEY:
+        if value.startswith("PuTTY-User-Key-File-"):
+            return f"{value.split(':', 1)[0]}: … ({len(value)} chars)"
         header = value.split("-----", 2)[1] if value.count("-----") >= 2 else "PRIVATE KEY"
         return f"-----{header}----- … ({len(value)} chars)"
-    prefix = next((p for p in SECRET_PREFIXES if value.startswith(p)), "")
-    if prefix or entity in (entities.AWS_SECRET_KEY, entities.GITHUB_TOKEN, entities.SLACK_TOKEN,
-                            entities.GOOGLE_API_KEY, entities.STRIPE_SECRET_KEY, entities.AWS_ACCESS_KEY):
+    if entity == entities.PASSWORD:
+        return f"[password, {len(value)} chars]"  # no part of a password is a format's
+    if entity in entities.CREDENTIAL_ENTITIES:
+        prefix = next((p for p in _LONGEST_FIRST if value.startswith(p)), "")
         return f"{prefix}… ({len(value)} chars)"
     return f"[redacted {len(value)} chars]"
 

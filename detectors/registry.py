@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from presidio_analyzer import EntityRecognizer
 
-from detectors.recognizers import columns, labels, pii, secrets
+from detectors.recognizers import columns, credentials, labels, pii, secrets
 
 
 def default_recognizers(ner_model: str = "", ner_max_chars: int = 100_000) -> list[EntityRecognizer]:
@@ -33,10 +33,32 @@ def default_recognizers(ner_model: str = "", ner_max_chars: int = 100_000) -> li
         secrets.PrivateKeyRecognizer(),
         secrets.AwsAccessKeyRecognizer(),
         secrets.AwsSecretKeyRecognizer(),
-        secrets.GithubTokenRecognizer(),
-        secrets.SlackTokenRecognizer(),
+        secrets.AwsSessionTokenRecognizer(),
+        secrets.AzureClientSecretRecognizer(),
         secrets.GoogleApiKeyRecognizer(),
+        secrets.GithubTokenRecognizer(),
+        secrets.GitlabTokenRecognizer(),
+        secrets.BitbucketTokenRecognizer(),
+        secrets.AtlassianApiTokenRecognizer(),
+        secrets.SlackTokenRecognizer(),
+        secrets.TeamsWebhookRecognizer(),
+        secrets.DiscordWebhookRecognizer(),
         secrets.StripeSecretKeyRecognizer(),
+        secrets.SquareTokenRecognizer(),
+        secrets.BraintreeTokenRecognizer(),
+        secrets.SendgridApiKeyRecognizer(),
+        secrets.MailgunApiKeyRecognizer(),
+        secrets.MailchimpApiKeyRecognizer(),
+        secrets.OpenaiApiKeyRecognizer(),
+        secrets.AnthropicApiKeyRecognizer(),
+        secrets.NpmTokenRecognizer(),
+        secrets.PypiTokenRecognizer(),
+        secrets.JwtRecognizer(),
+        credentials.AzureStorageKeyRecognizer(),
+        credentials.AzureSasTokenRecognizer(),
+        credentials.GcpServiceAccountKeyRecognizer(),
+        credentials.TwilioApiKeyRecognizer(),
+        credentials.PasswordRecognizer(),
         columns.StreetAddressRecognizer(),
         columns.PersonColumnRecognizer(),
         labels.SensitivityLabelRecognizer(),
