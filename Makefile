@@ -11,7 +11,8 @@ PORT   ?= 8080
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock pyproject.toml deploy/setup-system.sh
+$(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock requirements-bench.lock pyproject.toml \
+          deploy/setup-system.sh
 	@bash deploy/setup-system.sh
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Detour needs Python 3.11 or newer; set PYTHON=python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ $(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock py
 	@# mitmproxy (for deploy/mitmproxy/detour.py) in its own environment: its pins stay out of Detour's
 	@test -x .venv-mitmproxy/bin/python || $(PYTHON) -m venv .venv-mitmproxy
 	.venv-mitmproxy/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-mitmproxy.lock
+	@# the peers bench/peers.py measures Detour against (DataFog), likewise in an environment of their own
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-bench.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -37,6 +41,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/detection.py
 	$(BIN)/python bench/upload_path.py
+	$(BIN)/python bench/peers.py
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/icap_latency.py
 	$(BIN)/python bench/load.py
@@ -52,6 +57,7 @@ translations: install
 lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --universal -o requirements.lock
+	$(BIN)/uv pip compile bench/requirements.in --python-version 3.11 --generate-hashes --universal -o requirements-bench.lock
 
 clean:
-	rm -rf $(VENV) .venv-mitmproxy .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-mitmproxy .venv-bench .pytest_cache .mypy_cache .ruff_cache

@@ -39,3 +39,21 @@ def test_upload_path_bench_runs_and_prints_each_target() -> None:
     assert re.search(r"POST /v1/inspect raw body +[\d.]+ MB/s", out), out
     assert re.search(r"100 KB business document.* [\d.]+ ms +target <= 10 ms", out), out
     assert re.search(r"\(7\) contact CSV, full scan.* [\d.]+ MB/s +target >= 50 MB/s", out), out
+
+
+def test_peers_bench_runs_and_prints_every_engine_next_to_detour(corpus_labels: dict[str, dict[str, str]]) -> None:
+    """DataFog runs from .venv-bench (made by `make install`); the bench names each engine and Detour's ratio."""
+    assert (ROOT / ".venv-bench" / "bin" / "python").exists(), "`make install` makes .venv-bench for bench/peers.py"
+    done = subprocess.run([sys.executable, "bench/peers.py", "--mb", "0.1", "--corpus", str(CORPUS)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    for name in ("products.csv", "contacts.csv"):
+        assert re.search(rf"{name} +Detour +[\d.]+ MB/s", out), out
+    for peer in ("Presidio default", "DataFog \\(Python\\)", "DataFog \\(Rust\\)"):
+        assert len(re.findall(rf"{peer} +[\d.]+ MB/s", out)) == 2, out
+    assert len(re.findall(r"Detour / fastest peer = +[\d.]+ x +target >= 5 x", out)) == 2, out
+    scores = {who: int(got) for who, got in re.findall(r"^  (Detour|Presidio default|DataFog \(\w+\)) +(\d+)/\d+",
+                                                          out, re.MULTILINE)}
+    assert scores["Detour"] == len(corpus_labels), out
+    assert all(scores["Detour"] >= score for score in scores.values()), out
