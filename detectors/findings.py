@@ -23,6 +23,7 @@ class Layout(StrEnum):
 
 
 CELL_SEPARATOR = "\t"
+EXAMPLES = 3  # distinct masked examples kept per detector (in each part scanned, and in a decision)
 RECORD_SEPARATOR = "\n"
 
 
@@ -61,7 +62,10 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One detected value, safe to keep: masked example and salted hash, never the raw text."""
+    """One detected value, safe to keep: masked example and salted hash, never the raw text.
+
+    ``masked`` is set on the first few findings of each detector in a part (``EXAMPLES`` distinct masks) and
+    empty on the rest: people and distinct values are counted by digest."""
 
     entity: str
     masked: str

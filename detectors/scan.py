@@ -34,7 +34,7 @@ from presidio_analyzer import EntityRecognizer, PatternRecognizer
 from detectors import edm, entities
 from detectors.edm import FingerprintSet
 from detectors.extract import open_upload
-from detectors.findings import CELL_SEPARATOR, Finding, Layout, Location, Part, ScanResult, Skipped
+from detectors.findings import CELL_SEPARATOR, EXAMPLES, Finding, Layout, Location, Part, ScanResult, Skipped
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
 from detectors.prefilter import WHOLE, Prefilter
@@ -82,7 +82,7 @@ class Progress:
 # A larger part is scanned in pieces cut between records: the first of about PIECE_CHARS, each next
 # one twice as large up to MAX_PIECE_CHARS. An early decision usually comes after the first piece;
 # when it does not, larger pieces keep the per-piece costs (column statistics, windows) small.
-PIECE_CHARS = 1 << 18
+PIECE_CHARS = 1 << 16
 MAX_PIECE_CHARS = 1 << 22
 
 
@@ -202,10 +202,12 @@ class Scanner:
             return self
         return Scanner(Registry(recognizers), self.hasher, fingerprints)
 
-    def scan(self, items: Iterable[Skipped | Part]) -> Generator[Progress, None, None]:
+    def scan(self, items: Iterable[Skipped | Part],
+             narrowing: Callable[[], Scanner] | None = None) -> Generator[Progress, None, None]:
         """Findings of each part as extraction yields it; large parts piece by piece. What could not be
         extracted (``Skipped``) becomes an ``UNSCANNABLE`` finding. Closing this generator closes ``items``
-        (an isolated extraction's worker stops)."""
+        (an isolated extraction's worker stops). ``narrowing``, when given, names the scanner for each next
+        piece: a caller that learns a detector can no longer change anything stops running it."""
         remaining = iter(items)
         parts = characters = 0
         try:
@@ -220,7 +222,8 @@ class Scanner:
                 characters += len(item.text)
                 pieces = _pieces(item)
                 for number, piece in enumerate(pieces):  # large parts in pieces: an early decision comes early
-                    found = self.scan_part(piece.part, parts, piece)
+                    scanner = narrowing() if narrowing is not None else self
+                    found = scanner.scan_part(piece.part, parts, piece)
                     if number + 1 < len(pieces):
                         yield Progress(found, parts + 1, characters, True)
                         continue
@@ -242,7 +245,8 @@ class Scanner:
         exact = self._exact_matches(part, index, piece) if self.fingerprints else []
         if not candidates:
             return errors + exact
-        return errors + exact + [self._finding(part, index, records, c) for c in candidates]
+        examples = _Examples()
+        return errors + exact + [self._finding(part, index, records, c, examples) for c in candidates]
 
     def spans(self, part: Part) -> list[tuple[int, int, str]]:
         """Where the values are in ``part``: (start, end, entity), for a redacted copy. Raises if a
@@ -354,7 +358,8 @@ class Scanner:
         window = part.text[lo:start] + " " + part.text[end:hi]
         return pattern.search(window.lower()) is not None
 
-    def _finding(self, part: Part, index: int, records: _Records, candidate: _Candidate) -> Finding:
+    def _finding(self, part: Part, index: int, records: _Records, candidate: _Candidate,
+                 examples: _Examples) -> Finding:
         raw = part.text[candidate.start : candidate.end]
         record = records.index(candidate.start)
         column = 0
@@ -364,12 +369,31 @@ class Scanner:
         block = records.piece.first_block + records.block(record) if part.layout is Layout.PROSE else number
         return Finding(
             entity=candidate.entity,
-            masked=mask(candidate.entity, raw),
+            masked=examples.masked(candidate.entity, raw),
             digest=self.hasher(candidate.entity, normalize(candidate.entity, raw)),
             score=round(min(candidate.score, 1.0), 2),
             location=Location(index, part.origin, number + 1, block, column),
             layout=part.layout,
         )
+
+
+class _Examples:
+    """Masked examples, a few per detector in each part or piece: a list of 100,000 addresses is counted by
+    digests, and shown by a few masked examples, not 100,000 masks. The other findings' ``masked`` is empty."""
+
+    TRIES = 4 * EXAMPLES  # values masked at most per detector, looking for EXAMPLES distinct masks
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, set[str]]] = {}
+
+    def masked(self, entity: str, raw: str) -> str:
+        tries, distinct = self._seen.get(entity) or (0, set())
+        if tries >= self.TRIES or len(distinct) >= EXAMPLES:
+            return ""
+        example = mask(entity, raw)
+        distinct.add(example)
+        self._seen[entity] = (tries + 1, distinct)
+        return example
 
 
 def _compiled(recognizer: PatternRecognizer, pattern: str,

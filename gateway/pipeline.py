@@ -40,7 +40,7 @@ from detectors.findings import Finding, ScanResult
 from detectors.limits import Limits
 from detectors.scan import Scanner
 from gateway.metadata import Masker
-from gateway.policy.engine import block_is_certain, decide, decide_failure, detectors_that_matter
+from gateway.policy.engine import decide, decide_failure, detectors_still_open, detectors_that_matter
 from gateway.policy.loader import Policy
 from gateway.pool import InspectionPool, PoolFull
 from gateway.records import Action, Channel, Content, Envelope, Evidence, Inspection, Upload
@@ -203,7 +203,8 @@ class Pipeline:
         return report
 
     def _scan(self, content: Content, upload: Upload, policy: Policy, attempt: _Attempt) -> ScanResult:
-        """Extract and scan, stopping early once the upload is certainly blocked. Bad content is a finding."""
+        """Extract and scan, only for what could still change the decision, and stop once nothing can (an upload
+        certainly blocked, a contact list already warned about). Bad content is a finding."""
         limits = _limits(self.settings, policy)
         if content.problem is not None or content.size > limits.max_upload_bytes:
             reason = content.problem or (f"the file is larger than the limit of {limits.max_upload_bytes:,} bytes, "
@@ -217,7 +218,8 @@ class Pipeline:
         findings: list[Finding] = []
         parts = characters = 0
         next_check = 1  # ask decide() as findings grow by half: O(n) work over the whole scan
-        steps = self._scanner_for(wanted).scan(extraction.items)
+        scanner, narrowed = self._scanner_for(wanted), False
+        steps = scanner.scan(extraction.items, lambda: scanner)
         try:
             for step in steps:
                 if attempt.cancelled():
@@ -226,11 +228,14 @@ class Pipeline:
                 parts, characters = step.parts, step.characters
                 if step.more and len(findings) >= next_check:
                     next_check = len(findings) + max(1, len(findings) // 2)
-                    if block_is_certain(findings, upload, policy):
+                    still_open = detectors_still_open(findings, upload, policy)
+                    if not still_open:  # the action is certain: the rest cannot change it
                         return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=True)
+                    if still_open != wanted:  # the rest is read only for what could still change it
+                        wanted, scanner, narrowed = still_open, self._scanner_for(still_open), True
         finally:
             steps.close()  # stops the extraction behind it (an isolated worker is killed)
-        return ScanResult(extraction.mime_type, tuple(findings), parts, characters)
+        return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=narrowed)
 
     def _scanner_for(self, wanted: frozenset[str]) -> Scanner:
         """The scanner for what a policy can act on here: one per set of detectors (a handful per policy:

@@ -24,10 +24,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
-from detectors.findings import Finding, Layout, Location, ScanResult
+from detectors.findings import EXAMPLES, Finding, Layout, Location, ScanResult
 from detectors.people import count_people
 
-MAX_EXAMPLES = 3  # masked examples kept per detector
+MAX_EXAMPLES = EXAMPLES  # masked examples kept per detector
 MAX_LOCATIONS = 5  # first places kept per detector
 MAX_TRACE = 2_000  # findings kept one by one (for deciding again); of more, the first ones
 
@@ -318,7 +318,7 @@ def _summaries(findings: Iterable[Finding]) -> tuple[DetectorSummary, ...]:
         grouped[finding.entity].append(finding)
     out = []
     for entity, items in grouped.items():
-        examples = tuple(dict.fromkeys(f.masked or f.note for f in items))[:MAX_EXAMPLES]
+        examples = tuple(dict.fromkeys(shown for f in items if (shown := f.masked or f.note)))[:MAX_EXAMPLES]
         places = tuple(dict.fromkeys(Place(f.location.origin, f.location.record, f.location.column)
                                      for f in items))[:MAX_LOCATIONS]
         out.append(DetectorSummary(entity, len(items), len({(f.digest, f.note) for f in items}),

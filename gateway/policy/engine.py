@@ -74,19 +74,37 @@ def detectors_that_matter(upload: Upload, policy: Policy) -> frozenset[str]:
     default = document.policy.default_action
     classes = {c for rule in document.rules if not (rule.action is Action.ALLOW and default is Action.ALLOW)
                for c in _applies(rule, destination, upload, every_class)}
+    return _detectors_of(policy, classes)
+
+
+def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Policy) -> frozenset[str]:
+    """The detectors whose findings could still change the action decided on ``findings`` (the upload's so far).
+
+    More findings can only trigger more rules, and the most severe triggered action wins: once some rule
+    has triggered, only the data classes of more severe rules that could apply here are still open (a
+    contact list already warned about needs no more counting; a key would still block). Before any rule
+    has triggered, everything ``detectors_that_matter`` named still is. Empty: the action is certain, and
+    the rest of the upload cannot change it.
+    """
+    decision = decide(ScanResult("", tuple(findings)), upload, policy, "probe")
+    if not decision.reasons:
+        return detectors_that_matter(upload, policy)
+    document = policy.document
+    every_class = {d.id for d in document.data_classes}
+    triggered = {h.id for h in decision.data_classes if h.triggered}
+    classes = {c for rule in document.rules if rule.action.severity > decision.action.severity
+               for c in _applies(rule, decision.destination, upload, every_class) if c not in triggered}
+    return _detectors_of(policy, classes)
+
+
+def _detectors_of(policy: Policy, classes: set[str]) -> frozenset[str]:
     wanted: set[str] = set()
-    for data_class in document.data_classes:
+    for data_class in policy.document.data_classes:
         if data_class.id in classes:
             wanted.update(data_class.detectors)
             if data_class.min_people:
                 wanted.add(PERSON)  # names tell people apart
     return frozenset(wanted)
-
-
-def block_is_certain(findings: Sequence[Finding], upload: Upload, policy: Policy) -> bool:
-    """More findings can only trigger more rules, and the most severe action wins: once the findings so
-    far block, the rest of the upload cannot change that."""
-    return decide(ScanResult("", tuple(findings)), upload, policy, "probe").action is Action.BLOCK
 
 
 def _unchecked_classes(policy: Policy) -> list[str]:

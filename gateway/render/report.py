@@ -83,8 +83,9 @@ class FileTypeOut(BaseModel):
 class ScanOut(BaseModel):
     parts: int
     characters: int
-    partial: bool = Field(default=False, description="The scan stopped early once the block was certain; "
-                                                      "findings are what was seen until then")
+    partial: bool = Field(default=False, description="The scan stopped early, or read the rest only for "
+                                                      "what could still change the decision, once the decision was "
+                                                      "certain; findings are what was seen until then")
     skipped_by_policy: bool = Field(default=False, description="The content was not read: no rule of the policy "
                                                                 "could act on this upload (its type, size and "
                                                                 "SHA-256 are recorded)")

@@ -65,6 +65,45 @@ def test_an_upload_no_rule_can_act_on_is_not_read(pipeline: Pipeline) -> None:
     assert report.sha256 == hashlib.sha256(blob).hexdigest() and not report.findings
 
 
+def _customers(rows: int) -> bytes:
+    """A customer list larger than one scan piece: the pipeline decides on its first piece."""
+    return ("name\temail\tphone\n" + "".join(f"Person {i}\tperson.{i}@corp.example\t+46 70 {i % 1000:03d} "
+                                             f"{i % 100:02d} {(i // 100) % 100:02d}\n" for i in range(rows))).encode()
+
+
+def test_a_warning_once_certain_stops_the_scan(make_runtime: Callable[..., Runtime], tmp_path: Path) -> None:
+    """Contact data on a sanctioned site warns, and nothing there blocks: once the first piece has shown the
+    list, the rest cannot change the decision, so it is not read (and the answer says so)."""
+    runtime = make_runtime(policies_dir=policies_reading_sanctioned(tmp_path))
+    blob = _customers(40_000)
+    report = runtime.pipeline.inspect(blob, Envelope("customers.tsv", "corp-example.sharepoint.com"), "en")
+    assert report.decision == "warn" and report.reasons[0].rule == "warn-contact-lists-anywhere"
+    assert report.scan.partial and report.scan.parts == 1  # one part, read only in part
+    [contacts] = [c for c in report.data_classes if c.id == "contact_data"]
+    assert 5 <= contacts.people < 40_000
+    assert "the file may contain more" in format_text(report)
+
+
+def test_after_a_warning_the_rest_is_read_for_what_could_still_block(make_runtime: Callable[..., Runtime],
+                                                                      tmp_path: Path) -> None:
+    """A key still blocks on the sanctioned site: after the warning, the rest of the list is read for keys
+    only (contacts no longer change anything), and the key at its end is found."""
+    policies = policies_reading_sanctioned(tmp_path)
+    (policies / "block-keys-anywhere.yaml").write_text(
+        "rules:\n  - id: block-credentials-anywhere\n    when: {sanctioned: true, data_classes: [credentials]}\n"
+        "    action: block\n    reason: {en: '{found}', sv: '{found}', nl: '{found}'}\n")
+    runtime = make_runtime(policies_dir=policies)
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\\n" + secrets.token_urlsafe(300).replace("-", "+").replace("_", "/")
+    blob = _customers(40_000) + f"Build bot\tbot@corp.example\t{key}\n".encode()
+    full = runtime.pipeline.inspect(blob, Envelope("customers.tsv", "wetransfer.com"), "en")
+    report = runtime.pipeline.inspect(blob, Envelope("customers.tsv", "corp-example.sharepoint.com"), "en")
+    assert report.decision == "block" and report.reasons[0].rule == "block-credentials-anywhere"
+    assert report.scan.partial
+    [contacts] = [c for c in report.data_classes if c.id == "contact_data"]
+    assert 5 <= contacts.people < 40_000  # counted until the warning was certain, not beyond
+    assert full.decision == "block"
+
+
 def test_only_what_the_policy_can_act_on_is_looked_for(make_runtime: Callable[..., Runtime],
                                                         tmp_path: Path) -> None:
     """A rule about contact lists on sanctioned sites: there, the card number is not looked for (no rule
