@@ -86,6 +86,23 @@ PIECE_CHARS = 1 << 16
 MAX_PIECE_CHARS = 1 << 22
 
 
+class _Lines:
+    """How many line breaks come before an offset of a large part's text: counted when a finding first needs a
+    record number, and only as far as asked (a part without findings is never counted)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._upto = 0
+        self._count = 0
+
+    def before(self, offset: int) -> int:
+        if offset < self._upto:  # asked out of order: count again from the start
+            self._upto = self._count = 0
+        self._count += self.text.count("\n", self._upto, offset)
+        self._upto = offset
+        return self._count
+
+
 @dataclass(frozen=True)
 class _Piece:
     """A slice of a large part, scanned on its own; numbers records as the whole part does."""
@@ -93,9 +110,20 @@ class _Piece:
     source: Part
     start: int = 0
     end: int = -1  # -1: to the end
-    first_record: int = 0  # 0-based record number of the piece's first line (after ``repeated``)
-    first_block: int = 0
     repeated: int = 0  # length of the table header repeated at the top of the piece (context only)
+    lines: _Lines | None = None  # the whole part's line breaks, for record numbers
+
+    @property
+    def first_record(self) -> int:
+        """0-based record number of the piece's first line (after ``repeated``)."""
+        if self.lines is None or not self.start:
+            return 0
+        record = self.lines.before(self.start)
+        return record - 1 if self.repeated else record
+
+    @property
+    def first_block(self) -> int:
+        return self.lines.before(self.start) + 1 if self.lines is not None and self.start else 0
 
     @property
     def part(self) -> Part:
@@ -114,17 +142,15 @@ def _pieces(part: Part) -> list[_Piece]:
         return [_Piece(part)]
     header = text[: text.find("\n") + 1] if part.header else ""
     separator = "\n\n" if part.layout is Layout.PROSE else "\n"  # a PEM block never holds a blank line
+    lines = _Lines(text)
     pieces: list[_Piece] = []
-    start = record = 0
+    start = 0
     size = PIECE_CHARS
     while start < len(text):
         cut = text.find(separator, start + size) if len(text) - start > size * 3 // 2 else -1
         size = min(size * 2, MAX_PIECE_CHARS)
         end = len(text) if cut < 0 else cut + len(separator)
-        repeated = len(header) if start else 0
-        first_record = record - 1 if repeated else record
-        pieces.append(_Piece(part, start, end, first_record, record + 1 if start else 0, repeated))
-        record += text.count("\n", start, end)
+        pieces.append(_Piece(part, start, end, len(header) if start else 0, lines))
         start = end
     return pieces
 
@@ -154,6 +180,14 @@ class _Records:
         blank += [bisect.bisect_right(self.starts, m.start() + 1) - 1
                   for m in re.finditer(r"\n[^\S\n]*(?=\n|$)", self.text)]
         return [line for i, line in enumerate(blank) if i == 0 or blank[i - 1] != line - 1]
+
+    @cached_property
+    def first_record(self) -> int:
+        return self.piece.first_record
+
+    @cached_property
+    def first_block(self) -> int:
+        return self.piece.first_block
 
     def block(self, record: int) -> int:
         """The paragraph block of a 0-based record: how many blank-line runs start at or before it."""
@@ -365,8 +399,8 @@ class Scanner:
         column = 0
         if part.layout is Layout.TABLE:
             column = part.text.count(CELL_SEPARATOR, records.starts[record], candidate.start) + 1
-        number = records.piece.first_record + record
-        block = records.piece.first_block + records.block(record) if part.layout is Layout.PROSE else number
+        number = records.first_record + record
+        block = records.first_block + records.block(record) if part.layout is Layout.PROSE else number
         return Finding(
             entity=candidate.entity,
             masked=examples.masked(candidate.entity, raw),
