@@ -222,7 +222,7 @@ class Scanner:
             for entity in recognizer.supported_entities
         }
         self._anti = {
-            entity: _AntiContext(own.anti_context)
+            entity: _AntiContext(own.anti_context, self._context.get(entity))
             for recognizer, own in zip(registry.recognizers, self._traits, strict=True) if own.anti_context
             for entity in recognizer.supported_entities
         }
@@ -448,7 +448,8 @@ class _AntiContext:
 
     LABEL_CHARS = 32  # how far before a value its label may start
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], context: re.Pattern[str] | None = None) -> None:
+        self.context = context  # the recognizer's own context words: a "Phone no" column holds phones
         alternatives = "|".join(re.escape(w) for w in sorted({w.lower() for w in words}, key=len, reverse=True))
         self.header = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
         self.label = re.compile(rf"(?<![a-z0-9])(?:{alternatives})\.?[ \t]*(?:no\.?|nr\.?|number|nummer|#|id)?"
@@ -458,7 +459,8 @@ class _AntiContext:
         record_start, _ = records.bounds(records.index(start))
         if part.layout is not Layout.PROSE and part.header:
             column = part.text.count(CELL_SEPARATOR, record_start, start)
-            if column < len(part.header) and self.header.search(part.header[column].lower()):
+            header = part.header[column].lower() if column < len(part.header) else ""
+            if self.header.search(header) and not (self.context is not None and self.context.search(header)):
                 return True
             record_start = part.text.rfind(CELL_SEPARATOR, record_start, start) + 1 or record_start
         before = part.text[max(record_start, start - self.LABEL_CHARS):start].lower()

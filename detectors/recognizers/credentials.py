@@ -70,8 +70,10 @@ _PLACEHOLDER_PASSWORD_WORDS = ("your", "example", "changeme", "change_me", "plac
 _TEMPLATE = re.compile(
     r"^(?:\$\{[^}]*\}|\$\(?[A-Za-z_][A-Za-z0-9_]*\)?|%[A-Za-z_]+%|\{\{?[^}]*\}?\}|<[^>]*>|\[[^\]]*\]|%s|%\([a-z_]+\)s"
     r"|:[A-Za-z_][A-Za-z0-9_]*|@[A-Za-z_][A-Za-z0-9_]*@|#\{[^}]*\}|__[A-Z0-9_]+__"
-    # an identifier naming what goes there: "db_password", "my_secret", "DB_PASSWORD"
-    r"|[a-z_]*(?:pass|secret|token|key)[a-z_]*|[A-Z_][A-Z0-9_]*(?:PASS|SECRET|TOKEN|KEY)[A-Z0-9_]*)$"
+    # an identifier naming what goes there: "db_password", "my_secret", "DB_PASSWORD", "myPassword"
+    r"|[a-z_]*(?:pass|secret|token|key)[a-z_]*|[A-Z_][A-Z0-9_]*(?:PASS|SECRET|TOKEN|KEY)[A-Z0-9_]*"
+    # in camelCase: "myPassword", "dbPassword", "yourSecretKey" (connection-string documentation's own words)
+    r"|[a-z]+(?:[A-Z][a-z]*)*(?:Pass|Pwd|Secret|Token|Key)[a-z]*(?:[A-Z][a-z]*)*)$"
 )
 # Hosts reserved for documentation (RFC 2606/6761) and the names templates write for "your server".
 _PLACEHOLDER_HOST = re.compile(
@@ -155,30 +157,34 @@ def _in_connection_string(text: str, key_start: int, value_end: int) -> bool:
 # --- Azure -----------------------------------------------------------------------------------------------------
 
 
-class AzureStorageKeyRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
-    """Storage account keys: 64 random bytes in base64 (88 characters ending ``==``). Strong after
-    ``AccountKey=`` (connection strings); anywhere else only beside a context word (a SHA-512 digest has the
-    same shape)."""
+_STORAGE_KEY = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])")
+# What stands before a key given to a name that ends in "account key" or "storage (access) key", however the
+# name is written (AccountKey, storageAccountKey, AZURE_STORAGE_KEY, azurestorageaccountkey, -storagekey) and
+# assigned (=, :, =>, a key/value pair's comma, a brace; quoted or not, across a line break).
+_STORAGE_LABEL = re.compile(r"(?i:account[_\-]?key|storage[_\-]?(?:access[_\-]?)?key)[\\\"']{0,2}[ \t]{0,8}"
+                            r"(?:=>|[:=,({])?\s{0,40}[\\\"']{0,2}$")
+_LABEL_REACH = 80  # characters before a key searched for its label
 
-    # Every context word below matches this trigger: a part without one is never searched.
-    TRIGGERS = (Trigger(r"account[_ ]?key|storage[_ ]?key|storage account key|azure[_ ]storage", scope=Scope.PART,
-                        caseless=True),)
-    PATTERNS = [
-        Pattern("azure connection string account key",
-                r"(?<=(?i:accountkey)=)[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])", 0.9),
-        Pattern("azure storage account key", r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{86}==(?![A-Za-z0-9+/=])", 0.3),
-    ]
+
+class AzureStorageKeyRecognizer(_SurroundedRecognizer):
+    """Storage account keys: 64 random bytes in base64 (88 characters ending ``==``). Strong when given to an
+    account or storage key (``AccountKey=`` in a connection string, ``storageAccountKey: …``); anywhere else
+    only beside a context word (a SHA-512 digest has the same shape)."""
+
+    # Every context word and label below matches this trigger: a part without one is never searched.
+    TRIGGERS = (Trigger(r"account[_ \-]?key|storage[_ \-]?(?:access[_ \-]?)?key|storage account key|azure[_ ]storage",
+                        scope=Scope.PART, caseless=True),)
+    ENTITY = entities.AZURE_STORAGE_KEY
     CONTEXT = ["accountkey", "account_key", "account key", "storagekey", "storage_key", "storage key",
                "storage account key", "azure storage", "azure_storage"]
 
-    def __init__(self) -> None:
-        super().__init__(entities.AZURE_STORAGE_KEY, name="AzureStorageKeyRecognizer", patterns=self.PATTERNS,
-                         context=self.CONTEXT, global_regex_flags=CASE_SENSITIVE)
-
-    def validate_result(self, pattern_text: str) -> bool | None:
-        if pattern_text in DOCUMENTATION_KEYS or looks_like_placeholder(pattern_text, min_entropy=4.5):
-            return False
-        return None
+    def found(self, text: str, start: int, end: int) -> Iterator[tuple[int, int, float]]:
+        for match in _STORAGE_KEY.finditer(text, start, end):
+            key = match.group()
+            if key in DOCUMENTATION_KEYS or looks_like_placeholder(key, min_entropy=4.5):
+                continue
+            labelled = _STORAGE_LABEL.search(text, max(0, match.start() - _LABEL_REACH), match.start())
+            yield match.start(), match.end(), 0.9 if labelled else 0.3
 
 
 # One query parameter of a URL, and a SAS signature: base64 of an HMAC-SHA256, often percent-encoded.

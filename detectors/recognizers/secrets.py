@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import string
 import zlib
 
@@ -47,6 +48,9 @@ BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 # Placeholder words are looked for at the ends of a long secret only: a person writes "…-your-token-here" at
 # its start or end, while a thousand random characters hold a "test" or a "here" by chance every few hundred keys.
 WORD_SPAN = 64
+# A run this long of consecutive characters ("abcdefgh", "12345678", "KLMNOPQR") is typed by a person: in random
+# base62 one starts at a given place once in 62^7 (3 * 10^12).
+SEQUENCE_RUN = 8
 
 
 def looks_like_placeholder(secret: str, min_entropy: float = 3.0) -> bool:
@@ -55,8 +59,19 @@ def looks_like_placeholder(secret: str, min_entropy: float = 3.0) -> bool:
     return (
         secret in DOCUMENTATION_KEYS
         or any(word in lowered for word in PLACEHOLDER_WORDS)
+        or has_sequence(ends)
         or shannon_entropy(secret) < min_entropy
     )
+
+
+def has_sequence(text: str, run: int = SEQUENCE_RUN) -> bool:
+    """Whether ``text`` holds ``run`` consecutive letters or digits in alphabetical order ("abcdefgh")."""
+    length = 1
+    for previous, current in zip(text, text[1:], strict=False):
+        length = length + 1 if ord(current) == ord(previous) + 1 and current.isalnum() and previous.isalnum() else 1
+        if length >= run:
+            return True
+    return False
 
 
 def base62_crc32_valid(body: str) -> bool:
@@ -202,7 +217,7 @@ class AzureClientSecretRecognizer(_TokenRecognizer):
     TRIGGERS = (Trigger(r"[0-9]Q~", before=4, after=35),)
     ENTITY = entities.AZURE_CLIENT_SECRET
     PATTERNS = [Pattern("entra client secret",
-                        r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~\-])",
+                        r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.\-]{3}[0-9]Q~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~\-])",
                         0.9)]
     CONTEXT = ["client secret", "client_secret", "clientsecret", "azure", "entra", "aad"]
     PREFIX = regex.compile(r"^.{3}[0-9]Q~")
@@ -298,7 +313,7 @@ class SlackTokenRecognizer(_TokenRecognizer):
     PATTERNS = [
         Pattern("slack token", r"(?<![A-Za-z0-9.])(?:xoxe\.)?xox[abeoprs]-(?:[0-9]{1,20}-){0,4}[A-Za-z0-9]{8,200}"
                                r"(?![A-Za-z0-9\-])", 0.9),
-        Pattern("slack app-level token", r"(?<![A-Za-z0-9])xapp-[0-9]-[A-Z0-9]{6,16}-[0-9]{6,20}-[0-9a-f]{32,128}"
+        Pattern("slack app-level token", r"(?<![A-Za-z0-9])xapp-[0-9]-[A-Z0-9]{6,16}-[0-9]{6,20}-[0-9A-Za-z]{32,128}"
                                          r"(?![A-Za-z0-9\-])", 0.9),
         Pattern("slack webhook", r"(?<![A-Za-z0-9.\-])(?:https?://)?hooks\.slack\.com/(?:"
                                  r"services/T[A-Z0-9]{6,12}/B[A-Z0-9]{6,12}/[A-Za-z0-9]{16,32}"
@@ -312,8 +327,18 @@ class SlackTokenRecognizer(_TokenRecognizer):
     def validate_result(self, pattern_text: str) -> bool:
         segments = regex.split(r"[-/]", pattern_text)
         kind = pattern_text.removeprefix("xoxe.")[:4]
-        numbered = sum(segment.isdigit() for segment in segments[1:-1])
-        return numbered >= self.NUMBERED.get(kind, 0) and not looks_like_placeholder(segments[-1])
+        numbers = [segment for segment in segments[1:-1] if segment.isdigit()]
+        secret = segments[-1]
+        # Legacy tokens end in as few as 10 hex digits, which cannot reach the entropy of a longer random part.
+        min_entropy = min(3.0, 0.8 * math.log2(len(secret)))
+        return (len(numbers) >= self.NUMBERED.get(kind, 0)
+                and not any(_made_up_number(number) for number in numbers)
+                and not looks_like_placeholder(secret, min_entropy))
+
+
+def _made_up_number(number: str) -> bool:
+    """A team, user or bot number nobody was given: one digit repeated ("0000") or counted ("1234")."""
+    return len(number) >= 4 and (len(set(number)) == 1 or number in "01234567890123456789")
 
 
 class TeamsWebhookRecognizer(_TokenRecognizer):

@@ -131,6 +131,17 @@ CASES = [
      E.AZURE_STORAGE_KEY, 1),
     (f"AZURE_STORAGE_KEY={AZURE_KEY}", E.AZURE_STORAGE_KEY, 1),
     (f"storage account key: {AZURE_KEY}", E.AZURE_STORAGE_KEY, 1),
+    # a key given to an account/storage key however the name is written and assigned
+    (f"      storageAccountKey: {AZURE_KEY}", E.AZURE_STORAGE_KEY, 1),
+    (f'private const string storageAccountKey = "{AZURE_KEY}";', E.AZURE_STORAGE_KEY, 1),
+    (f'{{ "SecondaryAccountKey", "{AZURE_KEY}" }},', E.AZURE_STORAGE_KEY, 1),
+    (f'static const std::string AzuriteAccountKey{{\n    "{AZURE_KEY}"}};', E.AZURE_STORAGE_KEY, 1),
+    (f"AZ_integration_azureStorageAccessKey:{AZURE_KEY}", E.AZURE_STORAGE_KEY, 1),
+    (f"AzureStorageCleanup.exe -storagename billing -storagekey {AZURE_KEY} -container backups",
+     E.AZURE_STORAGE_KEY, 1),
+    (f"azurestorageaccountkey: {AZURE_KEY}", E.AZURE_STORAGE_KEY, 1),
+    (f"AccountKey=<from the vault>\n{rand(120, string.ascii_lowercase + ' ')}\nchecksum {AZURE_KEY}",
+     E.AZURE_STORAGE_KEY, 0),  # the label is elsewhere: the key beside nothing is any 64 bytes
     (AZURE_KEY, E.AZURE_STORAGE_KEY, 0),  # 88 base64 characters alone: could be any 64 bytes
     (f'"integrity": "sha512-{AZURE_KEY}"', E.AZURE_STORAGE_KEY, 0),  # a package-lock digest
     ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IF"
@@ -149,6 +160,8 @@ CASES = [
     # --- Entra ID (Azure AD) client secrets
     (f"AZURE_CLIENT_SECRET={rand(3)}8Q~{rand(34, ALNUM + '_~.-')}", E.AZURE_CLIENT_SECRET, 1),
     (f'"clientSecret": "{rand(3)}7Q~{rand(31, ALNUM)}"', E.AZURE_CLIENT_SECRET, 1),
+    (f"client-secret: -{rand(2)}8Q~{rand(34, ALNUM + '_~.-')}", E.AZURE_CLIENT_SECRET, 1),  # may start with "-"
+    (f'"client_id=x\\u0026client_secret=-{rand(2)}8Q~{rand(34)}\\u0026scope=y"', E.AZURE_CLIENT_SECRET, 1),
     ("client_secret=bP88Q~xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", E.AZURE_CLIENT_SECRET, 0),
     ("speel~VARA_101375237~mh17-het-verdriet-van-nederland~.html", E.AZURE_CLIENT_SECRET, 0),
     (f"{rand(3)}8Q~{rand(12)}", E.AZURE_CLIENT_SECRET, 0),  # too short
@@ -197,6 +210,12 @@ CASES = [
      f"{rand(18, '0123456789')}/{rand(24)}", E.SLACK_TOKEN, 1),
     (f"https://hooks.slack.com/triggers/T0{rand(9, string.ascii_uppercase)}/{rand(13, '0123456789')}/{rand(32, HEX)}",
      E.SLACK_TOKEN, 1),
+    (f"xoxs-{rand(10, '0123456789')}-{rand(10, '0123456789')}-{rand(10, '0123456789')}-{''.join(RNG.sample(HEX, 10))}",
+     E.SLACK_TOKEN, 1),  # a legacy token: its random part is 10 hex digits
+    (f"xapp-1-A{rand(10, string.ascii_uppercase + string.digits)}-{rand(13, '0123456789')}-{rand(64)}",
+     E.SLACK_TOKEN, 1),
+    (f"xoxp-1234-1234-1234-{rand(32, HEX)}", E.SLACK_TOKEN, 0),  # numbers counted, not given
+    (f"xoxb-0000000000-0000000000000-{rand(24)}", E.SLACK_TOKEN, 0),
     ("SLACK_BOT_TOKEN=xoxb-your-token-here", E.SLACK_TOKEN, 0),
     (f"xoxb-{rand(24)}", E.SLACK_TOKEN, 0),  # a bot token names its team
     ("xoxp-123456789012-123456789012-123456789012-" + "0" * 32, E.SLACK_TOKEN, 0),
@@ -221,6 +240,9 @@ CASES = [
     (f"pk_live_{rand(99)} pk_test_{rand(24)}", E.STRIPE_SECRET_KEY, 0),
     ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", E.STRIPE_SECRET_KEY, 0),  # Stripe's documentation key
     ("sk_live_xxxxxxxxxxxxxxxxxxxxxxxx", E.STRIPE_SECRET_KEY, 0),
+    ("STRIPE_KEY=sk_test_1234567890abcdefghijklmn", E.STRIPE_SECRET_KEY, 0),  # typed in order, not random
+    ("AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP", E.AWS_ACCESS_KEY, 0),
+    (f"GOOGLE_API_KEY=AIzaSy{string.ascii_lowercase}{rand(7)}", E.GOOGLE_API_KEY, 0),
     # --- Square and Braintree
     (f"SQUARE_ACCESS_TOKEN=EAAA{rand(60, ALNUM + '-_')}", E.SQUARE_TOKEN, 1),
     (f"sq0atp-{rand(22, ALNUM + '-_')} sq0csp-{rand(43, ALNUM + '-_')}", E.SQUARE_TOKEN, 2),
@@ -316,6 +338,8 @@ CASES = [
     ("Server=sql01;Database=hr;User Id=app;Password=<password>;", E.PASSWORD, 0),
     ("Server=sql01;Database=hr;User Id=app;Password=********;", E.PASSWORD, 0),
     ("Server=sql01;Database=hr;User Id=app;Password=%s;", E.PASSWORD, 0),
+    ("Server=myServerAddress;Database=myDataBase;User Id=myUsername;Password=myPassword;", E.PASSWORD, 0),
+    ("Server=sql01;Database=hr;User Id=app;Password=myPassw0rd!;", E.PASSWORD, 1),  # a (weak) real password
     ("password=hunter2", E.PASSWORD, 0),  # a bare assignment: no connection string around it
     ("DB_PASSWORD=hunter2;", E.PASSWORD, 0),
     ("Reset your password = easy, see the intranet; user guide p. 4", E.PASSWORD, 0),
@@ -429,3 +453,13 @@ def test_windows_never_change_what_is_found() -> None:
             part = Part(sample, "t")
             assert [(f.entity, f.digest) for f in SCANNER.scan_part(part, 0)] == \
                 [(f.entity, f.digest) for f in everything.scan_part(part, 0)], sample[:80]
+
+
+def test_random_secrets_are_not_taken_for_typed_sequences() -> None:
+    """The run of consecutive characters that marks a typed placeholder ("abcdefgh") never turns up by chance."""
+    from detectors.recognizers.secrets import has_sequence
+
+    assert has_sequence("sk_test_1234567890abcdef") and has_sequence("AIzaSyabcdefghijklmnop")
+    assert not has_sequence("ab12cd34ef56") and not has_sequence("1234567")
+    assert not any(has_sequence(rand(64)) for _ in range(5000))
+    assert not any(has_sequence(rand(64, HEX)) for _ in range(5000))

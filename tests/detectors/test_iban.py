@@ -88,3 +88,18 @@ def test_what_only_looks_like_an_iban_is_not_one(text: str) -> None:
 
 def test_a_phone_after_a_mistyped_iban_is_still_a_phone() -> None:
     assert entities_in("NL91 ABNA 0417 1643 01, call +46 70 123 45 67") == [E.PHONE_NUMBER]
+
+
+# python-stdnum's IBAN registry samples "found online": a first group shorter than four after the check digits.
+SHORT_FIRST_GROUP = ["NO 21 650 405 251 19", "NO 0571 3905 25162", "MK072 5012 0000 0589 84",
+                     "TL 38 008 00123456789101 57", "NO 19 4920 06 96270"]
+
+
+@pytest.mark.parametrize("written", SHORT_FIRST_GROUP, ids=[f"{w[:2]}-{i}" for i, w in enumerate(SHORT_FIRST_GROUP)])
+def test_a_short_first_group_is_still_an_iban(written: str) -> None:
+    assert entities_in(f"Please pay to {written} by Friday.") == [E.IBAN_CODE]
+    assert entities_in(f"iban: {written.lower()}") == [E.IBAN_CODE]
+
+
+def test_a_short_first_group_that_fails_mod97_is_nothing() -> None:
+    assert entities_in("Please pay to NO 21 650 405 251 18 by Friday.") == []

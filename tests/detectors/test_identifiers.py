@@ -56,3 +56,40 @@ def test_uncommon_forms(text: str, expected: list[str]) -> None:
 ])
 def test_more_card_networks(text: str, expected: list[str]) -> None:
     assert found(text) == expected
+
+
+# Gateways' published test cards (Adyen, Authorize.Net, Stripe): groupings and ranges people copy from them.
+CARD_CASES = [
+    ("Amex in fours", "Paid with card 3700 0000 0000 002", [E.CREDIT_CARD]),
+    ("Amex in fours bare", "3700 0000 0100 018", [E.CREDIT_CARD]),
+    ("Diners 14 in fours", "3600 6666 3333 44", [E.CREDIT_CARD]),
+    ("Diners 14 in fours failing Luhn", "3600 6666 3333 45", []),
+    ("UATP in fours with context", "UATP card 1354 1001 4004 955", [E.CREDIT_CARD]),
+    ("UATP in fours bare", "1354 1001 4004 955", []),
+    ("JCB old range", "JCB 3088000000000017", [E.CREDIT_CARD]),
+    ("JCB old range bare", "3088000000000017", [E.CREDIT_CARD]),
+    ("13-digit Visa with context", "my credit card: 4222222222222", [E.CREDIT_CARD]),
+    ("13-digit Visa bare", "4222222222222", []),
+    ("13-digit Visa that is also an EAN-13", "card 4012888818888", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CARD_CASES], ids=[c[0] for c in CARD_CASES])
+def test_published_test_cards(text: str, expected: list[str]) -> None:
+    assert found(text) == expected
+
+
+NINO_AND_EMAIL_CASES = [
+    ("NINO suffix outside A-D", "nino AA 12 34 56 H", []),
+    ("NINO suffix outside A-D compact", "NI number AB123456E", []),
+    ("NINO suffix D", "nino AA 12 34 56 D", [E.UK_NINO]),
+    ("email with a non-ASCII local part", "Contact müller@example.de today", [E.EMAIL_ADDRESS]),
+    ("email ending in a non-ASCII letter", "Kontakt: josé@example.com", [E.EMAIL_ADDRESS]),
+    ("email with an underscore", "mail jan_de.vries@example.nl", [E.EMAIL_ADDRESS]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in NINO_AND_EMAIL_CASES],
+                         ids=[c[0] for c in NINO_AND_EMAIL_CASES])
+def test_nino_suffixes_and_unicode_emails(text: str, expected: list[str]) -> None:
+    assert found(text) == expected

@@ -83,3 +83,43 @@ def test_a_contact_list_still_counts_its_people() -> None:
 
 def test_a_dotted_ssn_is_an_ssn_not_a_phone() -> None:
     assert entities_in("SSN 536.22.1234 on file") == [E.US_SSN]
+
+
+LABELLED_PHONES = [
+    ("Phone no", "Phone no: 020 7946 0018"),
+    ("Telefon nr", "Telefon nr: 070-123 45 67"),
+    ("Mobile No.", "Mobile No. 07700 900123"),
+    ("Phone #", "Phone #: (415) 555-0132"),
+    ("Tel nr bare run", "Tel nr 0701234567"),
+    ("tel. 3-3-3 (PL)", "tel. 512 345 678"),
+    ("Movil 3-3-3 (ES)", "Móvil: 612 345 678"),
+]
+
+
+@pytest.mark.parametrize("text", [c[1] for c in LABELLED_PHONES], ids=[c[0] for c in LABELLED_PHONES])
+def test_a_phone_labelled_no_or_nr_is_a_phone(text: str) -> None:
+    assert entities_in(text) == [E.PHONE_NUMBER]
+
+
+NOT_PHONES = [
+    ("amount 3-3-3 near call", "Call center stats: 512 345 678 minutes"),
+    ("amount 3-3-3 near contact", "contact count 123 456 789"),
+    ("model number", "phone case model 12345678"),
+    ("ticket number", "Contact support, ticket 2024-0012345"),
+    ("case number", "call about case 0701234567"),
+    ("SSN layout failing SSN checks", "phone 078-05-0000"),
+]
+
+
+@pytest.mark.parametrize("text", [c[1] for c in NOT_PHONES], ids=[c[0] for c in NOT_PHONES])
+def test_amounts_models_and_tickets_are_not_phones(text: str) -> None:
+    assert E.PHONE_NUMBER not in entities_in(text)
+
+
+@pytest.mark.parametrize("header", ["Phone no", "Tel nr", "Mobile #", "Telefonnr"])
+def test_a_phone_column_labelled_with_a_number_word_holds_phones(header: str) -> None:
+    """"no", "nr" and "#" label order and article numbers, but a column named for phones holds phones."""
+    rows = [f"Anna Berg\t070-{100 + i} {10 + i} {20 + i}" for i in range(5)]
+    text = f"Name\t{header}\n" + "\n".join(rows)
+    part = Part(text, "t", Layout.TABLE, ("Name", header))
+    assert sum(f.entity == E.PHONE_NUMBER for f in SCANNER.scan_part(part, 0)) == 5

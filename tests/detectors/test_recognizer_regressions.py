@@ -67,3 +67,15 @@ def test_a_pgp_private_key_at_the_start_of_a_file_is_a_key_not_unscannable() -> 
             "-----END PGP PRIVATE KEY BLOCK-----\n").encode()
     found = {f.entity for f in scan_blob(SCANNER, blob, "key.asc", Limits()).findings}
     assert found == {E.PRIVATE_KEY}
+
+
+SSN_SHAPED = [
+    ("serial 0000", "ssn 078-05-0000", E.PHONE_NUMBER, 0),  # an SSN's layout failing its checks is no phone
+    ("valid SSN", "ssn 536-90-4399", E.US_SSN, 1),
+    ("valid SSN no phone", "ssn 536-90-4399", E.PHONE_NUMBER, 0),
+]
+
+
+@pytest.mark.parametrize(("text", "entity", "expected"), [c[1:] for c in SSN_SHAPED], ids=[c[0] for c in SSN_SHAPED])
+def test_ssn_layout_is_not_a_phone(text: str, entity: str, expected: int) -> None:
+    assert count(text, entity) == expected

@@ -128,7 +128,7 @@ SECRET_CASES = [
     ("9drTJvcXLB89Mfk4Lx8h2fTq0N+uVdJSxQ3kpWz2", E.AWS_SECRET_KEY, 0),  # no context
     ("commit 3f786850e387550fdab836ed7e6dc881de23001b", E.AWS_SECRET_KEY, 0),
     ("GITHUB_TOKEN=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", E.GITHUB_TOKEN, 1),  # CRC32 valid
-    ("github_pat_11ABCDEFG0123456789abc_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5mN7pQ9rS",
+    ("github_pat_11AQ7ZKRI0m4Tq9XcB2vLw_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5mN7pQ9rS",
      E.GITHUB_TOKEN, 1),
     ("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", E.GITHUB_TOKEN, 0),
     ("SLACK_BOT_TOKEN=xoxb-821993518190-937865797543-YlSXpfKtHF4vUCsMehGAkWvj", E.SLACK_TOKEN, 1),
