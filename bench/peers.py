@@ -97,6 +97,11 @@ def speed(pipeline: Pipeline, mb: float) -> None:
         seconds = min(_timed(scan_blob, pipeline.scanner, blob, name, pipeline.limits) for _ in range(3))
         detour = len(blob) / 1e6 / seconds
         print(f"  {name:<13} Detour            {detour:9.1f} MB/s  ({len(blob) / 1e6:.1f} MB)")
+        envelope = Envelope(name, "wetransfer.com")
+        decided = min(_timed(pipeline.inspect, blob, envelope, "en") for _ in range(3))
+        print(f"  {'':<13} Detour, deciding  {len(blob) / 1e6 / decided:9.1f} MB/s  (the pipeline under the default "
+              f"policy, to an unsanctioned site: {pipeline.inspect(blob, envelope, 'en').decision.value}; it reads "
+              "only until the decision is certain)")
         fastest = 0.0
         for peer, run in peers.items():
             sample = blob[:SAMPLE_BYTES[peer]]

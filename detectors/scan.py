@@ -393,7 +393,7 @@ class Scanner:
         return pattern.search(window.lower()) is not None
 
     def _finding(self, part: Part, index: int, records: _Records, candidate: _Candidate,
-                 examples: _Examples) -> Finding:
+                 examples: _Examples | None = None) -> Finding:
         raw = part.text[candidate.start : candidate.end]
         record = records.index(candidate.start)
         column = 0
@@ -403,7 +403,7 @@ class Scanner:
         block = records.first_block + records.block(record) if part.layout is Layout.PROSE else number
         return Finding(
             entity=candidate.entity,
-            masked=examples.masked(candidate.entity, raw),
+            masked=mask(candidate.entity, raw) if examples is None else examples.masked(candidate.entity, raw),
             digest=self.hasher(candidate.entity, normalize(candidate.entity, raw)),
             score=round(min(candidate.score, 1.0), 2),
             location=Location(index, part.origin, number + 1, block, column),
