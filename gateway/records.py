@@ -264,6 +264,7 @@ class ReviewRequest:
     needed_by: str
     status: str  # open | approved | declined
     created: datetime
+    answer: str | None = None  # IT's answer: a decline's reason
 
 
 @dataclass(frozen=True)

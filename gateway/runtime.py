@@ -26,6 +26,7 @@ from gateway.pool import InspectionPool
 from gateway.render.forms import FormTokens
 from gateway.settings import Settings
 from gateway.staff.webhook import HelpdeskWebhook
+from gateway.store.admin import AdminTokens
 from gateway.store.audit import AuditLog
 from gateway.store.clients import ApiClients
 from gateway.store.recorder import Recorder
@@ -45,6 +46,7 @@ class Runtime:
     pipeline: Pipeline
     form_tokens: FormTokens
     clients: ApiClients
+    admin_tokens: AdminTokens
 
     @property
     def policy(self) -> Policy:
@@ -71,7 +73,8 @@ class Runtime:
         pipeline = Pipeline(settings, policy, scanner, recorder, pool)
         clients = ApiClients(store)
         clients.refresh()
-        return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()), clients)
+        return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()), clients,
+                   AdminTokens(store))
 
     @property
     def recorder(self) -> Recorder:

@@ -15,9 +15,9 @@ from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest
 from gateway.http.answers import error
-from gateway.http.auth import ApiCallers, NotAllowed
+from gateway.http.auth import ADMIN_PREFIX, ApiCallers, NotAllowed, Unauthenticated
 from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout
-from gateway.http.routes import health, inspect, intercept, pages
+from gateway.http.routes import admin, health, inspect, intercept, pages
 from gateway.render.i18n import negotiate
 from gateway.render.pages import render_not_found, wants_json
 from gateway.runtime import Runtime
@@ -36,7 +36,7 @@ FIELDS_ONLY = ("/justify", "/review", "/wrong", "/ticket", "/justification")  # 
 
 
 def takes_fields_only(path: str) -> bool:
-    return path.startswith(("/d/", "/v1/decisions/")) and path.endswith(FIELDS_ONLY)
+    return path.startswith(ADMIN_PREFIX) or (path.startswith(("/d/", "/v1/decisions/")) and path.endswith(FIELDS_ONLY))
 
 
 async def _deliver_due(webhook: HelpdeskWebhook) -> None:
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(intercept.router)
     app.include_router(pages.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
 
     @app.exception_handler(pages.StillRecording)
     async def still_recording(request: Request, exc: pages.StillRecording) -> Response:
@@ -88,6 +89,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         route = getattr(request.scope.get("route"), "path", "a request")  # never the path as sent
         log.info("HTTP: a client went away during %s %s", request.method, route)
         return Response(status_code=499)  # nobody reads it; the log line is the point
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+        return error(401, "unauthenticated", str(exc), {"WWW-Authenticate": 'Bearer realm="detour"'})
 
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> JSONResponse:
@@ -111,6 +116,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             return HTMLResponse(render_not_found(language), status_code=404,
                                 headers={"Cache-Control": "no-store", "Content-Language": language})
         code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
-        return error(exc.status_code, code, str(exc.detail))
+        return error(exc.status_code, code, str(exc.detail), dict(exc.headers) if exc.headers else None)
 
     return app

@@ -72,6 +72,10 @@ class ReviewRequestRow(Base):
     why: Mapped[str] = mapped_column(String(2000))
     needed_by: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16))  # open | approved | declined
+    # IT's answer (migration 0007): when, by whom (an admin token's name), and why (a decline's reason)
+    answered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(String(2000))
 
 
 class WrongReportRow(Base):
@@ -136,3 +140,34 @@ class ClientRow(Base):
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdminTokenRow(Base):
+    """A token for IT's admin API (automation, scripts): a role, an expiry, kept only as a SHA-256 hash."""
+
+    __tablename__ = "admin_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer | reviewer | policy_admin
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdminActionRow(Base):
+    """What someone did with IT's admin API or console: who, what, on what, when, from where."""
+
+    __tablename__ = "admin_actions"
+    __table_args__ = (Index("ix_admin_actions_created", "created"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))  # an admin token's name (or, with sign-in, a person)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))  # e.g. decisions.list, decisions.export, review.decline
+    target: Mapped[str | None] = mapped_column(String(200))  # a decision id, a review id…
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the filters of a query, a decline's reason

@@ -25,6 +25,7 @@ from gateway.store.store import upgrade
 from tests.conftest import CORPUS, policies_with_warnings
 from tests.factories import AppClient
 from tests.files import invoice
+from tests.gateway.http.test_admin_api import explorer_holds
 from tests.gateway.store.test_store import _cards, _head
 from tests.services import start_detour
 
@@ -278,3 +279,9 @@ def test_a_postgresql_outage_under_load_loses_no_decision(runtime: Runtime, data
         stored = [row[0] for row in connection.execute("select id from decisions")]
     assert degraded, "the outage did not reach the recorder"
     assert len(stored) == len(set(stored)) == len(answered) and set(stored) == set(answered)
+
+
+def test_the_admin_explorer_on_postgresql(runtime: Runtime) -> None:
+    """The explorer's filters, counts, pages and exports on decisions stored in PostgreSQL (JSON columns there
+    are another type than in SQLite): the same checks as on SQLite."""
+    explorer_holds(create_app(runtime.settings, runtime))

@@ -205,7 +205,7 @@ async def request_review(decision_id: str, request: Request, runtime: RuntimeDep
         _ = translator(stored.report.language)
         return _message(stored, _("Say which tool or site you need and what for."), 400)
     await run_in_threadpool(runtime.store.request_review, decision_id, tool, why, needed_by)
-    await _notify(runtime, decision_id, "review_request", {"review": {"tool": tool, "why": why,
+    await notify(runtime, decision_id, "review_request", {"review": {"tool": tool, "why": why,
                                                                       "needed_by": needed_by}})
     return _back(decision_id, language, "review")
 
@@ -222,7 +222,7 @@ async def report_wrong(decision_id: str, request: Request, runtime: RuntimeDep) 
         _ = translator(stored.report.language)
         return _message(stored, _("Say what the file is, as far as you know."), 400)
     await run_in_threadpool(runtime.store.report_wrong, decision_id, believed)
-    await _notify(runtime, decision_id, "wrong_report", {"believed": believed})
+    await notify(runtime, decision_id, "wrong_report", {"believed": believed})
     return _back(decision_id, language, "wrong")
 
 
@@ -235,12 +235,12 @@ async def ticket(decision_id: str, request: Request, runtime: RuntimeDep, webhoo
         return _refused(stored)
     if webhook is None:
         raise HTTPException(404, "No helpdesk webhook is configured; e-mail the helpdesk instead.")
-    await _notify(runtime, decision_id, "ticket", {"note": runtime.pipeline.masker.text(one_line(form.get("note"),
+    await notify(runtime, decision_id, "ticket", {"note": runtime.pipeline.masker.text(one_line(form.get("note"),
                                                                                                   2000))})
     return _back(decision_id, language, "helpdesk")
 
 
-async def _notify(runtime: Runtime, decision_id: str, event: str, extra: dict[str, object]) -> None:
+async def notify(runtime: Runtime, decision_id: str, event: str, extra: dict[str, object]) -> None:
     """Queue the message for the helpdesk webhook and try it at once; IT reads it in the policy's language."""
     webhook = runtime.webhook
     if webhook is None:

@@ -1,0 +1,256 @@
+"""``/v1/admin/…``: IT's admin API. Decisions (filter, page, export as CSV or JSON Lines), one decision in
+detail, review requests and their answers, and the record of admin actions.
+
+Every call needs ``Authorization: Bearer dta_…`` (``detour admin token create --role ROLE --name NAME``):
+without a valid token, 401; with a role that may not do it, 403. A viewer sees decisions and counts, never
+masked evidence; a reviewer also sees masked findings and answers review requests; a policy admin also
+reads the record of admin actions. Every call is recorded (who, what, on what, when, from where).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from gateway.errors import BadRequest, DetourError
+from gateway.http.auth import NotAllowed, Unauthenticated
+from gateway.http.deps import RuntimeDep
+from gateway.http.routes.pages import notify
+from gateway.records import Action, Channel
+from gateway.runtime import Runtime
+from gateway.settings import valid_address
+from gateway.store import admin as store_admin
+from gateway.store.admin import MAX_PAGE, REVIEW_STATES, Admin, DecisionFilter, Role
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+T = TypeVar("T")
+
+_RELATIVE = re.compile(r"^(\d{1,4})([dhm])$")
+CSV_COLUMNS = ("decision_id", "time", "action", "rules", "data_classes", "destination_host", "destination_category",
+               "user", "group", "channel", "api_client", "file", "size", "sha256", "file_type", "routes_offered",
+               "routes_taken", "justified_by", "failure", "partial", "findings")
+
+
+def _admin(request: Request, runtime: Runtime) -> Admin:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("The admin API needs an admin token: send Authorization: Bearer <token>. IT makes one "
+                              "with: detour admin token create --role reviewer --name NAME")
+    admin = runtime.admin_tokens.find(token.strip())
+    if admin is None:
+        raise Unauthenticated("This admin token is not valid (unknown, revoked or expired). Make a new one: "
+                              "detour admin token create --role ROLE --name NAME")
+    return admin
+
+
+async def _stored(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a store call off the event loop; a store that can't be reached is 503, with when to try again."""
+    try:
+        return await run_in_threadpool(work, *args, **kwargs)
+    except SQLAlchemyError:
+        log.exception("admin API: the decision store can't be reached")
+        raise HTTPException(503, "The decision store can't be reached just now; try again in a minute.",
+                            headers={"Retry-After": "30"}) from None
+
+
+def _needs(role: Role) -> Any:
+    async def check(request: Request, runtime: RuntimeDep) -> Admin:
+        admin = await _stored(_admin, request, runtime)
+        if not admin.role.may(role):
+            raise NotAllowed(f"The admin token {admin.name!r} has the role {admin.role.value}; this needs "
+                             f"{role.value} or more.")
+        return admin
+    return Depends(check)
+
+
+Viewer = Annotated[Admin, _needs(Role.VIEWER)]
+Reviewer = Annotated[Admin, _needs(Role.REVIEWER)]
+PolicyAdmin = Annotated[Admin, _needs(Role.POLICY_ADMIN)]
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 date or time (UTC unless it names its zone), or a time ago: 30d, 12h, 15m."""
+    if value is None or not value.strip():
+        return None
+    relative = _RELATIVE.match(value.strip())
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        return datetime.now(UTC) - amount * {"d": timedelta(days=1), "h": timedelta(hours=1),
+                                             "m": timedelta(minutes=1)}[unit]
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 date or time (2026-11-30, 2026-11-30T08:00:00Z) or a time "
+                         "ago (30d, 12h, 15m)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def decision_filter(
+    since: str | None = Query(None, description="From this time on: ISO 8601, or a time ago (30d, 12h, 15m)"),
+    until: str | None = Query(None, description="Before this time: ISO 8601, or a time ago"),
+    action: Annotated[Action | None, Query(description="allow, warn or block")] = None,
+    rule: str | None = Query(None, max_length=200, description="A rule that decided it"),
+    data_class: str | None = Query(None, max_length=200, description="A data class found in it"),
+    user: str | None = Query(None, max_length=256),
+    group: str | None = Query(None, max_length=256),
+    destination: str | None = Query(None, max_length=256,
+                                    description="A host; example.com also matches files.example.com"),
+    category: str | None = Query(None, max_length=200, description="A destination category of the policy"),
+    channel: Annotated[Channel | None, Query(description="api, icap, intercept or cli")] = None,
+    api_client: str | None = Query(None, max_length=100, description="The API client that sent it"),
+    justified: bool | None = Query(None, description="A warning let through by a justification"),
+    failure: Literal["timeout", "error", "busy"] | None = Query(None, description="Decided by on_error"),
+) -> DecisionFilter:
+    return DecisionFilter(_moment(since, "since"), _moment(until, "until"), action.value if action else None, rule,
+                          data_class, user, group, destination, category, channel.value if channel else None,
+                          api_client, justified, failure)
+
+
+Filter = Annotated[DecisionFilter, Depends(decision_filter)]
+
+
+def _where(request: Request) -> str | None:
+    return valid_address(request.client.host) if request.client else None
+
+
+def _shown(where: DecisionFilter) -> dict[str, Any]:
+    """The filter as recorded with the action: the fields given."""
+    return {key: (value.isoformat() if isinstance(value, datetime) else value)
+            for key, value in vars(where).items() if value is not None}
+
+
+async def _record(runtime: Runtime, admin: Admin, request: Request, action: str, target: str | None = None,
+                  detail: dict[str, Any] | None = None) -> None:
+    await _stored(store_admin.record_action, runtime.store, admin, action, target, _where(request), detail)
+
+
+class DecisionPage(BaseModel):
+    decisions: list[dict[str, Any]] = Field(description="Newest first; masked findings only for reviewers and up")
+    next: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
+    total: int | None = Field(description="How many decisions the filter selects")
+    counts: dict[str, int] = Field(description="How many of them per action")
+
+
+@router.get("/whoami", summary="The token's name and role")
+async def whoami(admin: Viewer) -> dict[str, str]:
+    return {"name": admin.name, "role": admin.role.value}
+
+
+@router.get("/decisions", response_model=DecisionPage, summary="Decisions, filtered, newest first")
+async def decisions(request: Request, runtime: RuntimeDep, admin: Viewer, where: Filter,
+                    limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=80),
+                    ) -> DecisionPage:
+    try:
+        page = await _stored(store_admin.explore, runtime.store, where,
+                                       evidence=admin.role.may(Role.REVIEWER), limit=limit, cursor=cursor)
+    except DetourError as problem:
+        raise BadRequest(str(problem)) from None
+    await _record(runtime, admin, request, "decisions.list", detail=_shown(where))
+    return DecisionPage(decisions=page.decisions, next=page.next, total=page.total, counts=page.counts)
+
+
+@router.get("/decisions/export", summary="Every decision the filter selects, as CSV or JSON Lines (streamed)")
+async def export(request: Request, runtime: RuntimeDep, admin: Viewer, where: Filter,
+                 format: Literal["csv", "jsonl"] = Query("jsonl")) -> StreamingResponse:
+    evidence = admin.role.may(Role.REVIEWER)
+    await _record(runtime, admin, request, "decisions.export", detail={**_shown(where), "format": format})
+    entries = store_admin.export(runtime.store, where, evidence=evidence)
+    lines = _csv(entries, evidence) if format == "csv" else (json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(iterate_in_threadpool(lines), media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="detour-decisions-{stamp}.{format}"',
+        "Cache-Control": "no-store"})
+
+
+def _csv(entries: Iterator[dict[str, Any]], evidence: bool) -> Iterator[str]:
+    columns = CSV_COLUMNS if evidence else CSV_COLUMNS[:-1]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for entry in entries:
+        destination = entry["destination"]
+        flat = {**entry, "destination_host": destination["host"], "destination_category": destination["category"],
+                "rules": " ".join(entry["rules"]), "routes_offered": " ".join(entry["routes_offered"]),
+                "routes_taken": " ".join(entry["routes_taken"]),
+                "data_classes": " ".join(f"{d['id']}={d['count']}" for d in entry["data_classes"]),
+                "findings": "; ".join(f"{f['type']}: {', '.join(f['examples'])}" for f in entry.get("findings", []))}
+        writer.writerow([_cell(flat.get(column)) for column in columns])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell that a spreadsheet shows as text: never a formula (=, +, -, @ first)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/decisions/{decision_id}", summary="One decision in detail: what was found (masked), routes, "
+                                                "requests and answers")
+async def decision(request: Request, runtime: RuntimeDep, admin: Reviewer,
+                   decision_id: str = Path(max_length=32)) -> dict[str, Any]:
+    found = await _stored(store_admin.detail, runtime.store, decision_id)
+    if found is None:
+        raise HTTPException(404, "No decision with this reference.")
+    await _record(runtime, admin, request, "decision.view", target=decision_id)
+    return found
+
+
+class Decline(BaseModel):
+    reason: str = Field(min_length=1, max_length=store_admin.MAX_REASON_CHARS,
+                        description="Why not: the employee reads it on their decision page")
+
+
+@router.get("/reviews", summary="Review requests, newest first")
+async def reviews(request: Request, runtime: RuntimeDep, admin: Reviewer,
+                  status: Literal["open", "approved", "declined"] | None = Query(None),
+                  limit: int = Query(100, ge=1, le=MAX_PAGE),
+                  before: int | None = Query(None, ge=1, description="A review id: the page after it")
+                  ) -> dict[str, Any]:
+    found = await _stored(store_admin.reviews, runtime.store, status, limit, before)
+    await _record(runtime, admin, request, "reviews.list", detail={"status": status} if status else None)
+    return {"reviews": found, "states": list(REVIEW_STATES)}
+
+
+@router.post("/reviews/{review_id}/decline", summary="Decline a review request, with a reason")
+async def decline(request: Request, runtime: RuntimeDep, admin: Reviewer, answer: Decline,
+                  review_id: int = Path(ge=1)) -> dict[str, Any]:
+    reason = runtime.pipeline.masker.text(answer.reason)  # what IT types is shown to staff: never a raw value
+    try:
+        review = await _stored(store_admin.decline, runtime.store, review_id, admin, reason)
+    except KeyError:
+        raise HTTPException(404, "No review request with this id.") from None
+    except store_admin.ReviewNotOpen as problem:
+        raise HTTPException(409, str(problem)) from None
+    await _record(runtime, admin, request, "review.decline", target=str(review_id),
+                  detail={"decision_id": review["decision_id"]})
+    await notify(runtime, review["decision_id"], "review_declined",
+                 {"review_id": review_id, "tool": review["tool"], "status": "declined", "answer": review["answer"],
+                  "answered_by": admin.name})
+    return review
+
+
+@router.get("/actions", summary="What admins did: who, what, on what, when, from where")
+async def actions(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
+                  limit: int = Query(100, ge=1, le=MAX_PAGE),
+                  before: int | None = Query(None, ge=1, description="An action id: the page after it"),
+                  ) -> dict[str, Any]:
+    found = await _stored(store_admin.actions, runtime.store, limit, before)
+    await _record(runtime, admin, request, "actions.list")
+    return {"actions": found}

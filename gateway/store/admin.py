@@ -1,0 +1,393 @@
+"""IT's side of the store: admin tokens and their roles, the record of what admins do, the decisions
+explorer's queries and exports, and IT's answers to review requests.
+
+Roles, each including the ones before it: a *viewer* sees decisions and counts but never masked evidence;
+a *reviewer* also sees the masked findings of a decision and answers review requests; a *policy admin*
+also reads the record of admin actions (and, later, manages exceptions and policies).
+
+An admin token is 32 random bytes (``dta_`` + URL-safe base64), shown once when it is made, kept only as
+its SHA-256, with an expiry (at most ``MAX_DAYS``). Unlike API client tokens it is looked up in the store
+on every call: the admin API is used by people and scripts, not by every upload, and a revoked token must
+stop working at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import String, cast, func, select, update
+from sqlalchemy.orm import Session
+
+from gateway.errors import DetourError
+from gateway.store.models import (
+    AdminActionRow,
+    AdminTokenRow,
+    DecisionRow,
+    ReviewRequestRow,
+    RouteTakenRow,
+)
+from gateway.store.store import DecisionStore
+
+PREFIX = "dta_"
+DEFAULT_DAYS = 90
+MAX_DAYS = 366
+MAX_TOKEN_CHARS = 200
+USED_EVERY = timedelta(minutes=1)  # a token's last use is written at most this often
+MAX_PAGE = 500  # decisions, reviews or actions in one answer
+EXPORT_BATCH = 500  # decisions read from the store at a time while an export streams
+MAX_REASON_CHARS = 2000
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    REVIEWER = "reviewer"
+    POLICY_ADMIN = "policy_admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def may(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+@dataclass(frozen=True)
+class Admin:
+    """Who uses the admin API: a token's name and its role."""
+
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class AdminTokenListing:
+    name: str
+    role: Role
+    created: datetime
+    expires: datetime
+    revoked: datetime | None
+    last_used: datetime | None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AdminTokens:
+    def __init__(self, store: DecisionStore) -> None:
+        self.store = store
+
+    def create(self, name: str, role: Role, days: int = DEFAULT_DAYS) -> str:
+        """A new admin token (shown only now). Raises ``DetourError`` for a name in use or a bad expiry."""
+        name = name.strip()
+        if not name or len(name) > 100 or not name.isprintable():
+            raise DetourError("give the token a name of 1 to 100 printable characters, e.g. the person or script")
+        if not 1 <= days <= MAX_DAYS:
+            raise DetourError(f"an admin token lasts 1 to {MAX_DAYS} days")
+        token = PREFIX + secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        with self.store.session() as session, session.begin():
+            if session.scalar(select(AdminTokenRow.id).where(AdminTokenRow.name == name)) is not None:
+                raise DetourError(f"an admin token named {name!r} exists; revoke it first or choose another name")
+            session.add(AdminTokenRow(name=name, role=role.value, token_sha256=_digest(token), created=now,
+                                      expires=now + timedelta(days=days)))
+        return token
+
+    def find(self, token: str) -> Admin | None:
+        """The admin a token names, if it is valid now (known, not revoked, not expired)."""
+        if not token.startswith(PREFIX) or len(token) > MAX_TOKEN_CHARS:
+            return None
+        now = datetime.now(UTC)
+        with self.store.session() as session, session.begin():
+            row = session.scalar(select(AdminTokenRow).where(AdminTokenRow.token_sha256 == _digest(token)))
+            if row is None or row.revoked is not None or _aware(row.expires) <= now:
+                return None
+            if row.last_used is None or now - _aware(row.last_used) >= USED_EVERY:
+                row.last_used = now
+            return Admin(row.name, Role(row.role))
+
+    def list(self) -> list[AdminTokenListing]:
+        with self.store.session() as session:
+            rows = session.scalars(select(AdminTokenRow).order_by(AdminTokenRow.name)).all()
+            return [AdminTokenListing(r.name, Role(r.role), _aware(r.created), _aware(r.expires),
+                                      _aware(r.revoked) if r.revoked else None,
+                                      _aware(r.last_used) if r.last_used else None) for r in rows]
+
+    def revoke(self, name: str) -> None:
+        with self.store.session() as session, session.begin():
+            done = session.execute(update(AdminTokenRow).where(AdminTokenRow.name == name,
+                                                               AdminTokenRow.revoked.is_(None))
+                                   .values(revoked=datetime.now(UTC)))
+            if not getattr(done, "rowcount", 0):
+                raise DetourError(f"no working admin token named {name!r} (see: detour admin token list)")
+
+
+# --- the record of admin actions ----------------------------------------------------------------------------
+
+
+def record_action(store: DecisionStore, admin: Admin, action: str, target: str | None = None,
+                  client_ip: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Write down what an admin did (who, what, on what, when, from where)."""
+    with store.session() as session, session.begin():
+        session.add(AdminActionRow(created=datetime.now(UTC), actor=admin.name, role=admin.role.value,
+                                   action=action, target=target, client_ip=client_ip, detail=detail))
+
+
+def actions(store: DecisionStore, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+    """The most recent admin actions first; ``before``: an action id, for the next page."""
+    query = select(AdminActionRow).order_by(AdminActionRow.id.desc()).limit(min(limit, MAX_PAGE))
+    if before is not None:
+        query = query.where(AdminActionRow.id < before)
+    with store.session() as session:
+        return [{"id": r.id, "time": _aware(r.created).isoformat(), "actor": r.actor, "role": r.role,
+                 "action": r.action, "target": r.target, "client_ip": r.client_ip, "detail": r.detail}
+                for r in session.scalars(query)]
+
+
+# --- the decisions explorer ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """Which decisions: every field given must hold (``None``: any)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    action: str | None = None  # allow | warn | block
+    rule: str | None = None  # a rule that decided it
+    data_class: str | None = None  # a data class found in it
+    user: str | None = None
+    group: str | None = None
+    destination: str | None = None  # a host, or the end of one (example.com matches files.example.com)
+    category: str | None = None  # a destination category of the policy
+    channel: str | None = None  # api | icap | intercept | cli
+    api_client: str | None = None
+    justified: bool | None = None  # a warning let through by a justification
+    failure: str | None = None  # timeout | error | busy: decided by on_error
+
+    def where(self) -> list[Any]:
+        conditions: list[Any] = []
+        if self.since is not None:
+            conditions.append(DecisionRow.created >= self.since)
+        if self.until is not None:
+            conditions.append(DecisionRow.created < self.until)
+        for column, value in ((DecisionRow.decision, self.action), (DecisionRow.user, self.user),
+                              (DecisionRow.group, self.group), (DecisionRow.channel, self.channel),
+                              (DecisionRow.api_client, self.api_client), (DecisionRow.failure, self.failure)):
+            if value is not None:
+                conditions.append(column == value)
+        if self.destination is not None:
+            host = self.destination.strip().lower().removeprefix(".")
+            conditions.append((DecisionRow.destination_host == host)
+                              | DecisionRow.destination_host.endswith("." + host, autoescape=True))
+        # JSON columns, as text: portable between SQLite and PostgreSQL (ids are quoted JSON strings)
+        if self.rule is not None:
+            conditions.append(cast(DecisionRow.rules, String).contains(_json_string(self.rule), autoescape=True))
+        if self.data_class is not None:
+            conditions.append(cast(DecisionRow.outcome, String).contains(f'"id": {_json_string(self.data_class)}',
+                                                                         autoescape=True))
+        if self.category is not None:
+            conditions.append(cast(DecisionRow.outcome, String).contains(
+                f'"category": {_json_string(self.category)}', autoescape=True))
+        if self.justified is not None:
+            conditions.append(DecisionRow.justified_by.is_not(None) if self.justified
+                              else DecisionRow.justified_by.is_(None))
+        return conditions
+
+
+def _json_string(value: str) -> str:
+    return json.dumps(value)
+
+
+@dataclass(frozen=True)
+class Page:
+    decisions: list[dict[str, Any]]
+    next: str | None  # the cursor of the next page; None: this was the last
+    total: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # by action
+
+
+def explore(store: DecisionStore, where: DecisionFilter, *, evidence: bool, limit: int = 100,
+            cursor: str | None = None, count: bool = True) -> Page:
+    """A page of decisions, newest first. ``evidence``: with masked findings (reviewers); without, counts only.
+    ``cursor``: from the previous page's ``next``."""
+    limit = max(1, min(limit, MAX_PAGE))
+    conditions = where.where()
+    query = select(DecisionRow).where(*conditions).order_by(DecisionRow.created.desc(), DecisionRow.id.desc())
+    if cursor:
+        created, decision_id = _cursor(cursor)
+        query = query.where((DecisionRow.created < created)
+                            | ((DecisionRow.created == created) & (DecisionRow.id < decision_id)))
+    with store.session() as session:
+        rows = session.scalars(query.limit(limit + 1)).all()
+        taken = _routes_taken(session, [r.id for r in rows[:limit]])
+        page = [summary(r, taken.get(r.id, []), evidence) for r in rows[:limit]]
+        counts: dict[str, int] = {}
+        total = None
+        if count:
+            counted = session.execute(select(DecisionRow.decision, func.count()).where(*conditions)
+                                      .group_by(DecisionRow.decision)).all()
+            counts = {action: number for action, number in counted}
+            total = sum(counts.values())
+    following = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        following = f"{_aware(last.created).isoformat()}|{last.id}"
+    return Page(page, following, total, counts)
+
+
+def export(store: DecisionStore, where: DecisionFilter, *, evidence: bool) -> Iterator[dict[str, Any]]:
+    """Every decision the filter selects, newest first, read in batches (an export streams; memory stays flat)."""
+    cursor: str | None = None
+    while True:
+        page = explore(store, where, evidence=evidence, limit=EXPORT_BATCH, cursor=cursor, count=False)
+        yield from page.decisions
+        if page.next is None:
+            return
+        cursor = page.next
+
+
+def _cursor(cursor: str) -> tuple[datetime, str]:
+    created, _, decision_id = cursor.partition("|")
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        raise DetourError("the cursor is not one this API gave out; start again without it") from None
+    if not decision_id or len(decision_id) > 32:
+        raise DetourError("the cursor is not one this API gave out; start again without it")
+    return moment, decision_id
+
+
+def _routes_taken(session: Session, ids: list[str]) -> dict[str, list[str]]:
+    taken: dict[str, list[str]] = {}
+    if ids:
+        for decision_id, alternative in session.execute(
+                select(RouteTakenRow.decision_id, RouteTakenRow.alternative_id)
+                .where(RouteTakenRow.decision_id.in_(ids)).order_by(RouteTakenRow.id)):
+            taken.setdefault(decision_id, []).append(alternative)
+    return taken
+
+
+def summary(row: DecisionRow, taken: list[str], evidence: bool) -> dict[str, Any]:
+    """A stored decision for IT: what, who, where to, why, the routes offered and taken. Masked findings
+    (examples, places) only with ``evidence``; the data classes' counts always."""
+    report = row.report
+    destination = report.get("destination", {})
+    entry: dict[str, Any] = {
+        "decision_id": row.id,
+        "time": _aware(row.created).isoformat(),
+        "action": row.decision,
+        "rules": list(row.rules),
+        "data_classes": [{key: d.get(key) for key in ("id", "count", "distinct", "people", "threshold_reached")}
+                         for d in report.get("data_classes", [])],
+        "destination": {"url": row.destination, "host": row.destination_host,
+                        "category": destination.get("category"), "sanctioned": destination.get("sanctioned")},
+        "user": row.user,
+        "group": row.group,
+        "channel": row.channel,
+        "api_client": row.api_client,
+        "file": row.file_name,
+        "size": row.size,
+        "sha256": row.sha256,
+        "file_type": row.file_type,
+        "routes_offered": list(row.alternatives),
+        "routes_taken": taken,
+        "justified_by": row.justified_by,
+        "failure": row.failure,
+        "partial": bool(report.get("scan", {}).get("partial")),
+        "policy": row.policy_digest,
+    }
+    if evidence:
+        entry["findings"] = [{key: f.get(key) for key in ("type", "count", "distinct", "examples", "locations")}
+                             for f in report.get("findings", [])]
+    return entry
+
+
+def detail(store: DecisionStore, decision_id: str) -> dict[str, Any] | None:
+    """One decision for a reviewer: its summary with masked findings, and what happened since (requests,
+    reports, justification, helpdesk messages)."""
+    stored = store.get(decision_id)
+    if stored is None:
+        return None
+    with store.session() as session:
+        row = session.get(DecisionRow, decision_id)
+        assert row is not None
+        entry = summary(row, list(stored.history.routes_taken), evidence=True)
+    history = stored.history
+    entry["reasons"] = [{"rule": r.rule, "action": r.action.value, "data_classes": r.data_classes,
+                         "message": r.message} for r in stored.report.reasons]
+    entry["reviews"] = reviews(store, decision_id=decision_id)
+    entry["reported_wrong"] = history.reported_wrong
+    entry["justification"] = ({"text": history.justification.text,
+                               "time": history.justification.created.isoformat(),
+                               "expires": history.justification.expires.isoformat()}
+                              if history.justification else None)
+    entry["tickets"] = [{"id": t.id, "event": t.event, "status": t.status, "remote_id": t.remote_id,
+                         "time": t.created.isoformat()} for t in history.tickets]
+    return entry
+
+
+# --- review requests ------------------------------------------------------------------------------------------
+
+REVIEW_STATES = ("open", "approved", "declined")
+
+
+def reviews(store: DecisionStore, status: str | None = None, limit: int = 100, before: int | None = None,
+            decision_id: str | None = None) -> list[dict[str, Any]]:
+    """Review requests, newest first, with the decision each is about."""
+    query = (select(ReviewRequestRow, DecisionRow.destination_host, DecisionRow.user, DecisionRow.group,
+                    DecisionRow.decision, DecisionRow.rules)
+             .join(DecisionRow, DecisionRow.id == ReviewRequestRow.decision_id)
+             .order_by(ReviewRequestRow.id.desc()).limit(max(1, min(limit, MAX_PAGE))))
+    if status is not None:
+        query = query.where(ReviewRequestRow.status == status)
+    if before is not None:
+        query = query.where(ReviewRequestRow.id < before)
+    if decision_id is not None:
+        query = query.where(ReviewRequestRow.decision_id == decision_id)
+    with store.session() as session:
+        return [_review(r, host, user, group, action, rules) for r, host, user, group, action, rules
+                in session.execute(query)]
+
+
+def _review(r: ReviewRequestRow, host: str, user: str | None, group: str | None, action: str,
+            rules: list[str]) -> dict[str, Any]:
+    return {"id": r.id, "decision_id": r.decision_id, "status": r.status, "time": _aware(r.created).isoformat(),
+            "tool": r.tool, "why": r.why, "needed_by": r.needed_by, "destination_host": host, "user": user,
+            "group": group, "decision": action, "rules": list(rules),
+            "answered": _aware(r.answered).isoformat() if r.answered else None, "answered_by": r.answered_by,
+            "answer": r.answer}
+
+
+class ReviewNotOpen(DetourError):
+    """The review request was answered already."""
+
+
+def decline(store: DecisionStore, review_id: int, admin: Admin, reason: str) -> dict[str, Any]:
+    """Decline an open review request with a reason (shown to the employee). Raises ``KeyError`` for an
+    unknown id, ``ReviewNotOpen`` for one answered already."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > MAX_REASON_CHARS:
+        raise DetourError(f"give a reason of 1 to {MAX_REASON_CHARS} characters: the employee reads it")
+    with store.session() as session, session.begin():
+        row = session.get(ReviewRequestRow, review_id)
+        if row is None:
+            raise KeyError(review_id)
+        if row.status != "open":
+            raise ReviewNotOpen(f"review request {review_id} was {row.status} already")
+        row.status, row.answered, row.answered_by, row.answer = "declined", datetime.now(UTC), admin.name, reason
+        decision = session.get(DecisionRow, row.decision_id)
+        assert decision is not None  # a foreign key
+        return _review(row, decision.destination_host, decision.user, decision.group, decision.decision,
+                       decision.rules)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,247 @@
+"""IT's admin API: tokens and roles, the decisions explorer (filters, pages, exports) on real stored decisions,
+review requests and their answers, and the record of what admins did.
+
+``explorer_holds`` runs the same checks on any store: here on SQLite, in tests/e2e on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from gateway.http.app import create_app
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.store.admin import AdminTokens, Role
+from gateway.store.models import AdminTokenRow, DecisionRow
+from tests.conftest import CORPUS
+from tests.factories import AppClient
+from tests.services import Origin, start_origin
+
+CONTACTS = (CORPUS / "customers_q3.csv").read_bytes()
+BENIGN = b"Meeting notes: the spring campaign starts in May.\n"
+ADMIN_PATHS = ["/v1/admin/whoami", "/v1/admin/decisions", "/v1/admin/decisions/export",
+               "/v1/admin/decisions/DTR-AAAA-BBBB-CCCC-DDDD", "/v1/admin/reviews", "/v1/admin/actions"]
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Origin]:
+    """The helpdesk's webhook receiver."""
+    for origin in start_origin():
+        origin.host, origin.status, origin.answer = "127.0.0.1", 200, b"{}"
+        yield origin
+
+
+@pytest.fixture(scope="module")
+def runtime(settings: Settings, tmp_path_factory: pytest.TempPathFactory, receiver: Origin) -> Iterator[Runtime]:
+    tmp = tmp_path_factory.mktemp("admin")
+    built = Runtime.build(settings.model_copy(update={"api_auth": "required", "data_dir": tmp / "data",
+                                                      "helpdesk_webhook_url": f"{receiver.url}/hooks/detour"}))
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="module")
+def app(runtime: Runtime) -> Any:
+    return create_app(runtime.settings, runtime)
+
+
+def admin_client(app: Any, role: Role, name: str | None = None) -> AppClient:
+    token = app.state.runtime.admin_tokens.create(name or f"{role.value}-{id(object())}", role)
+    return AppClient(app, {"Authorization": f"Bearer {token}"})
+
+
+def upload(app: Any, blob: bytes, name: str, destination: str, user: str, group: str) -> str:
+    """An upload through POST /v1/inspect by a portal that names its users: the decision's reference."""
+    sender = AppClient.with_token(app, may_assert_user=True)
+    answer = sender.post("/v1/inspect", content=blob, params={"filename": name, "destination": destination},
+                         headers={"X-Detour-User": user, "X-Detour-Group": group})
+    assert answer.status_code == 200, answer.text
+    decision_id: str = answer.json()["decision_id"]
+    return decision_id
+
+
+def explorer_holds(app: Any) -> None:
+    """The explorer on real stored decisions: filters, counts, pages, exports, roles."""
+    runtime: Runtime = app.state.runtime
+    blocked = [upload(app, CONTACTS, f"customers-{i}.csv", "https://wetransfer.com/u", "anna", "marketing")
+               for i in range(3)]
+    allowed = [upload(app, BENIGN, f"notes-{i}.txt", "https://files.dropbox.com/u", "bo", "sales") for i in range(2)]
+    assert runtime.recorder.flush(30)
+    reviewer, viewer = admin_client(app, Role.REVIEWER), admin_client(app, Role.VIEWER)
+
+    page = reviewer.get("/v1/admin/decisions", params={"since": "1h"}).json()
+    with runtime.store.session() as session:
+        stored = session.scalar(select(func.count()).select_from(DecisionRow))
+        blocks = session.scalar(select(func.count()).select_from(DecisionRow).where(DecisionRow.decision == "block"))
+    assert page["total"] == stored and page["counts"]["block"] == blocks
+    assert [d["decision_id"] for d in page["decisions"]][:5] == [*allowed[::-1], *blocked[::-1]]  # newest first
+
+    def ids(**params: str) -> set[str]:
+        answer = reviewer.get("/v1/admin/decisions", params={**params, "since": "1h"})
+        assert answer.status_code == 200, answer.text
+        return {d["decision_id"] for d in answer.json()["decisions"]}
+
+    assert ids(action="block") >= set(blocked) and not ids(action="block") & set(allowed)
+    assert ids(user="anna") == set(blocked) and ids(group="sales") == set(allowed)
+    assert ids(destination="dropbox.com") == set(allowed)  # a host's parent domain matches it
+    assert ids(destination="wetransfer.com", rule="block-contact-lists-external") == set(blocked)
+    assert ids(data_class="contact_data", user="anna") == set(blocked)
+    assert ids(category="personal_file_sharing", user="bo") == set(allowed)
+    assert ids(until=(datetime.now(UTC) - timedelta(hours=2)).isoformat()) == set()
+    assert reviewer.get("/v1/admin/decisions", params={"since": "yesterday"}).status_code == 400
+
+    seen: list[str] = []  # every page, one decision at a time: each decision once, in order
+    cursor: str | None = None
+    while True:
+        params = {"limit": "1", "user": "anna", **({"cursor": cursor} if cursor else {})}
+        answer = reviewer.get("/v1/admin/decisions", params=params).json()
+        seen += [d["decision_id"] for d in answer["decisions"]]
+        cursor = answer["next"]
+        if cursor is None:
+            break
+    assert seen == blocked[::-1]
+
+    first = reviewer.get("/v1/admin/decisions", params={"user": "anna", "limit": "1"}).json()["decisions"][0]
+    examples = [e for f in first["findings"] for e in f["examples"]]
+    assert examples and all("*" in e or "…" in e for e in examples)  # masked
+    assert first["routes_offered"] and first["data_classes"][0]["people"] >= 5
+    as_viewer = viewer.get("/v1/admin/decisions", params={"user": "anna"})
+    assert as_viewer.status_code == 200 and "findings" not in as_viewer.json()["decisions"][0]
+    assert not any(example in as_viewer.text for example in examples)  # a viewer never sees masked evidence
+
+    lines = reviewer.get("/v1/admin/decisions/export", params={"user": "anna", "format": "jsonl"})
+    assert lines.headers["content-type"].startswith("application/x-ndjson")
+    assert [json.loads(line)["decision_id"] for line in lines.text.splitlines()] == blocked[::-1]
+    table = reviewer.get("/v1/admin/decisions/export", params={"group": "sales", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(table.text)))
+    assert table.headers["content-type"].startswith("text/csv") and "attachment" in table.headers[
+        "content-disposition"]
+    assert [r["decision_id"] for r in rows] == allowed[::-1] and {r["action"] for r in rows} == {"allow"}
+    viewer_table = viewer.get("/v1/admin/decisions/export", params={"user": "anna", "format": "csv"}).text
+    assert "findings" not in viewer_table.splitlines()[0] and not any(e in viewer_table for e in examples)
+
+
+def test_without_a_valid_admin_token_every_admin_call_is_401(app: Any) -> None:
+    client_token = AppClient.with_token(app)  # an API client's token is no admin token
+    for path in ADMIN_PATHS:
+        for client in (AppClient(app), client_token, AppClient(app, {"Authorization": "Bearer dta_nope"}),
+                       AppClient(app, {"Authorization": "Basic YWRtaW46YWRtaW4="})):
+            answer = client.get(path)
+            assert answer.status_code == 401, (path, answer.text)
+            assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert AppClient(app).post("/v1/admin/reviews/1/decline", json={"reason": "no"}).status_code == 401
+
+
+def test_each_role_gets_what_it_may(app: Any) -> None:
+    viewer, reviewer = admin_client(app, Role.VIEWER), admin_client(app, Role.REVIEWER)
+    admin = admin_client(app, Role.POLICY_ADMIN)
+    assert viewer.get("/v1/admin/whoami").json()["role"] == "viewer"
+    assert viewer.get("/v1/admin/decisions").status_code == 200
+    for path in ("/v1/admin/reviews", "/v1/admin/decisions/DTR-AAAA-BBBB-CCCC-DDDD"):
+        assert viewer.get(path).status_code == 403
+    assert reviewer.get("/v1/admin/actions").status_code == 403
+    assert admin.get("/v1/admin/actions").status_code == 200
+    assert reviewer.get("/v1/admin/decisions/DTR-AAAA-BBBB-CCCC-DDDD").status_code == 404
+
+
+def test_the_explorer_on_stored_decisions(app: Any) -> None:
+    explorer_holds(app)
+
+
+def test_a_decision_in_detail_and_a_review_answered(app: Any, receiver: Origin) -> None:
+    runtime: Runtime = app.state.runtime
+    decision_id = upload(app, CONTACTS, "leads.csv", "https://wetransfer.com/u", "cleo", "marketing")
+    assert runtime.recorder.flush(30)
+    runtime.store.request_review(decision_id, "WeTransfer", "sharing with the consultant", "Friday")
+    reviewer = admin_client(app, Role.REVIEWER, "rita")
+
+    detail = reviewer.get(f"/v1/admin/decisions/{decision_id}").json()
+    assert detail["action"] == "block" and detail["reasons"][0]["rule"] == "block-contact-lists-external"
+    assert detail["findings"] and detail["reviews"][0]["status"] == "open"
+
+    open_reviews = reviewer.get("/v1/admin/reviews", params={"status": "open"}).json()["reviews"]
+    [review] = [r for r in open_reviews if r["decision_id"] == decision_id]
+    assert review["tool"] == "WeTransfer" and review["user"] == "cleo"
+    path = f"/v1/admin/reviews/{review['id']}/decline"
+    assert reviewer.post(path, json={"reason": ""}).status_code == 422
+    answered = reviewer.post(path, json={"reason": "Use the partner SharePoint site: it is set up for this."})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "declined" and answered.json()["answered_by"] == "rita"
+    assert reviewer.post(path, json={"reason": "again"}).status_code == 409
+    assert reviewer.post("/v1/admin/reviews/999999/decline", json={"reason": "x"}).status_code == 404
+    assert decision_id not in {r["decision_id"] for r in
+                               reviewer.get("/v1/admin/reviews", params={"status": "open"}).json()["reviews"]}
+    stored = runtime.store.get(decision_id)
+    assert stored is not None and stored.history.reviews[0].status == "declined"
+
+    # the employee sees the answer on the decision page, in their language; the helpdesk gets it too
+    for language, words in (("en", "IT's answer"), ("sv", "IT:s svar"), ("nl", "Antwoord van IT")):
+        page = AppClient(app).get(f"/d/{decision_id}", params={"lang": language}).text
+        assert words in page.replace("&#39;", "'") and "partner SharePoint site" in page
+    messages = [json.loads(r.body) for r in receiver.received if decision_id.encode() in r.body]
+    [message] = [m for m in messages if m["event"] == "review_declined"]
+    assert message["answer"].startswith("Use the partner") and message["answered_by"] == "rita"
+
+
+def test_an_answer_that_holds_a_sensitive_value_is_masked(app: Any) -> None:
+    runtime: Runtime = app.state.runtime
+    decision_id = upload(app, CONTACTS, "list.csv", "https://wetransfer.com/u", "dan", "marketing")
+    assert runtime.recorder.flush(30)
+    runtime.store.request_review(decision_id, "WeTransfer", "for the agency", "soon")
+    reviewer = admin_client(app, Role.REVIEWER)
+    [review] = [r for r in reviewer.get("/v1/admin/reviews", params={"status": "open"}).json()["reviews"]
+                if r["decision_id"] == decision_id]
+    answer = reviewer.post(f"/v1/admin/reviews/{review['id']}/decline",
+                           json={"reason": "Call me on +46 70 123 45 67 about 4111 1111 1111 1111"}).json()
+    assert "4111 1111 1111 1111" not in answer["answer"] and "123 45 67" not in answer["answer"]
+
+
+def test_every_admin_action_is_recorded_with_who_what_and_from_where(app: Any) -> None:
+    reviewer = admin_client(app, Role.REVIEWER, "ravi")
+    reviewer.get("/v1/admin/decisions", params={"action": "block"})
+    reviewer.get("/v1/admin/decisions/export", params={"format": "csv"})
+    admin = admin_client(app, Role.POLICY_ADMIN, "petra")
+    recorded = admin.get("/v1/admin/actions", params={"limit": "10"}).json()["actions"]
+    mine = [a for a in recorded if a["actor"] == "ravi"]
+    assert [a["action"] for a in mine] == ["decisions.export", "decisions.list"]
+    assert mine[1]["detail"] == {"action": "block"} and mine[1]["role"] == "reviewer"
+    assert mine[0]["client_ip"] == "127.0.0.1" and datetime.fromisoformat(mine[0]["time"]).tzinfo is not None
+
+
+def test_a_revoked_or_expired_token_stops_working_at_once(app: Any, runtime: Runtime) -> None:
+    tokens: AdminTokens = runtime.admin_tokens
+    reviewer = admin_client(app, Role.REVIEWER, "leaving")
+    assert reviewer.get("/v1/admin/whoami").status_code == 200
+    tokens.revoke("leaving")
+    assert reviewer.get("/v1/admin/whoami").status_code == 401
+    expiring = admin_client(app, Role.VIEWER, "temporary")
+    with runtime.store.session() as session, session.begin():
+        session.execute(update(AdminTokenRow).where(AdminTokenRow.name == "temporary")
+                        .values(expires=datetime.now(UTC) - timedelta(seconds=1)))
+    assert expiring.get("/v1/admin/whoami").status_code == 401
+    listed = {t.name: t for t in tokens.list()}
+    assert listed["leaving"].revoked is not None and listed["leaving"].last_used is not None
+    assert listed["temporary"].last_used is None  # never let in
+
+
+def test_a_store_that_is_down_is_503_not_a_crash(settings: Settings, tmp_path: Path) -> None:
+    built = Runtime.build(settings.model_copy(update={"data_dir": tmp_path / "data"}))
+    try:
+        app = create_app(built.settings, built)
+        viewer = admin_client(app, Role.VIEWER)
+        built.store.engine.dispose()
+        (tmp_path / "data" / "detour.db").unlink()
+        (tmp_path / "data" / "detour.db").mkdir()  # the database file is gone: nothing can be read
+        answer = viewer.get("/v1/admin/decisions")
+        assert answer.status_code == 503 and answer.headers["retry-after"]
+    finally:
+        built.close()
