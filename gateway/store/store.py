@@ -153,7 +153,8 @@ class DecisionStore:
             report = (row.translations or {}).get(language or "", row.report)
             history = History(
                 _aware(row.created), tuple(taken),
-                tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, _aware(r.created), r.answer) for r in reviews),
+                tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, _aware(r.created), r.answer)
+                      for r in reviews),
                 wrong is not None,
                 Justification(justification.justification, _aware(justification.created),
                               _aware(justification.expires)) if justification else None,
