@@ -28,7 +28,7 @@ import dataclasses
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from gateway.metadata import Masker
 from gateway.policy.engine import decide, decide_failure, detectors_still_open, detectors_that_matter
 from gateway.policy.loader import Policy
 from gateway.pool import InspectionPool, PoolFull
-from gateway.records import Action, Channel, Content, Envelope, Evidence, Inspection, Upload
+from gateway.records import Action, Channel, Content, Envelope, Evidence, Exemption, Inspection, Upload
 from gateway.render.report import Report, render
 from gateway.settings import Settings
 from gateway.store.recorder import Recorder
@@ -105,8 +105,9 @@ class Pipeline:
     """Inspects uploads: extract → scan → decide → render → record, within the limits and the deadline."""
 
     def __init__(self, settings: Settings, policy: Policy, scanner: Scanner, recorder: Recorder,
-                 pool: InspectionPool) -> None:
+                 pool: InspectionPool, exemptions: Callable[[], Sequence[Exemption]] = tuple) -> None:
         self.settings = settings
+        self.exemptions = exemptions  # the exceptions IT granted that are in force now
         self.policy = policy
         self.scanner = scanner
         self.recorder = recorder
@@ -184,8 +185,9 @@ class Pipeline:
         upload = Upload.of(envelope, content, self.settings.default_destination)
         decision_id = new_decision_id()
         try:
-            scan = self._scan(content, upload, policy, attempt)
-            decision = decide(scan, upload, policy, decision_id)  # on the metadata as sent; kept masked
+            in_force = self.exemptions()
+            scan = self._scan(content, upload, policy, attempt, in_force)
+            decision = decide(scan, upload, policy, decision_id, in_force)  # on the metadata as sent; kept masked
             inspection = Inspection(self.masker.upload(upload), self.masker.evidence(Evidence.of(scan)),
                                     self.masker.decision(decision), policy.digest, who=self._who(upload))
             reports = self._render(inspection, policy, language)
@@ -202,7 +204,8 @@ class Pipeline:
         self.recorder.record(inspection, report, reports, later=self._other_languages(inspection, policy, report))
         return report
 
-    def _scan(self, content: Content, upload: Upload, policy: Policy, attempt: _Attempt) -> ScanResult:
+    def _scan(self, content: Content, upload: Upload, policy: Policy, attempt: _Attempt,
+              exemptions: Sequence[Exemption] = ()) -> ScanResult:
         """Extract and scan, only for what could still change the decision, and stop once nothing can (an upload
         certainly blocked, a contact list already warned about). Bad content is a finding."""
         limits = _limits(self.settings, policy)
@@ -228,7 +231,7 @@ class Pipeline:
                 parts, characters = step.parts, step.characters
                 if step.more and len(findings) >= next_check:
                     next_check = len(findings) + max(1, len(findings) // 2)
-                    still_open = detectors_still_open(findings, upload, policy)
+                    still_open = detectors_still_open(findings, upload, policy, exemptions)
                     if not still_open:  # the action is certain: the rest cannot change it
                         return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=True)
                     if still_open != wanted:  # the rest is read only for what could still change it

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -157,6 +157,34 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Exemption:
+    """An exception IT granted (approving a review request): uploads to ``destination_host`` (or a host under
+    it) from ``user``, from ``group`` or from everyone (both None), holding only ``data_classes`` (empty: any),
+    get ``action`` (allow or warn) instead of what the rules say, until ``expires``."""
+
+    id: int
+    destination_host: str
+    user: str | None
+    group: str | None
+    data_classes: tuple[str, ...]
+    action: Action
+    expires: datetime
+    note: str = ""
+
+    def applies_to(self, upload: Upload, host: str) -> bool:
+        """Whether it is for this sender and this destination host (its expiry is the caller's to check)."""
+        for_host = host == self.destination_host or host.endswith("." + self.destination_host)
+        if self.user is not None:
+            return for_host and upload.user == self.user
+        if self.group is not None:
+            return for_host and upload.group == self.group
+        return for_host
+
+    def covers(self, data_classes: Sequence[str]) -> bool:
+        return not self.data_classes or all(c in self.data_classes for c in data_classes)
+
+
+@dataclass(frozen=True)
 class Decision:
     """What the policy decided, language-neutral; ``render.report`` words it for people."""
 
@@ -166,6 +194,7 @@ class Decision:
     reasons: tuple[Reason, ...] = ()
     data_classes: tuple[DataClassHit, ...] = ()
     alternatives: tuple[str, ...] = ()
+    exemption: Exemption | None = None  # an exception IT granted decided it
 
     def hit(self, data_class_id: str) -> DataClassHit | None:
         return next((h for h in self.data_classes if h.id == data_class_id), None)
@@ -264,7 +293,8 @@ class ReviewRequest:
     needed_by: str
     status: str  # open | approved | declined
     created: datetime
-    answer: str | None = None  # IT's answer: a decline's reason
+    answer: str | None = None  # IT's answer: a decline's reason, an approval's note
+    until: datetime | None = None  # an approval: the exception it granted lasts until then
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from gateway.staff.webhook import HelpdeskWebhook
 from gateway.store.admin import AdminTokens
 from gateway.store.audit import AuditLog
 from gateway.store.clients import ApiClients
+from gateway.store.exemptions import Exemptions
 from gateway.store.recorder import Recorder
 from gateway.store.spool import Spool
 from gateway.store.store import DecisionStore, StoredDecision, sqlite_url
@@ -47,6 +48,7 @@ class Runtime:
     form_tokens: FormTokens
     clients: ApiClients
     admin_tokens: AdminTokens
+    exemptions: Exemptions
 
     @property
     def policy(self) -> Policy:
@@ -70,11 +72,12 @@ class Runtime:
         pool = InspectionPool(settings.inspect_threads, settings.inspect_queue, settings.inspect_memory_mb * MB)
         spool = Spool(settings.data_dir / "spool" / "decisions.jsonl", settings.spool_mb * MB)
         recorder = Recorder(store, audit, spool)
-        pipeline = Pipeline(settings, policy, scanner, recorder, pool)
+        exemptions = Exemptions(store)
+        pipeline = Pipeline(settings, policy, scanner, recorder, pool, exemptions)
         clients = ApiClients(store)
         clients.refresh()
         return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()), clients,
-                   AdminTokens(store))
+                   AdminTokens(store), exemptions)
 
     @property
     def recorder(self) -> Recorder:

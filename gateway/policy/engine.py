@@ -20,12 +20,15 @@ from detectors.findings import Finding, ScanResult
 from detectors.people import count_people
 from gateway.policy.loader import Policy
 from gateway.policy.schema import DataClass, Rule
-from gateway.records import Action, DataClassHit, Decision, Destination, Reason, Upload
+from gateway.records import Action, DataClassHit, Decision, Destination, Exemption, Reason, Upload
 
 FAILURE_RULE = "internal-{}"  # the reason's rule id of a decision by on_error: internal-timeout, -error, -busy
+EXEMPTION_RULE = "exception-{}"  # the reason's rule id of a decision by an exception IT granted: exception-12
 
 
-def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str) -> Decision:
+def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str,
+           exemptions: Sequence[Exemption] = ()) -> Decision:
+    """``exemptions``: the exceptions IT granted that are in force now (the caller knows the time)."""
     document = policy.document
     destination = policy.destinations.classify(upload.destination)
     hits = tuple(h for h in (_measure(dc, scan.findings) for dc in document.data_classes) if h is not None)
@@ -37,6 +40,12 @@ def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str) -
         matched = _applies(rule, destination, upload, triggered_classes)
         if matched:
             reasons.append(Reason(rule.id, rule.action, matched))
+    exemption = _exempting(exemptions, upload, destination.host, reasons)
+    if exemption is not None:  # the reasons it covers give way to it; any other still counts
+        covered = [r for r in reasons if exemption.covers(r.data_classes)]
+        reasons = [r for r in reasons if r not in covered]
+        reasons.append(Reason(EXEMPTION_RULE.format(exemption.id), exemption.action,
+                              tuple(dict.fromkeys(c for r in covered for c in r.data_classes))))
     action = max((r.action for r in reasons), key=lambda a: a.severity, default=document.policy.default_action)
     reasons = [r for r in reasons if r.action is action]
 
@@ -45,11 +54,23 @@ def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str) -
         classes = list(dict.fromkeys(c for r in reasons for c in r.data_classes))
         if scan.partial:  # the unread rest is content nobody checked: routes must be fit for that too
             classes += [c for c in _unchecked_classes(policy) if c not in classes]
+        by_id = {rule.id: rule for rule in document.rules}
         for reason in reasons:
-            rule = next(rule for rule in document.rules if rule.id == reason.rule)
-            offered.extend(a for a in rule.alternatives if a not in offered)
+            if reason.rule in by_id:  # not an exception's reason
+                offered.extend(a for a in by_id[reason.rule].alternatives if a not in offered)
         alternatives = _ranked(policy, classes, offered, upload.group)
-    return Decision(decision_id, action, destination, tuple(reasons), hits, alternatives)
+    decided_by = exemption if exemption is not None and any(r.rule == EXEMPTION_RULE.format(exemption.id)
+                                                            for r in reasons) else None
+    return Decision(decision_id, action, destination, tuple(reasons), hits, alternatives, decided_by)
+
+
+def _exempting(exemptions: Sequence[Exemption], upload: Upload, host: str, reasons: list[Reason]) -> Exemption | None:
+    """The exception for this sender and host that covers some stopping reason (the most recent one)."""
+    stopping = [r for r in reasons if r.action is not Action.ALLOW]
+    for exemption in sorted(exemptions, key=lambda e: -e.id):
+        if exemption.applies_to(upload, host) and any(exemption.covers(r.data_classes) for r in stopping):
+            return exemption
+    return None
 
 
 def decide_failure(upload: Upload, policy: Policy, what: str, decision_id: str) -> Decision:
@@ -77,7 +98,8 @@ def detectors_that_matter(upload: Upload, policy: Policy) -> frozenset[str]:
     return _detectors_of(policy, classes)
 
 
-def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Policy) -> frozenset[str]:
+def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Policy,
+                         exemptions: Sequence[Exemption] = ()) -> frozenset[str]:
     """The detectors whose findings could still change the action decided on ``findings`` (the upload's so far).
 
     More findings can only trigger more rules, and the most severe triggered action wins: once some rule
@@ -86,7 +108,7 @@ def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Po
     has triggered, everything ``detectors_that_matter`` named still is. Empty: the action is certain, and
     the rest of the upload cannot change it.
     """
-    decision = decide(ScanResult("", tuple(findings)), upload, policy, "probe")
+    decision = decide(ScanResult("", tuple(findings)), upload, policy, "probe", exemptions)
     if not decision.reasons:
         return detectors_that_matter(upload, policy)
     document = policy.document

@@ -161,6 +161,8 @@ class PolicyMeta(Model):
     default_action: Action = Action.ALLOW
     default_language: Language = "en"
     on_error: OnError = OnError()
+    max_exception_days: int = Field(default=90, ge=1, le=366, description=(
+        "The longest an exception IT grants (approving a review request) may last, in days"))
 
 
 class PolicyLimits(Model):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from alternatives.catalogue import Language, Offer, RouteContext, render_offer
 from alternatives.helpdesk import HelpdeskMessage, compose, join_phrases, mail_link, message_values
+from gateway.policy.engine import EXEMPTION_RULE
 from gateway.policy.loader import Policy
 from gateway.records import Action, DataClassHit, Decision, DetectorSummary, Inspection, Upload
 from gateway.render.i18n import N_, translator
@@ -149,6 +150,9 @@ def render(inspection: Inspection, policy: Policy, language: Language) -> Report
     for reason in decision.reasons:
         if inspection.failure is not None:
             message = _(FAILURE_REASONS[inspection.failure])
+        elif decision.exemption is not None and reason.rule == EXEMPTION_RULE.format(decision.exemption.id):
+            message = _("IT granted an exception for this until %(date)s.") % {
+                "date": decision.exemption.expires.date().isoformat()}
         else:
             rule = next(r for r in document.rules if r.id == reason.rule)
             found = join_phrases([phrases[c] for c in reason.data_classes], language)

@@ -39,7 +39,8 @@ def payload(event: str, stored: StoredDecision, public_url: str, extra: dict[str
                  "review_request": f"Review request: {extra.get('tool') or host} ({report.decision_id})",
                  "wrong_report": f"Decision looks wrong: {display_name(report.file)} to {host} "
                                  f"({report.decision_id})",
-                 "review_declined": f"Review request declined: {extra.get('tool') or host} ({report.decision_id})"}
+                 "review_declined": f"Review request declined: {extra.get('tool') or host} ({report.decision_id})",
+                 "review_approved": f"Review request approved: {host} ({report.decision_id})"}
     return {
         "event": event,
         "reference": report.decision_id,

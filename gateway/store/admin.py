@@ -171,6 +171,7 @@ class DecisionFilter:
     api_client: str | None = None
     justified: bool | None = None  # a warning let through by a justification
     failure: str | None = None  # timeout | error | busy: decided by on_error
+    exemption: bool | None = None  # decided by an exception IT granted
 
     def where(self) -> list[Any]:
         conditions: list[Any] = []
@@ -196,6 +197,9 @@ class DecisionFilter:
         if self.category is not None:
             conditions.append(cast(DecisionRow.outcome, String).contains(
                 f'"category": {_json_string(self.category)}', autoescape=True))
+        if self.exemption is not None:
+            conditions.append(DecisionRow.exemption_id.is_not(None) if self.exemption
+                              else DecisionRow.exemption_id.is_(None))
         if self.justified is not None:
             conditions.append(DecisionRow.justified_by.is_not(None) if self.justified
                               else DecisionRow.justified_by.is_(None))
@@ -300,6 +304,7 @@ def summary(row: DecisionRow, taken: list[str], evidence: bool) -> dict[str, Any
         "routes_offered": list(row.alternatives),
         "routes_taken": taken,
         "justified_by": row.justified_by,
+        "exception": row.exemption_id,
         "failure": row.failure,
         "partial": bool(report.get("scan", {}).get("partial")),
         "policy": row.policy_digest,

@@ -45,6 +45,7 @@ class DecisionRow(Base):
     # Who sent it, as a keyed hash (migration 0005): a justification matches it; it shows nobody's name.
     who: Mapped[str | None] = mapped_column(String(64), index=True)
     api_client: Mapped[str | None] = mapped_column(String(100))  # the API client that sent it (migration 0006)
+    exemption_id: Mapped[int | None] = mapped_column(index=True)  # decided by this exception (migration 0008)
 
 
 class RouteTakenRow(Base):
@@ -76,6 +77,7 @@ class ReviewRequestRow(Base):
     answered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     answered_by: Mapped[str | None] = mapped_column(String(100))
     answer: Mapped[str | None] = mapped_column(String(2000))
+    exemption_id: Mapped[int | None] = mapped_column()  # the exception an approval granted (migration 0008)
 
 
 class WrongReportRow(Base):
@@ -171,3 +173,26 @@ class AdminActionRow(Base):
     target: Mapped[str | None] = mapped_column(String(200))  # a decision id, a review id…
     client_ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the filters of a query, a decline's reason
+
+
+class ExemptionRow(Base):
+    """An exception IT granted, usually by approving a review request: uploads to a host from a user, a group
+    or everyone, holding only some data classes (none listed: any), get allow or warn until it expires."""
+
+    __tablename__ = "exemptions"
+    __table_args__ = (Index("ix_exemptions_expires", "expires"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(100))
+    destination_host: Mapped[str] = mapped_column(String(256))
+    user: Mapped[str | None] = mapped_column(String(256))
+    group: Mapped[str | None] = mapped_column(String(256))
+    data_classes: Mapped[list[str]] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(8))  # allow | warn
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(String(1000), default="")
+    review_id: Mapped[int | None] = mapped_column()
+    decision_id: Mapped[str | None] = mapped_column(String(32))  # the decision the request was about
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[str | None] = mapped_column(String(100))

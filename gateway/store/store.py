@@ -40,6 +40,7 @@ from gateway.records import (
 from gateway.render.report import Report
 from gateway.store.models import (
     DecisionRow,
+    ExemptionRow,
     JustificationRow,
     ReviewRequestRow,
     RouteTakenRow,
@@ -92,6 +93,7 @@ def row_of(inspection: Inspection, report: Report, translations: dict[str, Repor
         "outcome": _DECISION.dump_python(inspection.decision, mode="json"),
         "policy_digest": inspection.policy_digest, "failure": inspection.failure, "who": inspection.who,
         "api_client": upload.api_client,
+        "exemption_id": inspection.decision.exemption.id if inspection.decision.exemption else None,
     }
 
 
@@ -153,8 +155,8 @@ class DecisionStore:
             report = (row.translations or {}).get(language or "", row.report)
             history = History(
                 _aware(row.created), tuple(taken),
-                tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, _aware(r.created), r.answer)
-                      for r in reviews),
+                tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, _aware(r.created), r.answer,
+                                    _until(session, r.exemption_id)) for r in reviews),
                 wrong is not None,
                 Justification(justification.justification, _aware(justification.created),
                               _aware(justification.expires)) if justification else None,
@@ -267,6 +269,11 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _until(session: Session, exemption_id: int | None) -> datetime | None:
+    exemption = session.get(ExemptionRow, exemption_id) if exemption_id is not None else None
+    return _aware(exemption.expires) if exemption is not None else None
 
 
 def _aware(moment: datetime) -> datetime:

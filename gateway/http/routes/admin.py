@@ -32,6 +32,7 @@ from gateway.records import Action, Channel
 from gateway.runtime import Runtime
 from gateway.settings import valid_address
 from gateway.store import admin as store_admin
+from gateway.store import exemptions as store_exemptions
 from gateway.store.admin import MAX_PAGE, REVIEW_STATES, Admin, DecisionFilter, Role
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ T = TypeVar("T")
 _RELATIVE = re.compile(r"^(\d{1,4})([dhm])$")
 CSV_COLUMNS = ("decision_id", "time", "action", "rules", "data_classes", "destination_host", "destination_category",
                "user", "group", "channel", "api_client", "file", "size", "sha256", "file_type", "routes_offered",
-               "routes_taken", "justified_by", "failure", "partial", "findings")
+               "routes_taken", "justified_by", "exception", "failure", "partial", "findings")
 
 
 def _admin(request: Request, runtime: Runtime) -> Admin:
@@ -114,10 +115,11 @@ def decision_filter(
     api_client: str | None = Query(None, max_length=100, description="The API client that sent it"),
     justified: bool | None = Query(None, description="A warning let through by a justification"),
     failure: Literal["timeout", "error", "busy"] | None = Query(None, description="Decided by on_error"),
+    exception: bool | None = Query(None, description="Decided by an exception IT granted"),
 ) -> DecisionFilter:
     return DecisionFilter(_moment(since, "since"), _moment(until, "until"), action.value if action else None, rule,
                           data_class, user, group, destination, category, channel.value if channel else None,
-                          api_client, justified, failure)
+                          api_client, justified, failure, exception)
 
 
 Filter = Annotated[DecisionFilter, Depends(decision_filter)]
@@ -244,6 +246,74 @@ async def decline(request: Request, runtime: RuntimeDep, admin: Reviewer, answer
                  {"review_id": review_id, "tool": review["tool"], "status": "declined", "answer": review["answer"],
                   "answered_by": admin.name})
     return review
+
+
+class Approve(BaseModel):
+    """Who may (exactly one of ``user``, ``group``, ``everyone``) and until when (``days`` or ``until``)."""
+
+    user: str | None = Field(None, min_length=1, max_length=256)
+    group: str | None = Field(None, min_length=1, max_length=256)
+    everyone: bool = False
+    days: int | None = Field(None, ge=1, le=366)
+    until: datetime | None = Field(None, description="ISO 8601; UTC unless it names its zone")
+    action: Literal["allow", "warn"] = Field("allow", description="warn: the person gives a business reason")
+    data_classes: list[str] | None = Field(None, max_length=50, description=(
+        "The data classes it covers; leave out: those that stopped the upload; []: any"))
+    note: str = Field("", max_length=store_exemptions.MAX_NOTE_CHARS, description="Shown to the person")
+
+
+@router.post("/reviews/{review_id}/approve", summary="Approve a review request: an exception that expires")
+async def approve(request: Request, runtime: RuntimeDep, admin: Reviewer, answer: Approve,
+                  review_id: int = Path(ge=1)) -> dict[str, Any]:
+    if sum((answer.user is not None, answer.group is not None, answer.everyone)) != 1:
+        raise BadRequest('Say who may: exactly one of "user", "group" or "everyone": true.')
+    if (answer.days is None) == (answer.until is None):
+        raise BadRequest('Say until when: "days" or "until" (one of them).')
+    now = datetime.now(UTC)
+    if answer.until is not None:
+        expires = (answer.until if answer.until.tzinfo else answer.until.replace(tzinfo=UTC)).astimezone(UTC)
+    else:
+        expires = now + timedelta(days=answer.days or 0)
+    longest = runtime.policy.document.policy.max_exception_days
+    if not now < expires <= now + timedelta(days=longest, minutes=1):
+        raise BadRequest(f"An exception lasts from now up to {longest} days (the policy's max_exception_days).")
+    known = {d.id for d in runtime.policy.document.data_classes}
+    unknown = sorted(set(answer.data_classes or ()) - known)
+    if unknown:
+        raise BadRequest(f"Unknown data classes: {', '.join(unknown)}. The policy has: {', '.join(sorted(known))}.")
+    note = runtime.pipeline.masker.text(answer.note)  # shown to staff: never a raw value
+    try:
+        granted = await _stored(runtime.exemptions.approve, review_id, admin.name, user=answer.user,
+                                group=answer.group, expires=expires, action=Action(answer.action),
+                                data_classes=answer.data_classes, note=note)
+    except KeyError:
+        raise HTTPException(404, "No review request with this id.") from None
+    except DetourError as problem:
+        raise HTTPException(409, str(problem)) from None
+    await _record(runtime, admin, request, "review.approve", target=str(review_id),
+                  detail={"exception": granted["id"], "decision_id": granted["decision_id"]})
+    await notify(runtime, granted["decision_id"], "review_approved",
+                 {"review_id": review_id, "status": "approved", "exception": granted, "answered_by": admin.name})
+    return granted
+
+
+@router.get("/exceptions", summary="Exceptions: those in force, or all")
+async def exceptions(request: Request, runtime: RuntimeDep, admin: Reviewer,
+                     ended: bool = Query(False, description="Also expired and revoked ones")) -> dict[str, Any]:
+    found = await _stored(runtime.exemptions.all, ended)
+    await _record(runtime, admin, request, "exceptions.list")
+    return {"exceptions": found}
+
+
+@router.delete("/exceptions/{exception_id}", summary="Revoke an exception: it stops applying at once")
+async def revoke(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
+                 exception_id: int = Path(ge=1)) -> dict[str, Any]:
+    try:
+        revoked = await _stored(runtime.exemptions.revoke, exception_id, admin.name)
+    except KeyError:
+        raise HTTPException(404, "No exception with this id.") from None
+    await _record(runtime, admin, request, "exception.revoke", target=str(exception_id))
+    return revoked
 
 
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from gateway.http.app import create_app
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.admin import AdminTokens, Role
-from gateway.store.models import AdminTokenRow, DecisionRow
+from gateway.store.models import AdminTokenRow, DecisionRow, ExemptionRow
 from tests.conftest import CORPUS
 from tests.factories import AppClient
 from tests.services import Origin, start_origin
@@ -245,3 +246,83 @@ def test_a_store_that_is_down_is_503_not_a_crash(settings: Settings, tmp_path: P
         assert answer.status_code == 503 and answer.headers["retry-after"]
     finally:
         built.close()
+
+
+def test_an_approval_is_an_exception_that_expires(app: Any, runtime: Runtime, receiver: Origin) -> None:
+    """Blocked → ask IT to review → approved for the group marketing for 7 days → a marketing upload passes, named
+    as allowed by the exception, another group's is still blocked; the page shows the approval; revoked or
+    expired, the exception stops applying at once."""
+    site = "https://www.wetransfer.com/share"
+    decision_id = upload(app, CONTACTS, "leads.csv", site, "anna", "marketing")
+    assert runtime.recorder.flush(30)
+    runtime.store.request_review(decision_id, "WeTransfer", "the consultant needs the list", "Friday")
+    reviewer, admin = admin_client(app, Role.REVIEWER, "ria"), admin_client(app, Role.POLICY_ADMIN, "pia")
+    [review] = [r for r in reviewer.get("/v1/admin/reviews", params={"status": "open"}).json()["reviews"]
+                if r["decision_id"] == decision_id]
+    path = f"/v1/admin/reviews/{review['id']}/approve"
+    assert reviewer.post(path, json={"group": "marketing"}).status_code == 400  # until when?
+    assert reviewer.post(path, json={"group": "marketing", "user": "anna", "days": 7}).status_code == 400
+    assert reviewer.post(path, json={"group": "marketing", "days": 400}).status_code == 422
+    assert reviewer.post(path, json={"group": "marketing", "until": "2020-01-01"}).status_code == 400
+    assert reviewer.post(path, json={"group": "marketing", "days": 7, "data_classes": ["nope"]}).status_code == 400
+    granted = reviewer.post(path, json={"group": "marketing", "days": 7, "note": "Until the partner site is up."})
+    assert granted.status_code == 200, granted.text
+    exception = granted.json()
+    assert exception["destination_host"] == "www.wetransfer.com" and exception["group"] == "marketing"
+    assert exception["data_classes"] == ["contact_data"] and exception["action"] == "allow"
+    assert reviewer.post(path, json={"group": "marketing", "days": 7}).status_code == 409  # answered already
+
+    passed = AppClient.with_token(app, may_assert_user=True).post(
+        "/v1/inspect", content=CONTACTS, params={"filename": "leads.csv", "destination": site},
+        headers={"X-Detour-User": "bo", "X-Detour-Group": "marketing"}).json()
+    assert passed["decision"] == "allow" and passed["reasons"][0]["rule"] == f"exception-{exception['id']}"
+    assert "exception" in passed["reasons"][0]["message"]
+    other = upload(app, CONTACTS, "leads.csv", site, "cy", "sales")
+    assert runtime.recorder.flush(30)
+    assert reviewer.get(f"/v1/admin/decisions/{other}").json()["action"] == "block"
+    by_exception = reviewer.get("/v1/admin/decisions", params={"exception": "true"}).json()["decisions"]
+    assert [d["decision_id"] for d in by_exception] == [passed["decision_id"]]
+    assert by_exception[0]["exception"] == exception["id"]
+    listed = reviewer.get("/v1/admin/exceptions").json()["exceptions"]
+    assert [e["id"] for e in listed] == [exception["id"]] and listed[0]["created_by"] == "ria"
+
+    for language, words in (("en", "until"), ("sv", "till och med"), ("nl", "tot en met")):
+        page = AppClient(app).get(f"/d/{decision_id}", params={"lang": language}).text
+        assert f"{words} {exception['expires'][:10]}" in page and "Until the partner site is up." in page
+    messages = [json.loads(r.body) for r in receiver.received if decision_id.encode() in r.body]
+    assert [m["exception"]["id"] for m in messages if m["event"] == "review_approved"] == [exception["id"]]
+
+    assert reviewer.delete(f"/v1/admin/exceptions/{exception['id']}").status_code == 403  # policy admins revoke
+    assert admin.delete(f"/v1/admin/exceptions/{exception['id']}").json()["revoked_by"] == "pia"
+    again = upload(app, CONTACTS, "leads.csv", site, "bo", "marketing")
+    assert runtime.recorder.flush(30)
+    assert reviewer.get(f"/v1/admin/decisions/{again}").json()["action"] == "block"
+    assert reviewer.get("/v1/admin/exceptions").json()["exceptions"] == []
+    assert [e["id"] for e in reviewer.get("/v1/admin/exceptions", params={"ended": "true"}).json()["exceptions"]
+            if e["id"] == exception["id"]]
+
+
+def test_an_exception_past_its_expiry_stops_applying_by_itself(app: Any, runtime: Runtime) -> None:
+    site = "https://transfer.example.net/u"
+    decision_id = upload(app, CONTACTS, "leads.csv", site, "dee", "events")
+    assert runtime.recorder.flush(30)
+    runtime.store.request_review(decision_id, "Transfer", "for the fair", "Monday")
+    reviewer = admin_client(app, Role.REVIEWER)
+    [review] = [r for r in reviewer.get("/v1/admin/reviews", params={"status": "open"}).json()["reviews"]
+                if r["decision_id"] == decision_id]
+    granted = reviewer.post(f"/v1/admin/reviews/{review['id']}/approve", json={"user": "dee", "days": 1}).json()
+    assert upload_decision(app, site, "dee") == "allow"
+    with runtime.store.session() as session, session.begin():  # the clock moves past the expiry
+        session.execute(update(ExemptionRow).where(ExemptionRow.id == granted["id"])
+                        .values(expires=datetime.now(UTC) + timedelta(seconds=1)))
+    runtime.exemptions.refresh()
+    time.sleep(1.1)
+    assert upload_decision(app, site, "dee") == "block"
+
+
+def upload_decision(app: Any, site: str, user: str) -> str:
+    sender = AppClient.with_token(app, may_assert_user=True)
+    answer = sender.post("/v1/inspect", content=CONTACTS, params={"filename": "leads.csv", "destination": site},
+                         headers={"X-Detour-User": user})
+    decision: str = answer.json()["decision"]
+    return decision
