@@ -11,7 +11,8 @@ PORT   ?= 8080
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock requirements-bench.lock pyproject.toml \
+$(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock requirements-bench.lock \
+          requirements-oidc.lock pyproject.toml \
           deploy/setup-system.sh
 	@bash deploy/setup-system.sh
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Detour needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -24,6 +25,9 @@ $(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock re
 	@# the peers bench/peers.py measures Detour against (DataFog), likewise in an environment of their own
 	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-bench.lock
+	@# a real OpenID Connect provider for the sign-in tests (oidc-provider-mock), likewise
+	@test -x .venv-oidc/bin/python || $(PYTHON) -m venv .venv-oidc
+	.venv-oidc/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-oidc.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -58,6 +62,7 @@ lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --universal -o requirements.lock
 	$(BIN)/uv pip compile bench/requirements.in --python-version 3.11 --generate-hashes --universal -o requirements-bench.lock
+	$(BIN)/uv pip compile tests/oidc/requirements.in --python-version 3.11 --generate-hashes --universal -o requirements-oidc.lock
 
 clean:
-	rm -rf $(VENV) .venv-mitmproxy .venv-bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-mitmproxy .venv-bench .venv-oidc .pytest_cache .mypy_cache .ruff_cache

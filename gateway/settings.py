@@ -72,6 +72,15 @@ class Settings(BaseSettings):
                                       "(advertised as Max-Connections); more are answered 503 and closed")
     http_max_connections: int = Field(default=1000, ge=1, le=100_000, description="HTTP connections and requests "
                                       "at once; more are answered 503")
+    oidc_issuer: str = Field(default="", description="IT's sign-in to the console (/admin): the OpenID Connect "
+                             "provider's issuer URL (Entra ID, Okta, Keycloak, Google); empty: no sign-in")
+    oidc_client_id: str = Field(default="", description="Detour's client id at the provider")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Detour's client secret at the provider")
+    oidc_groups_claim: str = Field(default="groups", description="The claim that lists a person's groups")
+    oidc_roles: str = Field(default="", description="Groups and the console role each gives, comma-separated: "
+                            "it-security=reviewer,it-admins=policy_admin,it-helpdesk=viewer (the highest wins)")
+    admin_session_minutes: int = Field(default=60, ge=5, le=24 * 60, description="A console session ends after "
+                                       "this long without a request")
     api_auth: Literal["required", "optional"] | None = Field(
         default=None, description="required: every API call (/v1/…) needs a client token (detour client token "
         "create); optional: calls without one are taken, as anonymous (recorded by their address, never naming a "

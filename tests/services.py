@@ -346,3 +346,34 @@ def start_postgres() -> Iterator[str]:
     finally:
         stop(process, 20)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+OIDC_PYTHON = Path(__file__).resolve().parent.parent / ".venv-oidc" / "bin" / "python"
+
+
+def start_oidc(tmp: Path) -> Iterator[str]:
+    """A real OpenID Connect provider (oidc-provider-mock, in .venv-oidc made by `make install`): its issuer
+    URL. Any client id and secret are accepted; a person's claims are set with PUT /users/{sub}, and a person
+    signs in by POSTing ``sub`` to the authorization URL (its login form)."""
+    if not OIDC_PYTHON.exists():
+        pytest.fail(f"{OIDC_PYTHON} is missing: `make install` makes it from requirements-oidc.lock")
+    port, log_path = free_port(), tmp / "oidc.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen([str(OIDC_PYTHON), "-W", "ignore", "-m", "oidc_provider_mock", "--port", str(port),
+                                    "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        issuer = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the OpenID provider exited early:\n{log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the OpenID provider did not start within 60 s:\n{log_path.read_text()[-4000:]}")
+        yield issuer
+    finally:
+        stop(process, 10)

@@ -6,18 +6,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest
 from gateway.http.answers import error
 from gateway.http.auth import ADMIN_PREFIX, ApiCallers, NotAllowed, Unauthenticated
 from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout
-from gateway.http.routes import admin, health, inspect, intercept, pages
+from gateway.http.routes import admin, console, health, inspect, intercept, pages
+from gateway.render.console import render_console
 from gateway.render.i18n import negotiate
 from gateway.render.pages import render_not_found, wants_json
 from gateway.runtime import Runtime
@@ -68,6 +71,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                   redirect_slashes=False)  # a redirect would be built from the client's Host header
     app.state.runtime = runtime
     app.add_middleware(ApiCallers, runtime=runtime)  # innermost: a /v1/ call is identified before anything else
+    console.configure(app, runtime.settings)
+    app.add_middleware(SessionMiddleware, secret_key=runtime.form_tokens.derived("console session"),
+                       session_cookie=console.SESSION_COOKIE, max_age=console.ABSOLUTE_SECONDS, path="/admin",
+                       same_site="lax", https_only=runtime.settings.public_url.startswith("https://"))
     app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES,
                        small=takes_fields_only)
     app.add_middleware(BodyTimeout, seconds=runtime.settings.body_seconds)
@@ -77,6 +84,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(pages.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(console.router)
+
+    @app.exception_handler(console.SignInFirst)
+    async def sign_in_first(request: Request, exc: console.SignInFirst) -> Response:
+        return RedirectResponse("/admin/login?" + urlencode({"next": request.url.path}), status_code=303)
 
     @app.exception_handler(pages.StillRecording)
     async def still_recording(request: Request, exc: pages.StillRecording) -> Response:
@@ -115,6 +127,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             language = negotiate(request.headers.get("accept-language"), runtime.pipeline.default_language)
             return HTMLResponse(render_not_found(language), status_code=404,
                                 headers={"Cache-Control": "no-store", "Content-Language": language})
+        if path.startswith("/admin") and not wants_json(request.headers.get("accept", "text/html")):
+            return HTMLResponse(render_console("message", title="Not here", text=str(exc.detail), link="/admin"),
+                                status_code=exc.status_code, headers={"Cache-Control": "no-store"})
         code = "bad_request" if exc.status_code == 400 else f"http_{exc.status_code}"
         return error(exc.status_code, code, str(exc.detail), dict(exc.headers) if exc.headers else None)
 

@@ -21,3 +21,8 @@ class FormTokens:
 
     def valid(self, decision_id: str, token: object) -> bool:
         return isinstance(token, str) and hmac.compare_digest(token.encode(), self.issue(decision_id).encode())
+
+    def derived(self, purpose: str) -> str:
+        """A secret for another purpose (the console's session cookie), from the same key: every replica with
+        the same DETOUR_HASH_KEY derives the same one."""
+        return hmac.new(self._key, b"derive:" + purpose.encode(), hashlib.sha256).hexdigest()

@@ -396,3 +396,76 @@ def decline(store: DecisionStore, review_id: int, admin: Admin, reason: str) -> 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --- the dashboard ----------------------------------------------------------------------------------------------
+
+DASHBOARD_ROWS = 100_000  # decisions read for the dashboard's tallies, at most (the newest)
+
+
+def dashboard(store: DecisionStore, days: int = 14) -> dict[str, Any]:
+    """The console's figures for the last ``days``: stops per day and action; the top rules, destinations and
+    data classes; per route, how often it was offered and opened (did staff take the detour?); how fast review
+    requests were answered; what waits; exceptions about to expire."""
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    per_day: dict[str, dict[str, int]] = {}
+    rules: dict[str, int] = {}
+    hosts: dict[str, int] = {}
+    classes: dict[str, int] = {}
+    offered: dict[str, int] = {}
+    with store.session() as session:
+        rows = session.execute(select(DecisionRow.id, DecisionRow.created, DecisionRow.decision, DecisionRow.rules,
+                                      DecisionRow.destination_host, DecisionRow.alternatives, DecisionRow.outcome)
+                               .where(DecisionRow.created >= since).order_by(DecisionRow.created.desc())
+                               .limit(DASHBOARD_ROWS)).all()
+        stopped: list[str] = []
+        for decision_id, created, action, decided_by, host, alternatives, outcome in rows:
+            day = _aware(created).date().isoformat()
+            per_day.setdefault(day, {"allow": 0, "warn": 0, "block": 0})[action] += 1
+            if action == "allow":
+                continue
+            stopped.append(decision_id)
+            for rule in decided_by:
+                rules[rule] = rules.get(rule, 0) + 1
+            hosts[host] = hosts.get(host, 0) + 1
+            for reason in (outcome or {}).get("reasons", []):
+                for data_class in reason.get("data_classes", []):
+                    classes[data_class] = classes.get(data_class, 0) + 1
+            for route in alternatives:
+                offered[route] = offered.get(route, 0) + 1
+        opened: dict[str, int] = {}
+        for start in range(0, len(stopped), 500):
+            for route, count in session.execute(
+                    select(RouteTakenRow.alternative_id, func.count(func.distinct(RouteTakenRow.decision_id)))
+                    .where(RouteTakenRow.decision_id.in_(stopped[start:start + 500]))
+                    .group_by(RouteTakenRow.alternative_id)):
+                opened[route] = opened.get(route, 0) + count
+        answered = session.execute(select(ReviewRequestRow.created, ReviewRequestRow.answered)
+                                   .where(ReviewRequestRow.answered.is_not(None),
+                                          ReviewRequestRow.answered >= since)).all()
+        waiting = session.scalar(select(func.count()).select_from(ReviewRequestRow)
+                                 .where(ReviewRequestRow.status == "open")) or 0
+    hours = sorted((_aware(done) - _aware(asked)).total_seconds() / 3600 for asked, done in answered if done)
+    return {
+        "days": days,
+        "decisions": len(rows),
+        "per_day": [{"day": day, **counts} for day, counts in sorted(per_day.items())],
+        "top_rules": _top(rules), "top_destinations": _top(hosts), "top_data_classes": _top(classes),
+        "routes": [{"route": route, "offered": count, "opened": opened.get(route, 0),
+                    "take_up": round(opened.get(route, 0) / count, 3) if count else 0.0}
+                   for route, count in sorted(offered.items(), key=lambda item: -item[1])],
+        "reviews_answered": len(hours),
+        "answer_hours_median": _quantile(hours, 0.5), "answer_hours_p90": _quantile(hours, 0.9),
+        "reviews_open": waiting,
+    }
+
+
+def _top(counts: dict[str, int], n: int = 10) -> list[dict[str, Any]]:
+    return [{"name": name, "count": count} for name, count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))[:n]]
+
+
+def _quantile(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)

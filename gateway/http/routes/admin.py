@@ -58,7 +58,7 @@ def _admin(request: Request, runtime: Runtime) -> Admin:
     return admin
 
 
-async def _stored(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def stored(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a store call off the event loop; a store that can't be reached is 503, with when to try again."""
     try:
         return await run_in_threadpool(work, *args, **kwargs)
@@ -70,7 +70,7 @@ async def _stored(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def _needs(role: Role) -> Any:
     async def check(request: Request, runtime: RuntimeDep) -> Admin:
-        admin = await _stored(_admin, request, runtime)
+        admin = await stored(_admin, request, runtime)
         if not admin.role.may(role):
             raise NotAllowed(f"The admin token {admin.name!r} has the role {admin.role.value}; this needs "
                              f"{role.value} or more.")
@@ -83,7 +83,7 @@ Reviewer = Annotated[Admin, _needs(Role.REVIEWER)]
 PolicyAdmin = Annotated[Admin, _needs(Role.POLICY_ADMIN)]
 
 
-def _moment(value: str | None, name: str) -> datetime | None:
+def moment(value: str | None, name: str) -> datetime | None:
     """An ISO 8601 date or time (UTC unless it names its zone), or a time ago: 30d, 12h, 15m."""
     if value is None or not value.strip():
         return None
@@ -93,11 +93,11 @@ def _moment(value: str | None, name: str) -> datetime | None:
         return datetime.now(UTC) - amount * {"d": timedelta(days=1), "h": timedelta(hours=1),
                                              "m": timedelta(minutes=1)}[unit]
     try:
-        moment = datetime.fromisoformat(value.strip())
+        when = datetime.fromisoformat(value.strip())
     except ValueError:
         raise BadRequest(f"{name} must be an ISO 8601 date or time (2026-11-30, 2026-11-30T08:00:00Z) or a time "
                          "ago (30d, 12h, 15m)") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def decision_filter(
@@ -117,7 +117,7 @@ def decision_filter(
     failure: Literal["timeout", "error", "busy"] | None = Query(None, description="Decided by on_error"),
     exception: bool | None = Query(None, description="Decided by an exception IT granted"),
 ) -> DecisionFilter:
-    return DecisionFilter(_moment(since, "since"), _moment(until, "until"), action.value if action else None, rule,
+    return DecisionFilter(moment(since, "since"), moment(until, "until"), action.value if action else None, rule,
                           data_class, user, group, destination, category, channel.value if channel else None,
                           api_client, justified, failure, exception)
 
@@ -135,9 +135,9 @@ def _shown(where: DecisionFilter) -> dict[str, Any]:
             for key, value in vars(where).items() if value is not None}
 
 
-async def _record(runtime: Runtime, admin: Admin, request: Request, action: str, target: str | None = None,
+async def record(runtime: Runtime, admin: Admin, request: Request, action: str, target: str | None = None,
                   detail: dict[str, Any] | None = None) -> None:
-    await _stored(store_admin.record_action, runtime.store, admin, action, target, _where(request), detail)
+    await stored(store_admin.record_action, runtime.store, admin, action, target, _where(request), detail)
 
 
 class DecisionPage(BaseModel):
@@ -157,19 +157,25 @@ async def decisions(request: Request, runtime: RuntimeDep, admin: Viewer, where:
                     limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=80),
                     ) -> DecisionPage:
     try:
-        page = await _stored(store_admin.explore, runtime.store, where,
+        page = await stored(store_admin.explore, runtime.store, where,
                                        evidence=admin.role.may(Role.REVIEWER), limit=limit, cursor=cursor)
     except DetourError as problem:
         raise BadRequest(str(problem)) from None
-    await _record(runtime, admin, request, "decisions.list", detail=_shown(where))
+    await record(runtime, admin, request, "decisions.list", detail=_shown(where))
     return DecisionPage(decisions=page.decisions, next=page.next, total=page.total, counts=page.counts)
 
 
 @router.get("/decisions/export", summary="Every decision the filter selects, as CSV or JSON Lines (streamed)")
 async def export(request: Request, runtime: RuntimeDep, admin: Viewer, where: Filter,
                  format: Literal["csv", "jsonl"] = Query("jsonl")) -> StreamingResponse:
+    return await exported(request, runtime, admin, where, format)
+
+
+async def exported(request: Request, runtime: Runtime, admin: Admin, where: DecisionFilter,
+                   format: Literal["csv", "jsonl"]) -> StreamingResponse:
+    """The export (the API and the console): streamed, masked findings for reviewers and up only."""
     evidence = admin.role.may(Role.REVIEWER)
-    await _record(runtime, admin, request, "decisions.export", detail={**_shown(where), "format": format})
+    await record(runtime, admin, request, "decisions.export", detail={**_shown(where), "format": format})
     entries = store_admin.export(runtime.store, where, evidence=evidence)
     lines = _csv(entries, evidence) if format == "csv" else (json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
@@ -207,10 +213,10 @@ def _cell(value: Any) -> str:
                                                 "requests and answers")
 async def decision(request: Request, runtime: RuntimeDep, admin: Reviewer,
                    decision_id: str = Path(max_length=32)) -> dict[str, Any]:
-    found = await _stored(store_admin.detail, runtime.store, decision_id)
+    found = await stored(store_admin.detail, runtime.store, decision_id)
     if found is None:
         raise HTTPException(404, "No decision with this reference.")
-    await _record(runtime, admin, request, "decision.view", target=decision_id)
+    await record(runtime, admin, request, "decision.view", target=decision_id)
     return found
 
 
@@ -225,22 +231,27 @@ async def reviews(request: Request, runtime: RuntimeDep, admin: Reviewer,
                   limit: int = Query(100, ge=1, le=MAX_PAGE),
                   before: int | None = Query(None, ge=1, description="A review id: the page after it")
                   ) -> dict[str, Any]:
-    found = await _stored(store_admin.reviews, runtime.store, status, limit, before)
-    await _record(runtime, admin, request, "reviews.list", detail={"status": status} if status else None)
+    found = await stored(store_admin.reviews, runtime.store, status, limit, before)
+    await record(runtime, admin, request, "reviews.list", detail={"status": status} if status else None)
     return {"reviews": found, "states": list(REVIEW_STATES)}
 
 
 @router.post("/reviews/{review_id}/decline", summary="Decline a review request, with a reason")
 async def decline(request: Request, runtime: RuntimeDep, admin: Reviewer, answer: Decline,
                   review_id: int = Path(ge=1)) -> dict[str, Any]:
+    return await refuse(request, runtime, admin, review_id, answer)
+
+
+async def refuse(request: Request, runtime: Runtime, admin: Admin, review_id: int, answer: Decline) -> dict[str, Any]:
+    """Decline a review request as ``admin`` (the API and the console)."""
     reason = runtime.pipeline.masker.text(answer.reason)  # what IT types is shown to staff: never a raw value
     try:
-        review = await _stored(store_admin.decline, runtime.store, review_id, admin, reason)
+        review = await stored(store_admin.decline, runtime.store, review_id, admin, reason)
     except KeyError:
         raise HTTPException(404, "No review request with this id.") from None
     except store_admin.ReviewNotOpen as problem:
         raise HTTPException(409, str(problem)) from None
-    await _record(runtime, admin, request, "review.decline", target=str(review_id),
+    await record(runtime, admin, request, "review.decline", target=str(review_id),
                   detail={"decision_id": review["decision_id"]})
     await notify(runtime, review["decision_id"], "review_declined",
                  {"review_id": review_id, "tool": review["tool"], "status": "declined", "answer": review["answer"],
@@ -265,6 +276,12 @@ class Approve(BaseModel):
 @router.post("/reviews/{review_id}/approve", summary="Approve a review request: an exception that expires")
 async def approve(request: Request, runtime: RuntimeDep, admin: Reviewer, answer: Approve,
                   review_id: int = Path(ge=1)) -> dict[str, Any]:
+    return await grant(request, runtime, admin, review_id, answer)
+
+
+async def grant(request: Request, runtime: Runtime, admin: Admin, review_id: int, answer: Approve) -> dict[str, Any]:
+    """Approve a review request as ``admin`` (the API and the console): raises ``BadRequest`` for an answer
+    that does not hold, ``HTTPException`` 404 or 409."""
     if sum((answer.user is not None, answer.group is not None, answer.everyone)) != 1:
         raise BadRequest('Say who may: exactly one of "user", "group" or "everyone": true.')
     if (answer.days is None) == (answer.until is None):
@@ -283,14 +300,14 @@ async def approve(request: Request, runtime: RuntimeDep, admin: Reviewer, answer
         raise BadRequest(f"Unknown data classes: {', '.join(unknown)}. The policy has: {', '.join(sorted(known))}.")
     note = runtime.pipeline.masker.text(answer.note)  # shown to staff: never a raw value
     try:
-        granted = await _stored(runtime.exemptions.approve, review_id, admin.name, user=answer.user,
+        granted = await stored(runtime.exemptions.approve, review_id, admin.name, user=answer.user,
                                 group=answer.group, expires=expires, action=Action(answer.action),
                                 data_classes=answer.data_classes, note=note)
     except KeyError:
         raise HTTPException(404, "No review request with this id.") from None
     except DetourError as problem:
         raise HTTPException(409, str(problem)) from None
-    await _record(runtime, admin, request, "review.approve", target=str(review_id),
+    await record(runtime, admin, request, "review.approve", target=str(review_id),
                   detail={"exception": granted["id"], "decision_id": granted["decision_id"]})
     await notify(runtime, granted["decision_id"], "review_approved",
                  {"review_id": review_id, "status": "approved", "exception": granted, "answered_by": admin.name})
@@ -300,8 +317,8 @@ async def approve(request: Request, runtime: RuntimeDep, admin: Reviewer, answer
 @router.get("/exceptions", summary="Exceptions: those in force, or all")
 async def exceptions(request: Request, runtime: RuntimeDep, admin: Reviewer,
                      ended: bool = Query(False, description="Also expired and revoked ones")) -> dict[str, Any]:
-    found = await _stored(runtime.exemptions.all, ended)
-    await _record(runtime, admin, request, "exceptions.list")
+    found = await stored(runtime.exemptions.all, ended)
+    await record(runtime, admin, request, "exceptions.list")
     return {"exceptions": found}
 
 
@@ -309,11 +326,27 @@ async def exceptions(request: Request, runtime: RuntimeDep, admin: Reviewer,
 async def revoke(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
                  exception_id: int = Path(ge=1)) -> dict[str, Any]:
     try:
-        revoked = await _stored(runtime.exemptions.revoke, exception_id, admin.name)
+        revoked = await stored(runtime.exemptions.revoke, exception_id, admin.name)
     except KeyError:
         raise HTTPException(404, "No exception with this id.") from None
-    await _record(runtime, admin, request, "exception.revoke", target=str(exception_id))
+    await record(runtime, admin, request, "exception.revoke", target=str(exception_id))
     return revoked
+
+
+@router.get("/dashboard", summary="The console's figures: stops per day, top rules and destinations, route take-up, "
+                                   "answer times, open queues, exceptions about to expire")
+async def dashboard(request: Request, runtime: RuntimeDep, admin: Viewer,
+                    days: int = Query(14, ge=1, le=90)) -> dict[str, Any]:
+    return await figures(request, runtime, admin, days)
+
+
+async def figures(request: Request, runtime: Runtime, admin: Admin, days: int) -> dict[str, Any]:
+    found = await stored(store_admin.dashboard, runtime.store, days)
+    soon = datetime.now(UTC) + timedelta(days=7)
+    found["exceptions_expiring"] = [e for e in await stored(runtime.exemptions.all)
+                                    if datetime.fromisoformat(e["expires"]) <= soon]
+    await record(runtime, admin, request, "dashboard.view")
+    return found
 
 
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")
@@ -321,6 +354,6 @@ async def actions(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
                   limit: int = Query(100, ge=1, le=MAX_PAGE),
                   before: int | None = Query(None, ge=1, description="An action id: the page after it"),
                   ) -> dict[str, Any]:
-    found = await _stored(store_admin.actions, runtime.store, limit, before)
-    await _record(runtime, admin, request, "actions.list")
+    found = await stored(store_admin.actions, runtime.store, limit, before)
+    await record(runtime, admin, request, "actions.list")
     return {"actions": found}

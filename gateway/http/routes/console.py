@@ -1,0 +1,328 @@
+"""``/admin``: IT's console, for people. Sign-in through the organisation's OpenID Connect provider
+(authorization code with PKCE, Authlib): the provider's group claim gives the console role
+(``DETOUR_OIDC_ROLES``: ``it-security=reviewer,it-admins=policy_admin``; the highest wins; no role: no entry).
+
+The session is a signed cookie (``detour_console``: HttpOnly, SameSite=Lax, Secure when Detour is reached
+over HTTPS) that ends after ``DETOUR_ADMIN_SESSION_MINUTES`` without a request, and after 12 hours whatever
+happens. Every form carries the session's CSRF token, and a POST from another origin is refused. Pages:
+the dashboard, decisions (filters, export), review requests (approve as an exception that expires, or decline),
+exceptions (revoke), the record of admin actions. Every action is recorded, as in the admin API.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from authlib.integrations.starlette_client import OAuth, OAuthError
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from gateway.errors import BadRequest, ConfigurationError, DetourError
+from gateway.http.deps import RuntimeDep
+from gateway.http.routes import admin as api
+from gateway.render.console import render_console
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.store import admin as store_admin
+from gateway.store.admin import Admin, DecisionFilter, Role
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+SESSION_COOKIE = "detour_console"
+ABSOLUTE_SECONDS = 12 * 3600
+PROVIDER = "detour"
+
+
+def roles(text: str) -> dict[str, Role]:
+    """``group=role,…`` as a mapping; raises ``ConfigurationError`` for a role that does not exist."""
+    mapping: dict[str, Role] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        group, _, role = pair.rpartition("=")
+        try:
+            mapping[group.strip()] = Role(role.strip())
+        except ValueError:
+            raise ConfigurationError(f"DETOUR_OIDC_ROLES: {pair!r} is not group=role with a role of "
+                                     f"{', '.join(r.value for r in Role)}") from None
+    return mapping
+
+
+def role_of(groups: object, mapping: dict[str, Role]) -> Role | None:
+    """The highest role the person's groups give (a claim is a list, or one string)."""
+    named = [groups] if isinstance(groups, str) else list(groups) if isinstance(groups, list | tuple) else []
+    given = [mapping[g] for g in named if isinstance(g, str) and g in mapping]
+    return max(given, key=lambda r: r.rank) if given else None
+
+
+def configure(app: Any, settings: Settings) -> None:
+    """Register the provider (when sign-in is set up) on the app: ``app.state.oauth``."""
+    app.state.oauth = None
+    app.state.roles = roles(settings.oidc_roles)
+    if not settings.oidc_issuer:
+        return
+    if not settings.oidc_client_id:
+        raise ConfigurationError("DETOUR_OIDC_ISSUER is set: set DETOUR_OIDC_CLIENT_ID (and the secret) too")
+    oauth = OAuth()
+    oauth.register(PROVIDER, client_id=settings.oidc_client_id,
+                   client_secret=settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret
+                   else None,
+                   server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+                   client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256",
+                                  "timeout": 10.0})
+    app.state.oauth = oauth
+
+
+# --- the session --------------------------------------------------------------------------------------------
+
+
+class SignInFirst(Exception):  # noqa: N818 - an answer, not an error
+    """No session: the person is sent to sign in, and back here afterwards."""
+
+
+def signed_in(request: Request, runtime: Runtime) -> Admin | None:
+    """The person signed in on this session, if the session still holds (idle and absolute timeouts)."""
+    person = request.session.get("person")
+    if not isinstance(person, dict):
+        return None
+    now = time.time()
+    idle = runtime.settings.admin_session_minutes * 60
+    if now - float(person.get("seen", 0)) > idle or now - float(person.get("since", 0)) > ABSOLUTE_SECONDS:
+        request.session.clear()
+        return None
+    person["seen"] = now
+    request.session["person"] = person
+    return Admin(str(person["name"]), Role(person["role"]))
+
+
+def needs(request: Request, runtime: Runtime, role: Role) -> Admin:
+    admin = signed_in(request, runtime)
+    if admin is None:
+        raise SignInFirst
+    if not admin.role.may(role):
+        raise HTTPException(403, f"Your role ({admin.role.value}) may not open this page; it needs {role.value}.")
+    return admin
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """A console form: from this origin, with the session's CSRF token; raises 403 otherwise."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin and urlsplit(origin).netloc != request.url.netloc:
+        raise HTTPException(403, "This form was sent from another site: refused.")
+    form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str) or not hmac.compare_digest(form.get("csrf", ""), expected):
+        raise HTTPException(403, "This form has expired or did not come from the console: reload the page.")
+    return form
+
+
+def page(request: Request, admin: Admin | None, view: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = render_console(view, admin=admin, csrf=csrf_token(request) if admin else "", **context)
+    return HTMLResponse(html, status_code=status, headers={
+        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"})
+
+
+def _back(path: str, message: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?{urlencode({'done': message})}", status_code=303)
+
+
+# --- sign-in ----------------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+async def login(request: Request, runtime: RuntimeDep) -> Response:
+    oauth = request.app.state.oauth
+    if oauth is None:
+        return page(request, None, "message", 503, title="Sign-in is not set up",
+                    text="Set DETOUR_OIDC_ISSUER, DETOUR_OIDC_CLIENT_ID, DETOUR_OIDC_CLIENT_SECRET and "
+                         "DETOUR_OIDC_ROLES (see docs/admin.md). Scripts use admin tokens meanwhile.")
+    target = request.query_params.get("next", "/admin")
+    request.session["next"] = target if target.startswith("/admin") and not target.startswith("//") else "/admin"
+    redirect_uri = _callback_url(request, runtime)
+    try:
+        answer: Response = await oauth.create_client(PROVIDER).authorize_redirect(request, redirect_uri)
+    except Exception:
+        log.exception("console sign-in: the OpenID Connect provider can't be reached")
+        return page(request, None, "message", 503, title="Sign-in is unavailable",
+                    text="The sign-in provider can't be reached just now; try again in a minute.")
+    return answer
+
+
+def _callback_url(request: Request, runtime: Runtime) -> str:
+    base = runtime.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return f"{base}/admin/callback"
+
+
+@router.get("/callback")
+async def callback(request: Request, runtime: RuntimeDep) -> Response:
+    oauth = request.app.state.oauth
+    if oauth is None:
+        raise HTTPException(404, "Sign-in is not set up.")
+    client = oauth.create_client(PROVIDER)
+    try:
+        token = await client.authorize_access_token(request)
+        claims = dict(token.get("userinfo") or {})
+        try:
+            claims.update(await client.userinfo(token=token))
+        except Exception:  # the ID token's claims are enough when the provider has no userinfo endpoint
+            log.info("console sign-in: no userinfo from the provider; the ID token's claims are used")
+    except (OAuthError, ValidationError, ValueError, KeyError) as problem:
+        log.warning("console sign-in failed: %s", type(problem).__name__)
+        return page(request, None, "message", 400, title="Sign-in failed",
+                    text="The sign-in did not complete (it may have expired). Start again.", link="/admin/login")
+    name = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "")[:100]
+    role = role_of(claims.get(runtime.settings.oidc_groups_claim), request.app.state.roles)
+    if not name or role is None:
+        return page(request, None, "message", 403, title="No access to the console",
+                    text="Your account has no Detour role. Ask for a group that DETOUR_OIDC_ROLES maps to one.")
+    target = request.session.get("next", "/admin")
+    request.session.clear()
+    now = time.time()
+    request.session["person"] = {"name": name, "role": role.value, "since": now, "seen": now}
+    admin = Admin(name, role)
+    await api.record(runtime, admin, request, "console.sign_in")
+    return RedirectResponse(target if isinstance(target, str) else "/admin", status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request, runtime: RuntimeDep) -> Response:
+    admin = signed_in(request, runtime)
+    await checked_form(request)
+    if admin is not None:
+        await api.record(runtime, admin, request, "console.sign_out")
+    request.session.clear()
+    return page(request, None, "message", title="Signed out", text="You are signed out of Detour's console.",
+                link="/admin")
+
+
+# --- pages --------------------------------------------------------------------------------------------------
+
+
+@router.get("")
+async def home(request: Request, runtime: RuntimeDep, days: int = 14) -> Response:
+    admin = needs(request, runtime, Role.VIEWER)
+    figures = await api.figures(request, runtime, admin, max(1, min(days, 90)))
+    return page(request, admin, "dashboard", figures=figures)
+
+
+@router.get("/decisions")
+async def decisions(request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.VIEWER)
+    query = {k: v for k, v in request.query_params.items() if v and k in _FILTERS}
+    try:
+        where = _filter(query)
+        found = await api.stored(store_admin.explore, runtime.store, where, evidence=admin.role.may(Role.REVIEWER),
+                                  limit=100, cursor=request.query_params.get("cursor") or None)
+    except (BadRequest, DetourError) as problem:
+        return page(request, admin, "message", 400, title="That filter does not work", text=str(problem),
+                    link="/admin/decisions")
+    await api.record(runtime, admin, request, "decisions.list", detail=query or None)
+    export = urlencode({**query, "since": query.get("since") or "7d"})
+    return page(request, admin, "decisions", page=found, query=query, export=export)
+
+
+_FILTERS = ("since", "until", "action", "rule", "data_class", "user", "group", "destination")
+
+
+@router.get("/export")
+async def export(request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.VIEWER)
+    query = {k: v for k, v in request.query_params.items() if v and k in _FILTERS}
+    try:
+        where = _filter(query)
+    except BadRequest as problem:
+        return page(request, admin, "message", 400, title="That filter does not work", text=str(problem),
+                    link="/admin/decisions")
+    return await api.exported(request, runtime, admin, where, "jsonl" if query.get("format") == "jsonl" else "csv")
+
+
+def _filter(query: dict[str, str]) -> DecisionFilter:
+    action = query.get("action")
+    if action is not None and action not in ("allow", "warn", "block"):
+        raise BadRequest("action is allow, warn or block")
+    return DecisionFilter(api.moment(query.get("since") or "7d", "since"), api.moment(query.get("until"), "until"),
+                          action, query.get("rule"), query.get("data_class"), query.get("user"), query.get("group"),
+                          query.get("destination"))
+
+
+@router.get("/reviews")
+async def reviews(request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.REVIEWER)
+    waiting = await api.stored(store_admin.reviews, runtime.store, "open", 200)
+    answered = [r for r in await api.stored(store_admin.reviews, runtime.store, None, 50) if r["status"] != "open"]
+    await api.record(runtime, admin, request, "reviews.list", detail={"status": "open"})
+    return page(request, admin, "reviews", waiting=waiting, answered=answered, done=request.query_params.get("done"),
+                longest=runtime.policy.document.policy.max_exception_days)
+
+
+@router.post("/reviews/{review_id}/approve")
+async def approve(review_id: int, request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.REVIEWER)
+    form = await checked_form(request)
+    who = form.get("who", "")
+    try:
+        answer = api.Approve(user=form.get("user") or None if who == "user" else None,
+                             group=form.get("group") or None if who == "group" else None,
+                             everyone=who == "everyone", days=int(form.get("days") or 0) or None, until=None,
+                             action="warn" if form.get("action") == "warn" else "allow", data_classes=None,
+                             note=form.get("note", ""))
+        granted = await api.grant(request, runtime, admin, review_id, answer)
+    except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
+        message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
+        return _back("/admin/reviews", f"Not approved: {message}")
+    return _back("/admin/reviews", f"Approved: exception {granted['id']} until {granted['expires'][:10]}.")
+
+
+@router.post("/reviews/{review_id}/decline")
+async def decline(review_id: int, request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.REVIEWER)
+    form = await checked_form(request)
+    try:
+        await api.refuse(request, runtime, admin, review_id, api.Decline(reason=form.get("reason", "")))
+    except (ValidationError, HTTPException) as problem:
+        message = problem.detail if isinstance(problem, HTTPException) else "give a reason: the employee reads it"
+        return _back("/admin/reviews", f"Not declined: {message}")
+    return _back("/admin/reviews", f"Declined request {review_id}.")
+
+
+@router.get("/exceptions")
+async def exceptions(request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.REVIEWER)
+    found = await api.stored(runtime.exemptions.all, True, 200)
+    await api.record(runtime, admin, request, "exceptions.list")
+    return page(request, admin, "exceptions", exceptions=found, done=request.query_params.get("done"),
+                may_revoke=admin.role.may(Role.POLICY_ADMIN))
+
+
+@router.post("/exceptions/{exception_id}/revoke")
+async def revoke(exception_id: int, request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.POLICY_ADMIN)
+    await checked_form(request)
+    try:
+        await api.stored(runtime.exemptions.revoke, exception_id, admin.name)
+    except KeyError:
+        return _back("/admin/exceptions", f"No exception {exception_id}.")
+    await api.record(runtime, admin, request, "exception.revoke", target=str(exception_id))
+    return _back("/admin/exceptions", f"Exception {exception_id} revoked: it no longer applies.")
+
+
+@router.get("/actions")
+async def actions(request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.POLICY_ADMIN)
+    found = await api.stored(store_admin.actions, runtime.store, 200, None)
+    await api.record(runtime, admin, request, "actions.list")
+    return page(request, admin, "actions", actions=found)
