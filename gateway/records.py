@@ -170,10 +170,13 @@ class Exemption:
     action: Action
     expires: datetime
     note: str = ""
+    sha256: str | None = None  # a narrow exception: this one file only (a confirmed false positive)
 
     def applies_to(self, upload: Upload, host: str) -> bool:
         """Whether it is for this sender and this destination host (its expiry is the caller's to check)."""
         for_host = host == self.destination_host or host.endswith("." + self.destination_host)
+        if self.sha256 is not None and upload.sha256 != self.sha256:
+            return False
         if self.user is not None:
             return for_host and upload.user == self.user
         if self.group is not None:
@@ -328,6 +331,8 @@ class History:
     justification: Justification | None = None
     tickets: tuple[Ticket, ...] = ()
     client_ip: str | None = None
+    wrong_status: str | None = None  # IT's verdict on the "looks wrong" report: open | confirmed | rejected
+    wrong_answer: str | None = None  # and its words
 
 
 def _printable(text: str, limit: int) -> str:

@@ -40,7 +40,9 @@ def payload(event: str, stored: StoredDecision, public_url: str, extra: dict[str
                  "wrong_report": f"Decision looks wrong: {display_name(report.file)} to {host} "
                                  f"({report.decision_id})",
                  "review_declined": f"Review request declined: {extra.get('tool') or host} ({report.decision_id})",
-                 "review_approved": f"Review request approved: {host} ({report.decision_id})"}
+                 "review_approved": f"Review request approved: {host} ({report.decision_id})",
+                 "report_answered": f"'Looks wrong' report {extra.get('status')}: {display_name(report.file)} to "
+                                    f"{host} ({report.decision_id})"}
     return {
         "event": event,
         "reference": report.decision_id,

@@ -32,6 +32,7 @@ from gateway.store.models import (
     DecisionRow,
     ReviewRequestRow,
     RouteTakenRow,
+    WrongReportRow,
 )
 from gateway.store.store import DecisionStore
 
@@ -446,6 +447,8 @@ def dashboard(store: DecisionStore, days: int = 14) -> dict[str, Any]:
                                           ReviewRequestRow.answered >= since)).all()
         waiting = session.scalar(select(func.count()).select_from(ReviewRequestRow)
                                  .where(ReviewRequestRow.status == "open")) or 0
+        reports_waiting = session.scalar(select(func.count()).select_from(WrongReportRow)
+                                         .where(WrongReportRow.status == "open")) or 0
     hours = sorted((_aware(done) - _aware(asked)).total_seconds() / 3600 for asked, done in answered if done)
     return {
         "days": days,
@@ -458,6 +461,7 @@ def dashboard(store: DecisionStore, days: int = 14) -> dict[str, Any]:
         "reviews_answered": len(hours),
         "answer_hours_median": _quantile(hours, 0.5), "answer_hours_p90": _quantile(hours, 0.9),
         "reviews_open": waiting,
+        "reports_open": reports_waiting,
     }
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from gateway.errors import DetourError
 from gateway.records import Action, Exemption
-from gateway.store.models import DecisionRow, ExemptionRow, ReviewRequestRow
+from gateway.store.models import DecisionRow, ExemptionRow, ReviewRequestRow, WrongReportRow
 from gateway.store.store import DecisionStore
 
 log = logging.getLogger(__name__)
@@ -34,16 +34,36 @@ def _aware(moment: datetime) -> datetime:
 
 def _exemption(row: ExemptionRow) -> Exemption:
     return Exemption(row.id, row.destination_host, row.user, row.group, tuple(row.data_classes), Action(row.action),
-                     _aware(row.expires), row.note)
+                     _aware(row.expires), row.note, row.sha256)
 
 
 def listing(row: ExemptionRow) -> dict[str, Any]:
     return {"id": row.id, "destination_host": row.destination_host, "user": row.user, "group": row.group,
             "everyone": row.user is None and row.group is None, "data_classes": list(row.data_classes),
             "action": row.action, "expires": _aware(row.expires).isoformat(), "note": row.note,
+            "sha256": row.sha256,
             "created": _aware(row.created).isoformat(), "created_by": row.created_by, "review_id": row.review_id,
             "decision_id": row.decision_id,
             "revoked": _aware(row.revoked).isoformat() if row.revoked else None, "revoked_by": row.revoked_by}
+
+
+def wrong_listing(report: WrongReportRow, decision: DecisionRow) -> dict[str, Any]:
+    return {"id": report.id, "decision_id": report.decision_id, "status": report.status,
+            "time": _aware(report.created).isoformat(), "believed": report.believed,
+            "destination_host": decision.destination_host, "user": decision.user, "group": decision.group,
+            "decision": decision.decision, "rules": list(decision.rules), "file": decision.file_name,
+            "answered": _aware(report.answered).isoformat() if report.answered else None,
+            "answered_by": report.answered_by, "answer": report.answer, "exception": report.exemption_id}
+
+
+def wrong_reports(store: DecisionStore, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """"Looks wrong" reports, newest first, with the decision each is about."""
+    query = (select(WrongReportRow, DecisionRow).join(DecisionRow, DecisionRow.id == WrongReportRow.decision_id)
+             .order_by(WrongReportRow.id.desc()).limit(max(1, min(limit, 500))))
+    if status is not None:
+        query = query.where(WrongReportRow.status == status)
+    with store.session() as session:
+        return [wrong_listing(report, decision) for report, decision in session.execute(query)]
 
 
 class Exemptions:
@@ -107,6 +127,41 @@ class Exemptions:
             granted = listing(row)
         self._read_at = -REFRESH_SECONDS  # this replica applies it at once
         return granted
+
+    def answer_report(self, report_id: int, by: str, *, confirmed: bool, note: str,
+                      exempt_until: datetime | None = None) -> dict[str, Any]:
+        """IT's verdict on a "looks wrong" report: ``confirmed`` (a false positive) or not, with ``note`` (shown
+        to the person). A confirmed one may get a narrow exception: this file (its SHA-256) to this host, from
+        anyone, until ``exempt_until``, whatever it holds; the detectors stay as they are. Raises ``KeyError``
+        for an unknown report, ``DetourError`` for one answered already."""
+        note = " ".join(note.split())[:MAX_NOTE_CHARS]
+        now = datetime.now(UTC)
+        with self.store.session() as session, session.begin():
+            report = session.get(WrongReportRow, report_id)
+            if report is None:
+                raise KeyError(report_id)
+            if report.status != "open":
+                raise DetourError(f"report {report_id} was answered already ({report.status})")
+            decision = session.get(DecisionRow, report.decision_id)
+            assert decision is not None  # a foreign key
+            exemption = None
+            if confirmed and exempt_until is not None:
+                if not decision.destination_host:
+                    raise DetourError("the decision names no destination host to make an exception for")
+                exemption = ExemptionRow(created=now, created_by=by, destination_host=decision.destination_host,
+                                         user=None, group=None, data_classes=[], action=Action.ALLOW.value,
+                                         expires=exempt_until, note=note, sha256=decision.sha256,
+                                         decision_id=decision.id)
+                session.add(exemption)
+                session.flush()
+            report.status = "confirmed" if confirmed else "rejected"
+            report.answered, report.answered_by, report.answer = now, by, note or None
+            report.exemption_id = exemption.id if exemption is not None else None
+            answered = wrong_listing(report, decision)
+            answered["exception"] = listing(exemption) if exemption is not None else None
+        if exemption is not None:
+            self._read_at = -REFRESH_SECONDS
+        return answered
 
     def revoke(self, exemption_id: int, by: str) -> dict[str, Any]:
         """Stop an exception from applying (at once here, within ``REFRESH_SECONDS`` everywhere)."""

@@ -90,6 +90,12 @@ class WrongReportRow(Base):
     decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     believed: Mapped[str] = mapped_column(String(2000))
+    # IT's verdict (migration 0009): open | confirmed (a false positive) | rejected (the decision stands)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    answered: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_by: Mapped[str | None] = mapped_column(String(100))
+    answer: Mapped[str | None] = mapped_column(String(2000))
+    exemption_id: Mapped[int | None] = mapped_column()  # a narrow exception for this file, when IT made one
 
 
 class JustificationRow(Base):
@@ -192,6 +198,7 @@ class ExemptionRow(Base):
     action: Mapped[str] = mapped_column(String(8))  # allow | warn
     expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(String(1000), default="")
+    sha256: Mapped[str | None] = mapped_column(String(64))  # this file only (migration 0009)
     review_id: Mapped[int | None] = mapped_column()
     decision_id: Mapped[str | None] = mapped_column(String(32))  # the decision the request was about
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -145,8 +145,8 @@ class DecisionStore:
                                     .order_by(RouteTakenRow.id)).all()
             reviews = session.scalars(select(ReviewRequestRow).where(ReviewRequestRow.decision_id == decision_id)
                                       .order_by(ReviewRequestRow.id)).all()
-            wrong = session.scalars(select(WrongReportRow.id).where(WrongReportRow.decision_id == decision_id)
-                                    .limit(1)).first()
+            wrong = session.scalars(select(WrongReportRow).where(WrongReportRow.decision_id == decision_id)
+                                    .order_by(WrongReportRow.id.desc()).limit(1)).first()
             justification = session.scalars(select(JustificationRow)
                                             .where(JustificationRow.decision_id == decision_id)
                                             .order_by(JustificationRow.id.desc()).limit(1)).first()
@@ -162,6 +162,8 @@ class DecisionStore:
                               _aware(justification.expires)) if justification else None,
                 tuple(Ticket(t.id, t.event, t.status, t.remote_id, _aware(t.created)) for t in tickets),
                 row.client_ip,
+                wrong.status if wrong is not None else None,
+                wrong.answer if wrong is not None else None,
             )
             return StoredDecision(row.id, Report.model_validate(report), history)
 
@@ -190,7 +192,8 @@ class DecisionStore:
 
     def report_wrong(self, decision_id: str, believed: str) -> None:
         with self._sessions.begin() as session:
-            session.add(WrongReportRow(decision_id=decision_id, created=datetime.now(UTC), believed=believed))
+            session.add(WrongReportRow(decision_id=decision_id, created=datetime.now(UTC), believed=believed,
+                                       status="open"))
 
     def justify(self, decision_id: str, text: str, minutes: int) -> Justification:
         """Record a business justification for a warning; until it expires, the same file may go to

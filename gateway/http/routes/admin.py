@@ -314,6 +314,59 @@ async def grant(request: Request, runtime: Runtime, admin: Admin, review_id: int
     return granted
 
 
+class Verdict(BaseModel):
+    note: str = Field("", max_length=store_exemptions.MAX_NOTE_CHARS, description="Shown to the person")
+    exception_days: int | None = Field(None, ge=1, le=366, description=(
+        "Confirming only: let this very file (its SHA-256) go to this destination, from anyone, for so many days"))
+
+
+@router.get("/reports", summary='"Looks wrong" reports, newest first')
+async def reports(request: Request, runtime: RuntimeDep, admin: Reviewer,
+                  status: Literal["open", "confirmed", "rejected"] | None = Query(None),
+                  limit: int = Query(100, ge=1, le=MAX_PAGE)) -> dict[str, Any]:
+    found = await stored(store_exemptions.wrong_reports, runtime.store, status, limit)
+    await record(runtime, admin, request, "reports.list", detail={"status": status} if status else None)
+    return {"reports": found}
+
+
+@router.post("/reports/{report_id}/confirm", summary="Confirm a false positive (optionally: let this file go)")
+async def confirm(request: Request, runtime: RuntimeDep, admin: Reviewer, verdict: Verdict,
+                  report_id: int = Path(ge=1)) -> dict[str, Any]:
+    return await judge(request, runtime, admin, report_id, verdict, confirmed=True)
+
+
+@router.post("/reports/{report_id}/reject", summary="Not a false positive: the decision stands")
+async def reject(request: Request, runtime: RuntimeDep, admin: Reviewer, verdict: Verdict,
+                 report_id: int = Path(ge=1)) -> dict[str, Any]:
+    return await judge(request, runtime, admin, report_id, verdict, confirmed=False)
+
+
+async def judge(request: Request, runtime: Runtime, admin: Admin, report_id: int, verdict: Verdict, *,
+                confirmed: bool) -> dict[str, Any]:
+    """IT's verdict on a "looks wrong" report (the API and the console)."""
+    if not confirmed and verdict.exception_days is not None:
+        raise BadRequest("Only a confirmed false positive gets an exception.")
+    longest = runtime.policy.document.policy.max_exception_days
+    if verdict.exception_days is not None and verdict.exception_days > longest:
+        raise BadRequest(f"An exception lasts up to {longest} days (the policy's max_exception_days).")
+    until = datetime.now(UTC) + timedelta(days=verdict.exception_days) if verdict.exception_days else None
+    note = runtime.pipeline.masker.text(verdict.note)
+    try:
+        answered = await stored(runtime.exemptions.answer_report, report_id, admin.name, confirmed=confirmed,
+                                note=note, exempt_until=until)
+    except KeyError:
+        raise HTTPException(404, 'No "looks wrong" report with this id.') from None
+    except DetourError as problem:
+        raise HTTPException(409, str(problem)) from None
+    await record(runtime, admin, request, "report.confirm" if confirmed else "report.reject", target=str(report_id),
+                 detail={"decision_id": answered["decision_id"], "exception": answered["exception"] and
+                         answered["exception"]["id"]})
+    await notify(runtime, answered["decision_id"], "report_answered",
+                 {"report_id": report_id, "status": answered["status"], "answer": answered["answer"],
+                  "answered_by": admin.name})
+    return answered
+
+
 @router.get("/exceptions", summary="Exceptions: those in force, or all")
 async def exceptions(request: Request, runtime: RuntimeDep, admin: Reviewer,
                      ended: bool = Query(False, description="Also expired and revoked ones")) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from gateway.render.console import render_console
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import admin as store_admin
+from gateway.store import exemptions as store_exemptions
 from gateway.store.admin import Admin, DecisionFilter, Role
 
 log = logging.getLogger(__name__)
@@ -264,9 +265,27 @@ async def reviews(request: Request, runtime: RuntimeDep) -> Response:
     admin = needs(request, runtime, Role.REVIEWER)
     waiting = await api.stored(store_admin.reviews, runtime.store, "open", 200)
     answered = [r for r in await api.stored(store_admin.reviews, runtime.store, None, 50) if r["status"] != "open"]
+    reports = await api.stored(store_exemptions.wrong_reports, runtime.store, "open", 200)
     await api.record(runtime, admin, request, "reviews.list", detail={"status": "open"})
-    return page(request, admin, "reviews", waiting=waiting, answered=answered, done=request.query_params.get("done"),
-                longest=runtime.policy.document.policy.max_exception_days)
+    return page(request, admin, "reviews", waiting=waiting, answered=answered, reports=reports,
+                done=request.query_params.get("done"), longest=runtime.policy.document.policy.max_exception_days)
+
+
+@router.post("/reports/{report_id}/{verdict}")
+async def judge(report_id: int, verdict: str, request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.REVIEWER)
+    form = await checked_form(request)
+    if verdict not in ("confirm", "reject"):
+        raise HTTPException(404, "No such answer.")
+    try:
+        days = int(form.get("exception_days") or 0) or None if verdict == "confirm" else None
+        answered = await api.judge(request, runtime, admin, report_id,
+                                   api.Verdict(note=form.get("note", ""), exception_days=days),
+                                   confirmed=verdict == "confirm")
+    except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
+        message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
+        return _back("/admin/reviews", f"Not answered: {message}")
+    return _back("/admin/reviews", f"Report {report_id}: {answered['status']}.")
 
 
 @router.post("/reviews/{review_id}/approve")

@@ -326,3 +326,54 @@ def upload_decision(app: Any, site: str, user: str) -> str:
                          headers={"X-Detour-User": user})
     decision: str = answer.json()["decision"]
     return decision
+
+
+def test_a_false_positive_confirmed_lets_that_very_file_go(app: Any, runtime: Runtime, receiver: Origin) -> None:
+    """"Looks wrong" → IT confirms a false positive and lets this file go to this site for 30 days: the same
+    file passes (from anyone), a changed file is still decided by the detectors; the person sees the verdict."""
+    site = "https://share.partner.example/u"
+    decision_id = upload(app, CONTACTS, "test-accounts.csv", site, "eva", "qa")
+    assert runtime.recorder.flush(30)
+    runtime.store.report_wrong(decision_id, "test accounts, not customers")
+    reviewer = admin_client(app, Role.REVIEWER, "rolf")
+    [report] = [r for r in reviewer.get("/v1/admin/reports", params={"status": "open"}).json()["reports"]
+                if r["decision_id"] == decision_id]
+    assert report["believed"] == "test accounts, not customers" and report["user"] == "eva"
+    path = f"/v1/admin/reports/{report['id']}"
+    assert reviewer.post(f"{path}/reject", json={"note": "x", "exception_days": 3}).status_code == 400
+    answered = reviewer.post(f"{path}/confirm", json={"note": "Synthetic data: fine.", "exception_days": 30})
+    assert answered.status_code == 200, answered.text
+    verdict = answered.json()
+    assert verdict["status"] == "confirmed" and verdict["exception"]["sha256"] and verdict["answered_by"] == "rolf"
+    assert reviewer.post(f"{path}/reject", json={"note": "no"}).status_code == 409
+
+    assert upload_decision_of(app, CONTACTS, site, "someone-else") == "allow"  # this very file, from anyone
+    assert upload_decision_of(app, CONTACTS + b"\n", site, "someone-else") == "block"  # another file
+    for language, words in (("en", "IT agreed"), ("sv", "IT höll med"), ("nl", "IT is het met je eens")):
+        page = AppClient(app).get(f"/d/{decision_id}", params={"lang": language}).text
+        assert words in page and "Synthetic data: fine." in page
+    messages = [json.loads(r.body) for r in receiver.received if decision_id.encode() in r.body]
+    assert [m["status"] for m in messages if m["event"] == "report_answered"] == ["confirmed"]
+
+
+def test_a_report_rejected_leaves_the_decision_standing(app: Any, runtime: Runtime) -> None:
+    decision_id = upload(app, CONTACTS, "crm.csv", "https://wetransfer.com/u", "finn", "sales")
+    assert runtime.recorder.flush(30)
+    runtime.store.report_wrong(decision_id, "only colleagues")
+    reviewer = admin_client(app, Role.REVIEWER)
+    [report] = [r for r in reviewer.get("/v1/admin/reports", params={"status": "open"}).json()["reports"]
+                if r["decision_id"] == decision_id]
+    verdict = reviewer.post(f"/v1/admin/reports/{report['id']}/reject",
+                            json={"note": "These are customer addresses."}).json()
+    assert verdict["status"] == "rejected" and verdict["exception"] is None
+    assert "IT looked at it: the decision stands." in AppClient(app).get(f"/d/{decision_id}").text
+    assert reviewer.get("/v1/admin/dashboard").json()["reports_open"] >= 0
+    assert admin_client(app, Role.VIEWER).get("/v1/admin/reports").status_code == 403
+
+
+def upload_decision_of(app: Any, blob: bytes, site: str, user: str) -> str:
+    sender = AppClient.with_token(app, may_assert_user=True)
+    answer = sender.post("/v1/inspect", content=blob, params={"filename": "f.csv", "destination": site},
+                         headers={"X-Detour-User": user})
+    decision: str = answer.json()["decision"]
+    return decision

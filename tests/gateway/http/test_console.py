@@ -205,3 +205,20 @@ def test_a_policy_admin_revokes_an_exception_from_the_console(app: Any, issuer: 
         "/v1/inspect", content=CONTACTS, params={"filename": "leads.csv", "destination": SITE},
         headers={"X-Detour-User": "dan"}).json()
     assert again["decision"] == "block"
+
+
+def test_a_looks_wrong_report_is_answered_from_the_console(app: Any, issuer: str) -> None:
+    runtime: Runtime = app.state.runtime
+    decision_id, _ = blocked_with_review(app, "gus", "qa")
+    runtime.store.report_wrong(decision_id, "generated test data")
+
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, "rosa@corp.example", ["it-security"])
+        queue = await browser.get("/admin/reviews")
+        assert "generated test data" in queue.text
+        report_id = re.findall(r"/admin/reports/(\d+)/confirm", queue.text)[-1]
+        done = await browser.post(f"/admin/reports/{report_id}/reject",
+                                  data={"csrf": csrf(queue.text), "note": "Real customers."})
+        assert done.status_code == 303 and "rejected" in done.headers["location"]
+    browse(app, steps)
+    assert "IT looked at it: the decision stands." in AppClient(app).get(f"/d/{decision_id}").text
