@@ -18,7 +18,16 @@ from gateway.policy.loader import Policy
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import DecisionStore
-from tests.services import DetourService, Origin, require, start_detour, start_origin, start_postgres, start_squid
+from tests.services import (
+    DetourService,
+    Origin,
+    require,
+    start_detour,
+    start_oidc,
+    start_origin,
+    start_postgres,
+    start_squid,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"
@@ -130,9 +139,20 @@ def helpdesk() -> Iterator[Origin]:
         yield receiver
 
 
+OIDC_ROLES = "it-helpdesk=viewer,it-security=reviewer,it-admins=policy_admin"
+
+
 @pytest.fixture(scope="session")
-def detour_service(tmp_path_factory: pytest.TempPathFactory, helpdesk: Origin) -> Iterator[DetourService]:
-    """`detour serve` as a real process: the HTTP API and the ICAP server, with its helpdesk webhook.
+def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real OpenID Connect provider for the run (IT's sign-in to the console)."""
+    yield from start_oidc(tmp_path_factory.mktemp("oidc"))
+
+
+@pytest.fixture(scope="session")
+def detour_service(tmp_path_factory: pytest.TempPathFactory, helpdesk: Origin,
+                   oidc_issuer: str) -> Iterator[DetourService]:
+    """`detour serve` as a real process: the HTTP API and the ICAP server, with its helpdesk webhook and IT's
+    sign-in through the run's OpenID Connect provider (groups: OIDC_ROLES).
 
     Its policy is the bundled one with warnings for bank account numbers, except that loopback is
     not the internal network: the local origin server the proxy tests upload to stands for an
@@ -141,7 +161,9 @@ def detour_service(tmp_path_factory: pytest.TempPathFactory, helpdesk: Origin) -
     tmp = tmp_path_factory.mktemp("detour")
     policies = policies_with_warnings(tmp, loopback_is_external=True)
     yield from start_detour(tmp, {"DETOUR_POLICIES_DIR": str(policies),
-                                  "DETOUR_HELPDESK_WEBHOOK_URL": f"{helpdesk.url}/api/now/table/incident"})
+                                  "DETOUR_HELPDESK_WEBHOOK_URL": f"{helpdesk.url}/api/now/table/incident",
+                                  "DETOUR_OIDC_ISSUER": oidc_issuer, "DETOUR_OIDC_CLIENT_ID": "detour",
+                                  "DETOUR_OIDC_CLIENT_SECRET": "e2e-secret", "DETOUR_OIDC_ROLES": OIDC_ROLES})
 
 
 @pytest.fixture(scope="session")
