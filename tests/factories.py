@@ -79,6 +79,9 @@ class AppClient:
     def delete(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("DELETE", url, **kwargs)
 
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kwargs)
+
     def submit(self, decision_id: str, action: str, data: dict[str, str] | None = None,
                **kwargs: Any) -> httpx.Response:
         """Send one of a decision page's forms as a browser would: with the form token the page carries."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-VIEWS = ("dashboard", "decisions", "reviews", "exceptions", "actions", "message")
+VIEWS = ("dashboard", "decisions", "decision", "reviews", "exceptions", "actions", "message")
 
 
 @cache

@@ -163,6 +163,20 @@ class Exemptions:
             self._read_at = -REFRESH_SECONDS
         return answered
 
+    def extend(self, exemption_id: int, expires: datetime) -> dict[str, Any]:
+        """Give an exception in force a new end. Raises ``KeyError`` for an unknown one, ``DetourError`` for one
+        revoked or already ended (grant a new one instead)."""
+        with self.store.session() as session, session.begin():
+            row = session.get(ExemptionRow, exemption_id)
+            if row is None:
+                raise KeyError(exemption_id)
+            if row.revoked is not None or _aware(row.expires) <= datetime.now(UTC):
+                raise DetourError(f"exception {exemption_id} has ended; approve a new request instead")
+            row.expires = expires
+            extended = listing(row)
+        self._read_at = -REFRESH_SECONDS
+        return extended
+
     def revoke(self, exemption_id: int, by: str) -> dict[str, Any]:
         """Stop an exception from applying (at once here, within ``REFRESH_SECONDS`` everywhere)."""
         with self.store.session() as session, session.begin():

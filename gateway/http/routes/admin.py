@@ -284,16 +284,7 @@ async def grant(request: Request, runtime: Runtime, admin: Admin, review_id: int
     that does not hold, ``HTTPException`` 404 or 409."""
     if sum((answer.user is not None, answer.group is not None, answer.everyone)) != 1:
         raise BadRequest('Say who may: exactly one of "user", "group" or "everyone": true.')
-    if (answer.days is None) == (answer.until is None):
-        raise BadRequest('Say until when: "days" or "until" (one of them).')
-    now = datetime.now(UTC)
-    if answer.until is not None:
-        expires = (answer.until if answer.until.tzinfo else answer.until.replace(tzinfo=UTC)).astimezone(UTC)
-    else:
-        expires = now + timedelta(days=answer.days or 0)
-    longest = runtime.policy.document.policy.max_exception_days
-    if not now < expires <= now + timedelta(days=longest, minutes=1):
-        raise BadRequest(f"An exception lasts from now up to {longest} days (the policy's max_exception_days).")
+    expires = _ends(runtime, answer.days, answer.until)
     known = {d.id for d in runtime.policy.document.data_classes}
     unknown = sorted(set(answer.data_classes or ()) - known)
     if unknown:
@@ -373,6 +364,47 @@ async def exceptions(request: Request, runtime: RuntimeDep, admin: Reviewer,
     found = await stored(runtime.exemptions.all, ended)
     await record(runtime, admin, request, "exceptions.list")
     return {"exceptions": found}
+
+
+class Extend(BaseModel):
+    days: int | None = Field(None, ge=1, le=366, description="From now")
+    until: datetime | None = Field(None, description="ISO 8601; UTC unless it names its zone")
+
+
+@router.patch("/exceptions/{exception_id}", summary="Extend an exception in force (or shorten it)")
+async def extend(request: Request, runtime: RuntimeDep, admin: Reviewer, change: Extend,
+                 exception_id: int = Path(ge=1)) -> dict[str, Any]:
+    return await prolong(request, runtime, admin, exception_id, change)
+
+
+async def prolong(request: Request, runtime: Runtime, admin: Admin, exception_id: int,
+                  change: Extend) -> dict[str, Any]:
+    """A new end for an exception (the API and the console), within the policy's max_exception_days."""
+    expires = _ends(runtime, change.days, change.until)
+    try:
+        extended = await stored(runtime.exemptions.extend, exception_id, expires)
+    except KeyError:
+        raise HTTPException(404, "No exception with this id.") from None
+    except DetourError as problem:
+        raise HTTPException(409, str(problem)) from None
+    await record(runtime, admin, request, "exception.extend", target=str(exception_id),
+                 detail={"expires": extended["expires"]})
+    return extended
+
+
+def _ends(runtime: Runtime, days: int | None, until: datetime | None) -> datetime:
+    """When an exception ends: ``days`` from now or ``until`` (one of them), within max_exception_days."""
+    if (days is None) == (until is None):
+        raise BadRequest('Say until when: "days" or "until" (one of them).')
+    now = datetime.now(UTC)
+    if until is not None:
+        expires = (until if until.tzinfo else until.replace(tzinfo=UTC)).astimezone(UTC)
+    else:
+        expires = now + timedelta(days=days or 0)
+    longest = runtime.policy.document.policy.max_exception_days
+    if not now < expires <= now + timedelta(days=longest, minutes=1):
+        raise BadRequest(f"An exception lasts from now up to {longest} days (the policy's max_exception_days).")
+    return expires
 
 
 @router.delete("/exceptions/{exception_id}", summary="Revoke an exception: it stops applying at once")

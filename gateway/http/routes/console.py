@@ -15,6 +15,7 @@ import hmac
 import logging
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -236,7 +237,8 @@ async def decisions(request: Request, runtime: RuntimeDep) -> Response:
     return page(request, admin, "decisions", page=found, query=query, export=export)
 
 
-_FILTERS = ("since", "until", "action", "rule", "data_class", "user", "group", "destination")
+_FILTERS = ("since", "until", "action", "rule", "data_class", "user", "group", "destination", "category", "channel",
+            "exception", "justified")
 
 
 @router.get("/export")
@@ -255,9 +257,13 @@ def _filter(query: dict[str, str]) -> DecisionFilter:
     action = query.get("action")
     if action is not None and action not in ("allow", "warn", "block"):
         raise BadRequest("action is allow, warn or block")
+    yes_no = {"yes": True, "no": False, "": None}
+    if query.get("exception", "") not in yes_no or query.get("justified", "") not in yes_no:
+        raise BadRequest("exception and justified are yes or no")
     return DecisionFilter(api.moment(query.get("since") or "7d", "since"), api.moment(query.get("until"), "until"),
                           action, query.get("rule"), query.get("data_class"), query.get("user"), query.get("group"),
-                          query.get("destination"))
+                          query.get("destination"), query.get("category"), query.get("channel"),
+                          justified=yes_no[query.get("justified", "")], exemption=yes_no[query.get("exception", "")])
 
 
 @router.get("/reviews")
@@ -322,9 +328,36 @@ async def decline(review_id: int, request: Request, runtime: RuntimeDep) -> Resp
 async def exceptions(request: Request, runtime: RuntimeDep) -> Response:
     admin = needs(request, runtime, Role.REVIEWER)
     found = await api.stored(runtime.exemptions.all, True, 200)
+    now = datetime.now(UTC).isoformat()
+    for exception in found:
+        exception["ended"] = exception["expires"] <= now
     await api.record(runtime, admin, request, "exceptions.list")
     return page(request, admin, "exceptions", exceptions=found, done=request.query_params.get("done"),
-                may_revoke=admin.role.may(Role.POLICY_ADMIN))
+                may_revoke=admin.role.may(Role.POLICY_ADMIN),
+                longest=runtime.policy.document.policy.max_exception_days)
+
+
+@router.post("/exceptions/{exception_id}/extend")
+async def extend(exception_id: int, request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.REVIEWER)
+    form = await checked_form(request)
+    try:
+        extended = await api.prolong(request, runtime, admin, exception_id,
+                                     api.Extend(days=int(form.get("days") or 0) or None, until=None))
+    except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
+        message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
+        return _back("/admin/exceptions", f"Not extended: {message}")
+    return _back("/admin/exceptions", f"Exception {exception_id} now lasts until {extended['expires'][:10]}.")
+
+
+@router.get("/decisions/{decision_id}")
+async def decision(decision_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    admin = needs(request, runtime, Role.REVIEWER)
+    found = await api.stored(store_admin.detail, runtime.store, decision_id[:32])
+    if found is None:
+        raise HTTPException(404, "No decision with this reference.")
+    await api.record(runtime, admin, request, "decision.view", target=decision_id[:32])
+    return page(request, admin, "decision", decision=found)
 
 
 @router.post("/exceptions/{exception_id}/revoke")

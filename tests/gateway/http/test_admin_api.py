@@ -377,3 +377,23 @@ def upload_decision_of(app: Any, blob: bytes, site: str, user: str) -> str:
                          headers={"X-Detour-User": user})
     decision: str = answer.json()["decision"]
     return decision
+
+
+def test_an_exception_in_force_is_extended_within_the_policy_limit(app: Any, runtime: Runtime) -> None:
+    site = "https://drop.vendor.example/u"
+    decision_id = upload(app, CONTACTS, "leads.csv", site, "ola", "events")
+    assert runtime.recorder.flush(30)
+    runtime.store.request_review(decision_id, "Vendor drop", "for the fair", "soon")
+    reviewer = admin_client(app, Role.REVIEWER)
+    [review] = [r for r in reviewer.get("/v1/admin/reviews", params={"status": "open"}).json()["reviews"]
+                if r["decision_id"] == decision_id]
+    granted = reviewer.post(f"/v1/admin/reviews/{review['id']}/approve", json={"user": "ola", "days": 2}).json()
+    path = f"/v1/admin/exceptions/{granted['id']}"
+    longer = reviewer.patch(path, json={"days": 30})
+    assert longer.status_code == 200 and longer.json()["expires"] > granted["expires"]
+    assert reviewer.patch(path, json={"days": 91}).status_code == 400  # the policy's max_exception_days: 90
+    assert reviewer.patch(path, json={}).status_code == 400
+    assert admin_client(app, Role.VIEWER).patch(path, json={"days": 3}).status_code == 403
+    assert reviewer.patch("/v1/admin/exceptions/999999", json={"days": 3}).status_code == 404
+    admin_client(app, Role.POLICY_ADMIN).delete(path)
+    assert reviewer.patch(path, json={"days": 3}).status_code == 409  # revoked: grant a new one instead

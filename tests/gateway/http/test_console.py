@@ -222,3 +222,24 @@ def test_a_looks_wrong_report_is_answered_from_the_console(app: Any, issuer: str
         assert done.status_code == 303 and "rejected" in done.headers["location"]
     browse(app, steps)
     assert "IT looked at it: the decision stands." in AppClient(app).get(f"/d/{decision_id}").text
+
+
+def test_a_decision_in_detail_and_an_exception_extended_in_the_console(app: Any, issuer: str) -> None:
+    decision_id, review_id = blocked_with_review(app, "hal", "events")
+
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, "vera@corp.example", ["it-security"])
+        detail = await browser.get(f"/admin/decisions/{decision_id}")
+        assert detail.status_code == 200 and "block-contact-lists-external" in detail.text
+        assert "EMAIL_ADDRESS" in detail.text and "@" in detail.text and "hal" in detail.text
+        listed = await browser.get("/admin/decisions", params={"user": "hal", "exception": "no"})
+        assert f'href="/admin/decisions/{decision_id}"' in listed.text
+        assert (await browser.get("/admin/decisions", params={"exception": "maybe"})).status_code == 400
+        token = csrf((await browser.get("/admin/reviews")).text)
+        await browser.post(f"/admin/reviews/{review_id}/approve",
+                           data={"csrf": token, "who": "user", "user": "hal", "days": "2"})
+        listed = await browser.get("/admin/exceptions")
+        exception_id = re.findall(r"/admin/exceptions/(\d+)/extend", listed.text)[0]
+        done = await browser.post(f"/admin/exceptions/{exception_id}/extend", data={"csrf": token, "days": "20"})
+        assert done.status_code == 303 and "now+lasts+until" in done.headers["location"]
+    browse(app, steps)
