@@ -171,10 +171,11 @@ class Exemption:
     expires: datetime
     note: str = ""
     sha256: str | None = None  # a narrow exception: this one file only (a confirmed false positive)
+    subdomains: bool = False  # hosts under destination_host too (asked for explicitly)
 
     def applies_to(self, upload: Upload, host: str) -> bool:
         """Whether it is for this sender and this destination host (its expiry is the caller's to check)."""
-        for_host = host == self.destination_host or host.endswith("." + self.destination_host)
+        for_host = host == self.destination_host or (self.subdomains and host.endswith("." + self.destination_host))
         if self.sha256 is not None and upload.sha256 != self.sha256:
             return False
         if self.user is not None:

@@ -39,7 +39,8 @@ FIELDS_ONLY = ("/justify", "/review", "/wrong", "/ticket", "/justification")  # 
 
 
 def takes_fields_only(path: str) -> bool:
-    return path.startswith(ADMIN_PREFIX) or (path.startswith(("/d/", "/v1/decisions/")) and path.endswith(FIELDS_ONLY))
+    return path.startswith((ADMIN_PREFIX, "/admin/")) or (path.startswith(("/d/", "/v1/decisions/"))
+                                                         and path.endswith(FIELDS_ONLY))
 
 
 async def _deliver_due(webhook: HelpdeskWebhook) -> None:

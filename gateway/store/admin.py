@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,7 @@ from gateway.store.models import (
     AdminActionRow,
     AdminTokenRow,
     DecisionRow,
+    QueueCommentRow,
     ReviewRequestRow,
     RouteTakenRow,
     WrongReportRow,
@@ -139,6 +142,14 @@ def record_action(store: DecisionStore, admin: Admin, action: str, target: str |
     with store.session() as session, session.begin():
         session.add(AdminActionRow(created=datetime.now(UTC), actor=admin.name, role=admin.role.value,
                                    action=action, target=target, client_ip=client_ip, detail=detail))
+
+
+def signed_out_since(store: DecisionStore, name: str, since: float) -> bool:
+    """Whether ``name`` signed out of the console after ``since`` (a Unix time): their older sessions are over."""
+    with store.session() as session:
+        return session.scalar(select(AdminActionRow.id).where(
+            AdminActionRow.actor == name, AdminActionRow.action == "console.sign_out",
+            AdminActionRow.created > datetime.fromtimestamp(since, UTC)).limit(1)) is not None
 
 
 def actions(store: DecisionStore, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
@@ -359,8 +370,10 @@ def reviews(store: DecisionStore, status: str | None = None, limit: int = 100, b
     if decision_id is not None:
         query = query.where(ReviewRequestRow.decision_id == decision_id)
     with store.session() as session:
-        return [_review(r, host, user, group, action, rules) for r, host, user, group, action, rules
-                in session.execute(query)]
+        found = [_review(r, host, user, group, action, rules) for r, host, user, group, action, rules
+                 in session.execute(query)]
+        attach_comments(session, "review", found)
+        return found
 
 
 def _review(r: ReviewRequestRow, host: str, user: str | None, group: str | None, action: str,
@@ -369,7 +382,51 @@ def _review(r: ReviewRequestRow, host: str, user: str | None, group: str | None,
             "tool": r.tool, "why": r.why, "needed_by": r.needed_by, "destination_host": host, "user": user,
             "group": group, "decision": action, "rules": list(rules),
             "answered": _aware(r.answered).isoformat() if r.answered else None, "answered_by": r.answered_by,
-            "answer": r.answer}
+            "answer": r.answer, "assigned_to": r.assigned_to}
+
+
+MAX_COMMENT_CHARS = 2000
+
+
+def _queued(session: Session, kind: str, item_id: int) -> ReviewRequestRow | WrongReportRow | None:
+    if kind == "review":
+        return session.get(ReviewRequestRow, item_id)
+    return session.get(WrongReportRow, item_id)
+
+
+def attach_comments(session: Session, kind: str, entries: list[dict[str, Any]]) -> None:
+    """Each queue entry's comments (``comments``: oldest first)."""
+    by_id: dict[int, list[dict[str, Any]]] = {entry["id"]: [] for entry in entries}
+    if by_id:
+        for row in session.scalars(select(QueueCommentRow).where(QueueCommentRow.kind == kind,
+                                                                 QueueCommentRow.item_id.in_(list(by_id)))
+                                   .order_by(QueueCommentRow.id)):
+            by_id[row.item_id].append({"author": row.author, "time": _aware(row.created).isoformat(),
+                                       "text": row.text})
+    for entry in entries:
+        entry["comments"] = by_id[entry["id"]]
+
+
+def assign(store: DecisionStore, kind: str, item_id: int, to: str | None) -> None:
+    """Give a review request or report (``kind``) to a reviewer (None: to nobody). ``KeyError``: unknown."""
+    with store.session() as session, session.begin():
+        row = _queued(session, kind, item_id)
+        if row is None:
+            raise KeyError(item_id)
+        row.assigned_to = to
+
+
+def comment(store: DecisionStore, kind: str, item_id: int, author: str, text: str) -> dict[str, Any]:
+    """Add IT's comment to a review request or report (for IT only). ``KeyError``: unknown."""
+    text = " ".join(text.split())[:MAX_COMMENT_CHARS]
+    if not text:
+        raise DetourError("write something")
+    with store.session() as session, session.begin():
+        if _queued(session, kind, item_id) is None:
+            raise KeyError(item_id)
+        row = QueueCommentRow(kind=kind, item_id=item_id, created=datetime.now(UTC), author=author, text=text)
+        session.add(row)
+        return {"author": author, "time": row.created.isoformat(), "text": text}
 
 
 class ReviewNotOpen(DetourError):
@@ -383,12 +440,17 @@ def decline(store: DecisionStore, review_id: int, admin: Admin, reason: str) -> 
     if not reason or len(reason) > MAX_REASON_CHARS:
         raise DetourError(f"give a reason of 1 to {MAX_REASON_CHARS} characters: the employee reads it")
     with store.session() as session, session.begin():
+        # the answer claims the request: of two answers at once, one finds it no longer open
+        claimed = session.execute(update(ReviewRequestRow)
+                                  .where(ReviewRequestRow.id == review_id, ReviewRequestRow.status == "open")
+                                  .values(status="declined", answered=datetime.now(UTC), answered_by=admin.name,
+                                          answer=reason))
         row = session.get(ReviewRequestRow, review_id)
         if row is None:
             raise KeyError(review_id)
-        if row.status != "open":
+        if getattr(claimed, "rowcount", 0) != 1:
             raise ReviewNotOpen(f"review request {review_id} was {row.status} already")
-        row.status, row.answered, row.answered_by, row.answer = "declined", datetime.now(UTC), admin.name, reason
+        session.refresh(row)
         decision = session.get(DecisionRow, row.decision_id)
         assert decision is not None  # a foreign key
         return _review(row, decision.destination_host, decision.user, decision.group, decision.decision,
@@ -401,10 +463,26 @@ def _aware(moment: datetime) -> datetime:
 
 # --- the dashboard ----------------------------------------------------------------------------------------------
 
-DASHBOARD_ROWS = 100_000  # decisions read for the dashboard's tallies, at most (the newest)
+DASHBOARD_ROWS = 50_000  # decisions read for the dashboard's tallies, at most (the newest)
+DASHBOARD_SECONDS = 60.0  # the figures are worked out at most this often per period (many people, one query)
+_figures: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
+_figures_lock = threading.Lock()
 
 
 def dashboard(store: DecisionStore, days: int = 14) -> dict[str, Any]:
+    """``figures``, worked out at most once a minute per store and period (a dashboard many people open, or one
+    reloaded, costs one query)."""
+    key = (id(store), days)
+    with _figures_lock:
+        cached = _figures.get(key)
+        if cached is not None and time.monotonic() - cached[0] < DASHBOARD_SECONDS:
+            return cached[1]
+        found = figures(store, days)
+        _figures[key] = (time.monotonic(), found)
+        return found
+
+
+def figures(store: DecisionStore, days: int = 14) -> dict[str, Any]:
     """The console's figures for the last ``days``: stops per day and action; the top rules, destinations and
     data classes; per route, how often it was offered and opened (did staff take the detour?); how fast review
     requests were answered; what waits; exceptions about to expire."""

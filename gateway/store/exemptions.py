@@ -15,10 +15,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.errors import DetourError
 from gateway.records import Action, Exemption
+from gateway.store.admin import attach_comments
 from gateway.store.models import DecisionRow, ExemptionRow, ReviewRequestRow, WrongReportRow
 from gateway.store.store import DecisionStore
 
@@ -28,20 +29,27 @@ REFRESH_SECONDS = 5.0
 MAX_NOTE_CHARS = 1000
 
 
+def _exemptible(host: str) -> None:
+    """Raise ``DetourError`` for a destination no exception may name: none, or Detour's stand-in for an
+    upload that named none (every such upload would get it)."""
+    if not host or host.endswith(".invalid"):
+        raise DetourError("the decision names no real destination host to make an exception for")
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _exemption(row: ExemptionRow) -> Exemption:
     return Exemption(row.id, row.destination_host, row.user, row.group, tuple(row.data_classes), Action(row.action),
-                     _aware(row.expires), row.note, row.sha256)
+                     _aware(row.expires), row.note, row.sha256, bool(row.subdomains))
 
 
 def listing(row: ExemptionRow) -> dict[str, Any]:
     return {"id": row.id, "destination_host": row.destination_host, "user": row.user, "group": row.group,
             "everyone": row.user is None and row.group is None, "data_classes": list(row.data_classes),
             "action": row.action, "expires": _aware(row.expires).isoformat(), "note": row.note,
-            "sha256": row.sha256,
+            "sha256": row.sha256, "subdomains": bool(row.subdomains),
             "created": _aware(row.created).isoformat(), "created_by": row.created_by, "review_id": row.review_id,
             "decision_id": row.decision_id,
             "revoked": _aware(row.revoked).isoformat() if row.revoked else None, "revoked_by": row.revoked_by}
@@ -53,7 +61,8 @@ def wrong_listing(report: WrongReportRow, decision: DecisionRow) -> dict[str, An
             "destination_host": decision.destination_host, "user": decision.user, "group": decision.group,
             "decision": decision.decision, "rules": list(decision.rules), "file": decision.file_name,
             "answered": _aware(report.answered).isoformat() if report.answered else None,
-            "answered_by": report.answered_by, "answer": report.answer, "exception": report.exemption_id}
+            "answered_by": report.answered_by, "answer": report.answer, "exception": report.exemption_id,
+            "assigned_to": report.assigned_to}
 
 
 def wrong_reports(store: DecisionStore, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -63,7 +72,9 @@ def wrong_reports(store: DecisionStore, status: str | None = None, limit: int = 
     if status is not None:
         query = query.where(WrongReportRow.status == status)
     with store.session() as session:
-        return [wrong_listing(report, decision) for report, decision in session.execute(query)]
+        found = [wrong_listing(report, decision) for report, decision in session.execute(query)]
+        attach_comments(session, "report", found)
+        return found
 
 
 class Exemptions:
@@ -95,7 +106,7 @@ class Exemptions:
 
     def approve(self, review_id: int, by: str, *, user: str | None, group: str | None, expires: datetime,
                 action: Action = Action.ALLOW, data_classes: list[str] | None = None, note: str = "",
-                ) -> dict[str, Any]:
+                subdomains: bool = False) -> dict[str, Any]:
         """Approve an open review request: an exception for its destination host, for ``user``, ``group`` or
         everyone (both None), for ``data_classes`` (None: those that stopped the upload; []: any), until
         ``expires``. Raises ``KeyError`` for an unknown request, ``DetourError`` for one answered already."""
@@ -107,23 +118,29 @@ class Exemptions:
             review = session.get(ReviewRequestRow, review_id)
             if review is None:
                 raise KeyError(review_id)
-            if review.status != "open":
-                raise DetourError(f"review request {review_id} was {review.status} already")
             decision = session.get(DecisionRow, review.decision_id)
             assert decision is not None  # a foreign key
-            if not decision.destination_host:
-                raise DetourError("the decision names no destination host to make an exception for")
+            _exemptible(decision.destination_host)
             if data_classes is None:
                 reasons = (decision.outcome or {}).get("reasons", [])
                 data_classes = list(dict.fromkeys(c for r in reasons if r.get("action") != "allow"
                                                   for c in r.get("data_classes", [])))
+                if not data_classes:  # never "any" by default
+                    raise DetourError("no data class stopped this upload (it may have been decided because it "
+                                      "could not be checked): name the data classes the exception covers")
+            # the answer claims the request: of two answers at once, one finds it no longer open
+            claimed = session.execute(update(ReviewRequestRow)
+                                      .where(ReviewRequestRow.id == review_id, ReviewRequestRow.status == "open")
+                                      .values(status="approved", answered=now, answered_by=by, answer=note or None))
+            if getattr(claimed, "rowcount", 0) != 1:
+                raise DetourError(f"review request {review_id} was answered already")
             row = ExemptionRow(created=now, created_by=by, destination_host=decision.destination_host, user=user,
                                group=group, data_classes=data_classes, action=action.value, expires=expires,
-                               note=note, review_id=review_id, decision_id=decision.id)
+                               note=note, review_id=review_id, decision_id=decision.id, subdomains=subdomains)
             session.add(row)
             session.flush()
-            review.status, review.answered, review.answered_by = "approved", now, by
-            review.answer, review.exemption_id = note or None, row.id
+            session.execute(update(ReviewRequestRow).where(ReviewRequestRow.id == review_id)
+                            .values(exemption_id=row.id))
             granted = listing(row)
         self._read_at = -REFRESH_SECONDS  # this replica applies it at once
         return granted
@@ -140,22 +157,25 @@ class Exemptions:
             report = session.get(WrongReportRow, report_id)
             if report is None:
                 raise KeyError(report_id)
-            if report.status != "open":
-                raise DetourError(f"report {report_id} was answered already ({report.status})")
             decision = session.get(DecisionRow, report.decision_id)
             assert decision is not None  # a foreign key
+            if confirmed and exempt_until is not None:
+                _exemptible(decision.destination_host)
+            claimed = session.execute(update(WrongReportRow)
+                                      .where(WrongReportRow.id == report_id, WrongReportRow.status == "open")
+                                      .values(status="confirmed" if confirmed else "rejected", answered=now,
+                                              answered_by=by, answer=note or None))
+            if getattr(claimed, "rowcount", 0) != 1:
+                raise DetourError(f"report {report_id} was answered already")
+            session.refresh(report)
             exemption = None
             if confirmed and exempt_until is not None:
-                if not decision.destination_host:
-                    raise DetourError("the decision names no destination host to make an exception for")
                 exemption = ExemptionRow(created=now, created_by=by, destination_host=decision.destination_host,
                                          user=None, group=None, data_classes=[], action=Action.ALLOW.value,
                                          expires=exempt_until, note=note, sha256=decision.sha256,
                                          decision_id=decision.id)
                 session.add(exemption)
                 session.flush()
-            report.status = "confirmed" if confirmed else "rejected"
-            report.answered, report.answered_by, report.answer = now, by, note or None
             report.exemption_id = exemption.id if exemption is not None else None
             answered = wrong_listing(report, decision)
             answered["exception"] = listing(exemption) if exemption is not None else None

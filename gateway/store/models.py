@@ -78,6 +78,7 @@ class ReviewRequestRow(Base):
     answered_by: Mapped[str | None] = mapped_column(String(100))
     answer: Mapped[str | None] = mapped_column(String(2000))
     exemption_id: Mapped[int | None] = mapped_column()  # the exception an approval granted (migration 0008)
+    assigned_to: Mapped[str | None] = mapped_column(String(100))  # the reviewer who takes it (migration 0010)
 
 
 class WrongReportRow(Base):
@@ -96,6 +97,7 @@ class WrongReportRow(Base):
     answered_by: Mapped[str | None] = mapped_column(String(100))
     answer: Mapped[str | None] = mapped_column(String(2000))
     exemption_id: Mapped[int | None] = mapped_column()  # a narrow exception for this file, when IT made one
+    assigned_to: Mapped[str | None] = mapped_column(String(100))  # the reviewer who takes it (migration 0010)
 
 
 class JustificationRow(Base):
@@ -199,7 +201,22 @@ class ExemptionRow(Base):
     expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     note: Mapped[str] = mapped_column(String(1000), default="")
     sha256: Mapped[str | None] = mapped_column(String(64))  # this file only (migration 0009)
+    subdomains: Mapped[bool] = mapped_column(default=False)  # hosts under destination_host too (migration 0010)
     review_id: Mapped[int | None] = mapped_column()
     decision_id: Mapped[str | None] = mapped_column(String(32))  # the decision the request was about
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class QueueCommentRow(Base):
+    """IT's comment on a review request or a "looks wrong" report: for IT only, never shown to staff."""
+
+    __tablename__ = "queue_comments"
+    __table_args__ = (Index("ix_queue_comments_item", "kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # review | report
+    item_id: Mapped[int] = mapped_column()
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(String(2000))

@@ -38,6 +38,7 @@ from gateway.store.admin import MAX_PAGE, REVIEW_STATES, Admin, DecisionFilter, 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 T = TypeVar("T")
+MAX_ID = 2**31 - 1  # the store's integer ids (PostgreSQL INTEGER): a larger one is no id
 
 _RELATIVE = re.compile(r"^(\d{1,4})([dhm])$")
 CSV_COLUMNS = ("decision_id", "time", "action", "rules", "data_classes", "destination_host", "destination_category",
@@ -94,10 +95,10 @@ def moment(value: str | None, name: str) -> datetime | None:
                                              "m": timedelta(minutes=1)}[unit]
     try:
         when = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadRequest(f"{name} must be an ISO 8601 date or time (2026-11-30, 2026-11-30T08:00:00Z) or a time "
                          "ago (30d, 12h, 15m)") from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def decision_filter(
@@ -141,7 +142,8 @@ async def record(runtime: Runtime, admin: Admin, request: Request, action: str, 
 
 
 class DecisionPage(BaseModel):
-    decisions: list[dict[str, Any]] = Field(description="Newest first; masked findings only for reviewers and up")
+    decisions: list[dict[str, Any]] = Field(description="Newest first, with masked findings (reviewers and up; "
+                                                        "a viewer gets the counts only)")
     next: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
     total: int | None = Field(description="How many decisions the filter selects")
     counts: dict[str, int] = Field(description="How many of them per action")
@@ -157,16 +159,17 @@ async def decisions(request: Request, runtime: RuntimeDep, admin: Viewer, where:
                     limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = Query(None, max_length=80),
                     ) -> DecisionPage:
     try:
-        page = await stored(store_admin.explore, runtime.store, where,
-                                       evidence=admin.role.may(Role.REVIEWER), limit=limit, cursor=cursor)
+        page = await stored(store_admin.explore, runtime.store, where, evidence=True, limit=limit, cursor=cursor)
     except DetourError as problem:
         raise BadRequest(str(problem)) from None
     await record(runtime, admin, request, "decisions.list", detail=_shown(where))
+    if not admin.role.may(Role.REVIEWER):  # counts only: a decision's reference opens its page, evidence and all
+        return DecisionPage(decisions=[], next=None, total=page.total, counts=page.counts)
     return DecisionPage(decisions=page.decisions, next=page.next, total=page.total, counts=page.counts)
 
 
 @router.get("/decisions/export", summary="Every decision the filter selects, as CSV or JSON Lines (streamed)")
-async def export(request: Request, runtime: RuntimeDep, admin: Viewer, where: Filter,
+async def export(request: Request, runtime: RuntimeDep, admin: Reviewer, where: Filter,
                  format: Literal["csv", "jsonl"] = Query("jsonl")) -> StreamingResponse:
     return await exported(request, runtime, admin, where, format)
 
@@ -206,7 +209,8 @@ def _csv(entries: Iterator[dict[str, Any]], evidence: bool) -> Iterator[str]:
 def _cell(value: Any) -> str:
     """A CSV cell that a spreadsheet shows as text: never a formula (=, +, -, @ first)."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    first = text.lstrip()[:1]
+    return "'" + text if text[:1] in ("\t", "\r") or first in ("=", "+", "-", "@", "＝", "＋", "－", "＠") else text
 
 
 @router.get("/decisions/{decision_id}", summary="One decision in detail: what was found (masked), routes, "
@@ -229,7 +233,7 @@ class Decline(BaseModel):
 async def reviews(request: Request, runtime: RuntimeDep, admin: Reviewer,
                   status: Literal["open", "approved", "declined"] | None = Query(None),
                   limit: int = Query(100, ge=1, le=MAX_PAGE),
-                  before: int | None = Query(None, ge=1, description="A review id: the page after it")
+                  before: int | None = Query(None, ge=1, le=MAX_ID, description="A review id: the page after it")
                   ) -> dict[str, Any]:
     found = await stored(store_admin.reviews, runtime.store, status, limit, before)
     await record(runtime, admin, request, "reviews.list", detail={"status": status} if status else None)
@@ -238,7 +242,7 @@ async def reviews(request: Request, runtime: RuntimeDep, admin: Reviewer,
 
 @router.post("/reviews/{review_id}/decline", summary="Decline a review request, with a reason")
 async def decline(request: Request, runtime: RuntimeDep, admin: Reviewer, answer: Decline,
-                  review_id: int = Path(ge=1)) -> dict[str, Any]:
+                  review_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
     return await refuse(request, runtime, admin, review_id, answer)
 
 
@@ -247,10 +251,12 @@ async def refuse(request: Request, runtime: Runtime, admin: Admin, review_id: in
     reason = runtime.pipeline.masker.text(answer.reason)  # what IT types is shown to staff: never a raw value
     try:
         review = await stored(store_admin.decline, runtime.store, review_id, admin, reason)
-    except KeyError:
-        raise HTTPException(404, "No review request with this id.") from None
     except store_admin.ReviewNotOpen as problem:
         raise HTTPException(409, str(problem)) from None
+    except DetourError as problem:
+        raise BadRequest(str(problem)) from None
+    except KeyError:
+        raise HTTPException(404, "No review request with this id.") from None
     await record(runtime, admin, request, "review.decline", target=str(review_id),
                   detail={"decision_id": review["decision_id"]})
     await notify(runtime, review["decision_id"], "review_declined",
@@ -271,11 +277,13 @@ class Approve(BaseModel):
     data_classes: list[str] | None = Field(None, max_length=50, description=(
         "The data classes it covers; leave out: those that stopped the upload; []: any"))
     note: str = Field("", max_length=store_exemptions.MAX_NOTE_CHARS, description="Shown to the person")
+    subdomains: bool = Field(False, description="Hosts under the destination's host too (files.example.com for "
+                                                "example.com); off: that host only")
 
 
 @router.post("/reviews/{review_id}/approve", summary="Approve a review request: an exception that expires")
 async def approve(request: Request, runtime: RuntimeDep, admin: Reviewer, answer: Approve,
-                  review_id: int = Path(ge=1)) -> dict[str, Any]:
+                  review_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
     return await grant(request, runtime, admin, review_id, answer)
 
 
@@ -293,7 +301,7 @@ async def grant(request: Request, runtime: Runtime, admin: Admin, review_id: int
     try:
         granted = await stored(runtime.exemptions.approve, review_id, admin.name, user=answer.user,
                                 group=answer.group, expires=expires, action=Action(answer.action),
-                                data_classes=answer.data_classes, note=note)
+                                data_classes=answer.data_classes, note=note, subdomains=answer.subdomains)
     except KeyError:
         raise HTTPException(404, "No review request with this id.") from None
     except DetourError as problem:
@@ -322,13 +330,13 @@ async def reports(request: Request, runtime: RuntimeDep, admin: Reviewer,
 
 @router.post("/reports/{report_id}/confirm", summary="Confirm a false positive (optionally: let this file go)")
 async def confirm(request: Request, runtime: RuntimeDep, admin: Reviewer, verdict: Verdict,
-                  report_id: int = Path(ge=1)) -> dict[str, Any]:
+                  report_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
     return await judge(request, runtime, admin, report_id, verdict, confirmed=True)
 
 
 @router.post("/reports/{report_id}/reject", summary="Not a false positive: the decision stands")
 async def reject(request: Request, runtime: RuntimeDep, admin: Reviewer, verdict: Verdict,
-                 report_id: int = Path(ge=1)) -> dict[str, Any]:
+                 report_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
     return await judge(request, runtime, admin, report_id, verdict, confirmed=False)
 
 
@@ -358,6 +366,52 @@ async def judge(request: Request, runtime: Runtime, admin: Admin, report_id: int
     return answered
 
 
+class Assign(BaseModel):
+    to: str | None = Field(None, max_length=100, description="The reviewer who takes it; leave out: yourself; "
+                                                            "empty string: nobody")
+
+
+class Comment(BaseModel):
+    text: str = Field(min_length=1, max_length=store_admin.MAX_COMMENT_CHARS, description="For IT only")
+
+
+@router.post("/{queue}/{item_id}/assign", summary="Give a review request or report to a reviewer")
+async def assign(request: Request, runtime: RuntimeDep, admin: Reviewer, change: Assign,
+                 queue: Literal["reviews", "reports"], item_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
+    return await take(request, runtime, admin, queue, item_id, admin.name if change.to is None else change.to)
+
+
+async def take(request: Request, runtime: Runtime, admin: Admin, queue: str, item_id: int,
+               to: str) -> dict[str, Any]:
+    kind = "review" if queue == "reviews" else "report"
+    try:
+        await stored(store_admin.assign, runtime.store, kind, item_id, to.strip() or None)
+    except KeyError:
+        raise HTTPException(404, f"No {kind} with this id.") from None
+    await record(runtime, admin, request, f"{kind}.assign", target=str(item_id), detail={"to": to.strip() or None})
+    return {"id": item_id, "assigned_to": to.strip() or None}
+
+
+@router.post("/{queue}/{item_id}/comments", summary="Comment on a review request or report (IT only)")
+async def add_comment(request: Request, runtime: RuntimeDep, admin: Reviewer, note: Comment,
+                      queue: Literal["reviews", "reports"], item_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
+    return await remark(request, runtime, admin, queue, item_id, note.text)
+
+
+async def remark(request: Request, runtime: Runtime, admin: Admin, queue: str, item_id: int,
+                 text: str) -> dict[str, Any]:
+    kind = "review" if queue == "reviews" else "report"
+    try:
+        added = await stored(store_admin.comment, runtime.store, kind, item_id, admin.name,
+                             runtime.pipeline.masker.text(text))
+    except KeyError:
+        raise HTTPException(404, f"No {kind} with this id.") from None
+    except DetourError as problem:
+        raise BadRequest(str(problem)) from None
+    await record(runtime, admin, request, f"{kind}.comment", target=str(item_id))
+    return added
+
+
 @router.get("/exceptions", summary="Exceptions: those in force, or all")
 async def exceptions(request: Request, runtime: RuntimeDep, admin: Reviewer,
                      ended: bool = Query(False, description="Also expired and revoked ones")) -> dict[str, Any]:
@@ -373,7 +427,7 @@ class Extend(BaseModel):
 
 @router.patch("/exceptions/{exception_id}", summary="Extend an exception in force (or shorten it)")
 async def extend(request: Request, runtime: RuntimeDep, admin: Reviewer, change: Extend,
-                 exception_id: int = Path(ge=1)) -> dict[str, Any]:
+                 exception_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
     return await prolong(request, runtime, admin, exception_id, change)
 
 
@@ -397,10 +451,11 @@ def _ends(runtime: Runtime, days: int | None, until: datetime | None) -> datetim
     if (days is None) == (until is None):
         raise BadRequest('Say until when: "days" or "until" (one of them).')
     now = datetime.now(UTC)
-    if until is not None:
-        expires = (until if until.tzinfo else until.replace(tzinfo=UTC)).astimezone(UTC)
-    else:
-        expires = now + timedelta(days=days or 0)
+    try:
+        expires = ((until if until.tzinfo else until.replace(tzinfo=UTC)).astimezone(UTC) if until is not None
+                   else now + timedelta(days=days or 0))
+    except OverflowError:
+        raise BadRequest('"until" is out of range') from None
     longest = runtime.policy.document.policy.max_exception_days
     if not now < expires <= now + timedelta(days=longest, minutes=1):
         raise BadRequest(f"An exception lasts from now up to {longest} days (the policy's max_exception_days).")
@@ -409,7 +464,7 @@ def _ends(runtime: Runtime, days: int | None, until: datetime | None) -> datetim
 
 @router.delete("/exceptions/{exception_id}", summary="Revoke an exception: it stops applying at once")
 async def revoke(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
-                 exception_id: int = Path(ge=1)) -> dict[str, Any]:
+                 exception_id: int = Path(ge=1, le=MAX_ID)) -> dict[str, Any]:
     try:
         revoked = await stored(runtime.exemptions.revoke, exception_id, admin.name)
     except KeyError:
@@ -426,10 +481,12 @@ async def dashboard(request: Request, runtime: RuntimeDep, admin: Viewer,
 
 
 async def figures(request: Request, runtime: Runtime, admin: Admin, days: int) -> dict[str, Any]:
-    found = await stored(store_admin.dashboard, runtime.store, days)
+    found = dict(await stored(store_admin.dashboard, runtime.store, days))
     soon = datetime.now(UTC) + timedelta(days=7)
-    found["exceptions_expiring"] = [e for e in await stored(runtime.exemptions.all)
-                                    if datetime.fromisoformat(e["expires"]) <= soon]
+    ending = [e for e in await stored(runtime.exemptions.all) if datetime.fromisoformat(e["expires"]) <= soon]
+    if not admin.role.may(Role.REVIEWER):  # a viewer: where and when only, not for whom or why
+        ending = [{"id": e["id"], "destination_host": e["destination_host"], "expires": e["expires"]} for e in ending]
+    found["exceptions_expiring"] = ending
     await record(runtime, admin, request, "dashboard.view")
     return found
 
@@ -437,7 +494,7 @@ async def figures(request: Request, runtime: Runtime, admin: Admin, days: int) -
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")
 async def actions(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
                   limit: int = Query(100, ge=1, le=MAX_PAGE),
-                  before: int | None = Query(None, ge=1, description="An action id: the page after it"),
+                  before: int | None = Query(None, ge=1, le=MAX_ID, description="An action id: the page after it"),
                   ) -> dict[str, Any]:
     found = await stored(store_admin.actions, runtime.store, limit, before)
     await record(runtime, admin, request, "actions.list")

@@ -16,11 +16,11 @@ import logging
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from authlib.integrations.starlette_client import OAuth, OAuthError
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -37,6 +37,7 @@ from gateway.store.admin import Admin, DecisionFilter, Role
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
+ItemId = Annotated[int, Path(ge=1, le=api.MAX_ID)]
 SESSION_COOKIE = "detour_console"
 ABSOLUTE_SECONDS = 12 * 3600
 PROVIDER = "detour"
@@ -102,8 +103,12 @@ def signed_in(request: Request, runtime: Runtime) -> Admin | None:
     return Admin(str(person["name"]), Role(person["role"]))
 
 
-def needs(request: Request, runtime: Runtime, role: Role) -> Admin:
+async def needs(request: Request, runtime: Runtime, role: Role) -> Admin:
     admin = signed_in(request, runtime)
+    if admin is not None and await api.stored(store_admin.signed_out_since, runtime.store, admin.name,
+                                              float(request.session["person"]["since"])):
+        request.session.clear()  # signed out (on any device) since this session began: a copied cookie is dead
+        admin = None
     if admin is None:
         raise SignInFirst
     if not admin.role.may(role):
@@ -138,8 +143,21 @@ def page(request: Request, admin: Admin | None, view: str, status: int = 200, **
                                    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"})
 
 
-def _back(path: str, message: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode({'done': message})}", status_code=303)
+def _back(path: str, message: str, runtime: Runtime) -> RedirectResponse:
+    """Back to a page with what happened: the message is signed, so a link can't put words in the console."""
+    return RedirectResponse(f"{path}?{urlencode({'done': message, 'sig': _signature(runtime, message)})}",
+                            status_code=303)
+
+
+def _signature(runtime: Runtime, message: str) -> str:
+    key = runtime.form_tokens.derived("console message").encode()
+    return hmac.new(key, message.encode(), "sha256").hexdigest()[:32]
+
+
+def done(request: Request, runtime: Runtime) -> str | None:
+    """The signed message of ``_back``, if the link carries one."""
+    message, signature = request.query_params.get("done", ""), request.query_params.get("sig", "")
+    return message if message and hmac.compare_digest(signature, _signature(runtime, message)) else None
 
 
 # --- sign-in ----------------------------------------------------------------------------------------------
@@ -177,16 +195,19 @@ async def callback(request: Request, runtime: RuntimeDep) -> Response:
     client = oauth.create_client(PROVIDER)
     try:
         token = await client.authorize_access_token(request)
-        claims = dict(token.get("userinfo") or {})
+        claims = dict(token.get("userinfo") or {})  # the ID token's, verified
         try:
-            claims.update(await client.userinfo(token=token))
+            extra = dict(await client.userinfo(token=token))
+            if extra.get("sub") == claims.get("sub"):  # OpenID Connect Core 5.3.2: else it is not this person's
+                claims = {**extra, **claims}  # the ID token's own claims win
         except Exception:  # the ID token's claims are enough when the provider has no userinfo endpoint
             log.info("console sign-in: no userinfo from the provider; the ID token's claims are used")
     except (OAuthError, ValidationError, ValueError, KeyError) as problem:
         log.warning("console sign-in failed: %s", type(problem).__name__)
         return page(request, None, "message", 400, title="Sign-in failed",
                     text="The sign-in did not complete (it may have expired). Start again.", link="/admin/login")
-    name = str(claims.get("email") or claims.get("preferred_username") or claims.get("sub") or "")[:100]
+    email = claims.get("email") if claims.get("email_verified") is not False else None
+    name = str(email or claims.get("preferred_username") or claims.get("sub") or "")[:100]
     role = role_of(claims.get(runtime.settings.oidc_groups_claim), request.app.state.roles)
     if not name or role is None:
         return page(request, None, "message", 403, title="No access to the console",
@@ -216,19 +237,21 @@ async def logout(request: Request, runtime: RuntimeDep) -> Response:
 
 @router.get("")
 async def home(request: Request, runtime: RuntimeDep, days: int = 14) -> Response:
-    admin = needs(request, runtime, Role.VIEWER)
+    admin = await needs(request, runtime, Role.VIEWER)
     figures = await api.figures(request, runtime, admin, max(1, min(days, 90)))
     return page(request, admin, "dashboard", figures=figures)
 
 
 @router.get("/decisions")
 async def decisions(request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.VIEWER)
+    admin = await needs(request, runtime, Role.VIEWER)
     query = {k: v for k, v in request.query_params.items() if v and k in _FILTERS}
     try:
         where = _filter(query)
-        found = await api.stored(store_admin.explore, runtime.store, where, evidence=admin.role.may(Role.REVIEWER),
-                                  limit=100, cursor=request.query_params.get("cursor") or None)
+        found = await api.stored(store_admin.explore, runtime.store, where, evidence=True, limit=100,
+                                 cursor=request.query_params.get("cursor") or None)
+        if not admin.role.may(Role.REVIEWER):  # counts only: a decision's reference opens its page
+            found = store_admin.Page([], None, found.total, found.counts)
     except (BadRequest, DetourError) as problem:
         return page(request, admin, "message", 400, title="That filter does not work", text=str(problem),
                     link="/admin/decisions")
@@ -243,14 +266,15 @@ _FILTERS = ("since", "until", "action", "rule", "data_class", "user", "group", "
 
 @router.get("/export")
 async def export(request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.VIEWER)
+    admin = await needs(request, runtime, Role.REVIEWER)
     query = {k: v for k, v in request.query_params.items() if v and k in _FILTERS}
     try:
         where = _filter(query)
     except BadRequest as problem:
         return page(request, admin, "message", 400, title="That filter does not work", text=str(problem),
                     link="/admin/decisions")
-    return await api.exported(request, runtime, admin, where, "jsonl" if query.get("format") == "jsonl" else "csv")
+    wanted: Literal["csv", "jsonl"] = "jsonl" if request.query_params.get("format") == "jsonl" else "csv"
+    return await api.exported(request, runtime, admin, where, wanted)
 
 
 def _filter(query: dict[str, str]) -> DecisionFilter:
@@ -268,18 +292,18 @@ def _filter(query: dict[str, str]) -> DecisionFilter:
 
 @router.get("/reviews")
 async def reviews(request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.REVIEWER)
+    admin = await needs(request, runtime, Role.REVIEWER)
     waiting = await api.stored(store_admin.reviews, runtime.store, "open", 200)
     answered = [r for r in await api.stored(store_admin.reviews, runtime.store, None, 50) if r["status"] != "open"]
     reports = await api.stored(store_exemptions.wrong_reports, runtime.store, "open", 200)
     await api.record(runtime, admin, request, "reviews.list", detail={"status": "open"})
     return page(request, admin, "reviews", waiting=waiting, answered=answered, reports=reports,
-                done=request.query_params.get("done"), longest=runtime.policy.document.policy.max_exception_days)
+                done=done(request, runtime), longest=runtime.policy.document.policy.max_exception_days)
 
 
 @router.post("/reports/{report_id}/{verdict}")
-async def judge(report_id: int, verdict: str, request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.REVIEWER)
+async def judge(report_id: ItemId, verdict: str, request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.REVIEWER)
     form = await checked_form(request)
     if verdict not in ("confirm", "reject"):
         raise HTTPException(404, "No such answer.")
@@ -290,13 +314,13 @@ async def judge(report_id: int, verdict: str, request: Request, runtime: Runtime
                                    confirmed=verdict == "confirm")
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
-        return _back("/admin/reviews", f"Not answered: {message}")
-    return _back("/admin/reviews", f"Report {report_id}: {answered['status']}.")
+        return _back("/admin/reviews", f"Not answered: {message}", runtime)
+    return _back("/admin/reviews", f"Report {report_id}: {answered['status']}.", runtime)
 
 
 @router.post("/reviews/{review_id}/approve")
-async def approve(review_id: int, request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.REVIEWER)
+async def approve(review_id: ItemId, request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.REVIEWER)
     form = await checked_form(request)
     who = form.get("who", "")
     try:
@@ -304,55 +328,78 @@ async def approve(review_id: int, request: Request, runtime: RuntimeDep) -> Resp
                              group=form.get("group") or None if who == "group" else None,
                              everyone=who == "everyone", days=int(form.get("days") or 0) or None, until=None,
                              action="warn" if form.get("action") == "warn" else "allow", data_classes=None,
-                             note=form.get("note", ""))
+                             note=form.get("note", ""), subdomains=form.get("subdomains") == "yes")
         granted = await api.grant(request, runtime, admin, review_id, answer)
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
-        return _back("/admin/reviews", f"Not approved: {message}")
-    return _back("/admin/reviews", f"Approved: exception {granted['id']} until {granted['expires'][:10]}.")
+        return _back("/admin/reviews", f"Not approved: {message}", runtime)
+    return _back("/admin/reviews", f"Approved: exception {granted['id']} until {granted['expires'][:10]}.", runtime)
 
 
 @router.post("/reviews/{review_id}/decline")
-async def decline(review_id: int, request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.REVIEWER)
+async def decline(review_id: ItemId, request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.REVIEWER)
     form = await checked_form(request)
     try:
         await api.refuse(request, runtime, admin, review_id, api.Decline(reason=form.get("reason", "")))
-    except (ValidationError, HTTPException) as problem:
+    except (ValidationError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else "give a reason: the employee reads it"
-        return _back("/admin/reviews", f"Not declined: {message}")
-    return _back("/admin/reviews", f"Declined request {review_id}.")
+        return _back("/admin/reviews", f"Not declined: {message}", runtime)
+    return _back("/admin/reviews", f"Declined request {review_id}.", runtime)
+
+
+@router.post("/{queue}/{item_id}/assign")
+async def assign(queue: Literal["reviews", "reports"], item_id: ItemId, request: Request,
+                 runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.REVIEWER)
+    form = await checked_form(request)
+    to = admin.name if form.get("to") == "me" else ""
+    await api.take(request, runtime, admin, queue, item_id, to)
+    return _back("/admin/reviews", f"{'Taken' if to else 'Released'}: {queue[:-1]} {item_id}.", runtime)
+
+
+@router.post("/{queue}/{item_id}/comment")
+async def comment(queue: Literal["reviews", "reports"], item_id: ItemId, request: Request,
+                  runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.REVIEWER)
+    form = await checked_form(request)
+    try:
+        await api.remark(request, runtime, admin, queue, item_id, form.get("text", "")[:2000])
+    except (BadRequest, HTTPException) as problem:
+        message = problem.detail if isinstance(problem, HTTPException) else str(problem)
+        return _back("/admin/reviews", f"Not added: {message}", runtime)
+    return _back("/admin/reviews", f"Comment added to {queue[:-1]} {item_id}.", runtime)
 
 
 @router.get("/exceptions")
 async def exceptions(request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.REVIEWER)
+    admin = await needs(request, runtime, Role.REVIEWER)
     found = await api.stored(runtime.exemptions.all, True, 200)
     now = datetime.now(UTC).isoformat()
     for exception in found:
         exception["ended"] = exception["expires"] <= now
     await api.record(runtime, admin, request, "exceptions.list")
-    return page(request, admin, "exceptions", exceptions=found, done=request.query_params.get("done"),
+    return page(request, admin, "exceptions", exceptions=found, done=done(request, runtime),
                 may_revoke=admin.role.may(Role.POLICY_ADMIN),
                 longest=runtime.policy.document.policy.max_exception_days)
 
 
 @router.post("/exceptions/{exception_id}/extend")
-async def extend(exception_id: int, request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.REVIEWER)
+async def extend(exception_id: ItemId, request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.REVIEWER)
     form = await checked_form(request)
     try:
         extended = await api.prolong(request, runtime, admin, exception_id,
                                      api.Extend(days=int(form.get("days") or 0) or None, until=None))
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
-        return _back("/admin/exceptions", f"Not extended: {message}")
-    return _back("/admin/exceptions", f"Exception {exception_id} now lasts until {extended['expires'][:10]}.")
+        return _back("/admin/exceptions", f"Not extended: {message}", runtime)
+    return _back("/admin/exceptions", f"Exception {exception_id} now lasts until {extended['expires'][:10]}.", runtime)
 
 
 @router.get("/decisions/{decision_id}")
 async def decision(decision_id: str, request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.REVIEWER)
+    admin = await needs(request, runtime, Role.REVIEWER)
     found = await api.stored(store_admin.detail, runtime.store, decision_id[:32])
     if found is None:
         raise HTTPException(404, "No decision with this reference.")
@@ -361,20 +408,20 @@ async def decision(decision_id: str, request: Request, runtime: RuntimeDep) -> R
 
 
 @router.post("/exceptions/{exception_id}/revoke")
-async def revoke(exception_id: int, request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.POLICY_ADMIN)
+async def revoke(exception_id: ItemId, request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.POLICY_ADMIN)
     await checked_form(request)
     try:
         await api.stored(runtime.exemptions.revoke, exception_id, admin.name)
     except KeyError:
-        return _back("/admin/exceptions", f"No exception {exception_id}.")
+        return _back("/admin/exceptions", f"No exception {exception_id}.", runtime)
     await api.record(runtime, admin, request, "exception.revoke", target=str(exception_id))
-    return _back("/admin/exceptions", f"Exception {exception_id} revoked: it no longer applies.")
+    return _back("/admin/exceptions", f"Exception {exception_id} revoked: it no longer applies.", runtime)
 
 
 @router.get("/actions")
 async def actions(request: Request, runtime: RuntimeDep) -> Response:
-    admin = needs(request, runtime, Role.POLICY_ADMIN)
+    admin = await needs(request, runtime, Role.POLICY_ADMIN)
     found = await api.stored(store_admin.actions, runtime.store, 200, None)
     await api.record(runtime, admin, request, "actions.list")
     return page(request, admin, "actions", actions=found)

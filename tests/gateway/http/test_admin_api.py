@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from gateway.errors import DetourError
 from gateway.http.app import create_app
+from gateway.http.routes import admin as admin_routes
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.store import admin as store_admin
 from gateway.store.admin import AdminTokens, Role
 from gateway.store.models import AdminTokenRow, DecisionRow, ExemptionRow
 from tests.conftest import CORPUS
@@ -56,7 +61,7 @@ def app(runtime: Runtime) -> Any:
 
 
 def admin_client(app: Any, role: Role, name: str | None = None) -> AppClient:
-    token = app.state.runtime.admin_tokens.create(name or f"{role.value}-{id(object())}", role)
+    token = app.state.runtime.admin_tokens.create(name or f"{role.value}-{secrets.token_hex(4)}", role)
     return AppClient(app, {"Authorization": f"Bearer {token}"})
 
 
@@ -115,9 +120,10 @@ def explorer_holds(app: Any) -> None:
     examples = [e for f in first["findings"] for e in f["examples"]]
     assert examples and all("*" in e or "…" in e for e in examples)  # masked
     assert first["routes_offered"] and first["data_classes"][0]["people"] >= 5
-    as_viewer = viewer.get("/v1/admin/decisions", params={"user": "anna"})
-    assert as_viewer.status_code == 200 and "findings" not in as_viewer.json()["decisions"][0]
+    as_viewer = viewer.get("/v1/admin/decisions", params={"user": "anna"})  # counts, never a decision
+    assert as_viewer.status_code == 200 and as_viewer.json()["decisions"] == [] and as_viewer.json()["total"] == 3
     assert not any(example in as_viewer.text for example in examples)  # a viewer never sees masked evidence
+    assert not any(decision_id in as_viewer.text for decision_id in blocked)  # nor a reference that opens it
 
     lines = reviewer.get("/v1/admin/decisions/export", params={"user": "anna", "format": "jsonl"})
     assert lines.headers["content-type"].startswith("application/x-ndjson")
@@ -127,8 +133,7 @@ def explorer_holds(app: Any) -> None:
     assert table.headers["content-type"].startswith("text/csv") and "attachment" in table.headers[
         "content-disposition"]
     assert [r["decision_id"] for r in rows] == allowed[::-1] and {r["action"] for r in rows} == {"allow"}
-    viewer_table = viewer.get("/v1/admin/decisions/export", params={"user": "anna", "format": "csv"}).text
-    assert "findings" not in viewer_table.splitlines()[0] and not any(e in viewer_table for e in examples)
+    assert viewer.get("/v1/admin/decisions/export", params={"user": "anna", "format": "csv"}).status_code == 403
 
 
 def test_without_a_valid_admin_token_every_admin_call_is_401(app: Any) -> None:
@@ -397,3 +402,85 @@ def test_an_exception_in_force_is_extended_within_the_policy_limit(app: Any, run
     assert reviewer.patch("/v1/admin/exceptions/999999", json={"days": 3}).status_code == 404
     admin_client(app, Role.POLICY_ADMIN).delete(path)
     assert reviewer.patch(path, json={"days": 3}).status_code == 409  # revoked: grant a new one instead
+
+
+def test_what_an_approval_may_never_grant(app: Any, runtime: Runtime) -> None:
+    """Never "any data" by default, never a stand-in destination, never twice."""
+    reviewer = admin_client(app, Role.REVIEWER)
+
+    def review_of(blob: bytes, destination: str, user: str) -> int:
+        decision_id = upload(app, blob, "f.txt", destination, user, "ops")
+        assert runtime.recorder.flush(30)
+        runtime.store.request_review(decision_id, "tool", "why", "soon")
+        return next(r["id"] for r in reviewer.get("/v1/admin/reviews", params={"status": "open"}).json()["reviews"]
+                    if r["decision_id"] == decision_id)
+
+    allowed = review_of(BENIGN, "https://wetransfer.com/u", "ada")  # nothing stopped it: no data class to cover
+    refused = reviewer.post(f"/v1/admin/reviews/{allowed}/approve", json={"user": "ada", "days": 1})
+    assert refused.status_code == 409 and "name the data classes" in refused.json()["error"]["message"]
+    explicit = reviewer.post(f"/v1/admin/reviews/{allowed}/approve", json={"user": "ada", "days": 1,
+                                                                           "data_classes": []})
+    assert explicit.status_code == 200 and explicit.json()["data_classes"] == []  # "any", said out loud
+
+    nowhere = review_of(CONTACTS, "", "bea")  # no destination named: Detour's stand-in host
+    answer = reviewer.post(f"/v1/admin/reviews/{nowhere}/approve", json={"everyone": True, "days": 1})
+    assert answer.status_code == 409 and "no real destination" in answer.json()["error"]["message"]
+
+
+def test_two_answers_at_once_one_wins(app: Any, runtime: Runtime) -> None:
+    decision_ids = [upload(app, CONTACTS, "f.csv", "https://wetransfer.com/u", f"u{i}", "ops") for i in range(4)]
+    assert runtime.recorder.flush(30)
+    for decision_id in decision_ids:
+        runtime.store.request_review(decision_id, "tool", "why", "soon")
+    open_reviews = store_admin.reviews(runtime.store, "open", 500)
+    ids = [r["id"] for r in open_reviews if r["decision_id"] in decision_ids]
+    admin = store_admin.Admin("racer", Role.REVIEWER)
+
+    def approve(review_id: int) -> str:
+        try:
+            runtime.exemptions.approve(review_id, "racer", user=None, group="ops",
+                                       expires=datetime.now(UTC) + timedelta(days=1))
+            return "approved"
+        except DetourError:
+            return "refused"
+
+    def decline(review_id: int) -> str:
+        try:
+            store_admin.decline(runtime.store, review_id, admin, "no")
+            return "declined"
+        except DetourError:
+            return "refused"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = {review_id: sorted(f.result() for f in [pool.submit(approve, review_id),
+                                                            pool.submit(decline, review_id),
+                                                            pool.submit(approve, review_id)])
+                    for review_id in ids}
+    for review_id, results in outcomes.items():
+        assert results.count("refused") == 2, results
+        [stored] = [r for r in store_admin.reviews(runtime.store, None, 500) if r["id"] == review_id]
+        granted = [e for e in runtime.exemptions.all(True) if e["review_id"] == review_id]
+        assert (stored["status"], len(granted)) in (("approved", 1), ("declined", 0))
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/v1/admin/decisions?since=0001-01-01T00:00:00%2B01:00", None),
+    ("GET", "/v1/admin/decisions?until=9999-12-31T23:59:59-01:00", None),
+    ("GET", f"/v1/admin/reviews?before={2**70}", None),
+    ("GET", f"/v1/admin/actions?before={2**70}", None),
+    ("POST", f"/v1/admin/reviews/{2**70}/decline", {"reason": "no"}),
+    ("POST", "/v1/admin/reviews/1/approve", {"everyone": True, "until": "9999-12-31T23:59:59-01:00"}),
+    ("POST", "/v1/admin/reviews/1/decline", {"reason": " \n\t "}),
+    ("DELETE", f"/v1/admin/exceptions/{2**70}", None),
+    ("PATCH", "/v1/admin/exceptions/1", {"until": "0001-01-01T00:00:00+01:00"}),
+])
+def test_bad_input_is_a_clear_4xx(app: Any, method: str, path: str, body: dict[str, Any] | None) -> None:
+    answer = admin_client(app, Role.POLICY_ADMIN).request(method, path, json=body)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["error"]["message"]
+
+
+def test_an_export_cell_is_never_a_formula() -> None:
+    for text in ("=1+1", " =1+1", "＝1+1", "+46", "-x", "@SUM(A1)", "\tx"):
+        assert admin_routes._cell(text).startswith("'")
+    assert admin_routes._cell("anna@corp.example") == "anna@corp.example"

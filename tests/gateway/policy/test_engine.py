@@ -97,9 +97,9 @@ def test_an_exception_lets_its_group_send_what_it_covers_to_its_host(policy: Pol
     marketing = decide(contacts, make_upload("https://wetransfer.com/x", group="marketing"), policy, "D1", exemptions)
     assert marketing.action is Action.ALLOW and marketing.exemption == exemptions[0]
     assert [(r.rule, r.data_classes) for r in marketing.reasons] == [("exception-7", ("contact_data",))]
-    sub_host = decide(contacts, make_upload("https://eu.wetransfer.com/x", group="marketing"), policy, "D1",
-                      exemptions)
-    assert sub_host.action is Action.ALLOW
+    sub_host = make_upload("https://eu.wetransfer.com/x", group="marketing")
+    assert decide(contacts, sub_host, policy, "D1", exemptions).action is Action.BLOCK  # that host only
+    assert decide(contacts, sub_host, policy, "D1", [_exemption(subdomains=True)]).action is Action.ALLOW
     for other in (make_upload("https://wetransfer.com/x", group="sales"), make_upload("https://wetransfer.com/x"),
                   make_upload("https://dropbox.com/x", group="marketing"),
                   make_upload("https://notwetransfer.com/x", group="marketing")):
