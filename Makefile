@@ -53,7 +53,7 @@ bench: install
 # Detour's own texts: extract new gettext messages, then update the Swedish and Dutch catalogues
 # (gateway/render/locale/*/LC_MESSAGES/detour.po); translate the new entries and remove the fuzzy flags.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --add-location=file --sort-by-file --no-wrap --project=Detour \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _t:2 --add-location=file --sort-by-file --no-wrap --project=Detour \
 		--version=0.1.0 --copyright-holder="Detour contributors" -o gateway/render/locale/detour.pot .
 	$(BIN)/pybabel update -i gateway/render/locale/detour.pot -d gateway/render/locale -D detour --no-wrap --ignore-obsolete
 

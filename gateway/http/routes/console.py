@@ -24,10 +24,12 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from alternatives.catalogue import Language
 from gateway.errors import BadRequest, ConfigurationError, DetourError
 from gateway.http.deps import RuntimeDep
 from gateway.http.routes import admin as api
-from gateway.render.console import render_console
+from gateway.render.console import STATUSES, render_console
+from gateway.render.i18n import negotiate, parse_language, translator
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import admin as store_admin
@@ -135,8 +137,20 @@ async def checked_form(request: Request) -> dict[str, str]:
     return form
 
 
+def language(request: Request) -> Language:
+    """``?lang=`` (kept for the session), the session's, else the browser's (Accept-Language)."""
+    asked = parse_language(request.query_params.get("lang"))
+    if asked is not None:
+        request.session["lang"] = asked
+        return asked
+    kept = parse_language(request.session.get("lang"))
+    default = request.app.state.runtime.pipeline.default_language
+    return kept or negotiate(request.headers.get("accept-language"), default)
+
+
 def page(request: Request, admin: Admin | None, view: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = render_console(view, admin=admin, csrf=csrf_token(request) if admin else "", **context)
+    html = render_console(view, language(request), admin=admin, csrf=csrf_token(request) if admin else "",
+                          **context)
     return HTMLResponse(html, status_code=status, headers={
         "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -147,6 +161,12 @@ def _back(path: str, message: str, runtime: Runtime) -> RedirectResponse:
     """Back to a page with what happened: the message is signed, so a link can't put words in the console."""
     return RedirectResponse(f"{path}?{urlencode({'done': message, 'sig': _signature(runtime, message)})}",
                             status_code=303)
+
+
+def _t(request: Request, message: str, **values: object) -> str:
+    """``message`` in the console's language, with ``values`` put in."""
+    translated = translator(language(request))(message)
+    return translated % values if values else translated
 
 
 def _signature(runtime: Runtime, message: str) -> str:
@@ -167,9 +187,10 @@ def done(request: Request, runtime: Runtime) -> str | None:
 async def login(request: Request, runtime: RuntimeDep) -> Response:
     oauth = request.app.state.oauth
     if oauth is None:
-        return page(request, None, "message", 503, title="Sign-in is not set up",
-                    text="Set DETOUR_OIDC_ISSUER, DETOUR_OIDC_CLIENT_ID, DETOUR_OIDC_CLIENT_SECRET and "
-                         "DETOUR_OIDC_ROLES (see docs/admin.md). Scripts use admin tokens meanwhile.")
+        _ = translator(language(request))
+        return page(request, None, "message", 503, title=_("Sign-in is not set up"),
+                    text=_("Set DETOUR_OIDC_ISSUER, DETOUR_OIDC_CLIENT_ID, DETOUR_OIDC_CLIENT_SECRET and "
+                           "DETOUR_OIDC_ROLES (see docs/admin.md). Scripts use admin tokens meanwhile."))
     target = request.query_params.get("next", "/admin")
     request.session["next"] = target if target.startswith("/admin") and not target.startswith("//") else "/admin"
     redirect_uri = _callback_url(request, runtime)
@@ -177,8 +198,9 @@ async def login(request: Request, runtime: RuntimeDep) -> Response:
         answer: Response = await oauth.create_client(PROVIDER).authorize_redirect(request, redirect_uri)
     except Exception:
         log.exception("console sign-in: the OpenID Connect provider can't be reached")
-        return page(request, None, "message", 503, title="Sign-in is unavailable",
-                    text="The sign-in provider can't be reached just now; try again in a minute.")
+        _ = translator(language(request))
+        return page(request, None, "message", 503, title=_("Sign-in is unavailable"),
+                    text=_("The sign-in provider can't be reached just now; try again in a minute."))
     return answer
 
 
@@ -204,14 +226,16 @@ async def callback(request: Request, runtime: RuntimeDep) -> Response:
             log.info("console sign-in: no userinfo from the provider; the ID token's claims are used")
     except (OAuthError, ValidationError, ValueError, KeyError) as problem:
         log.warning("console sign-in failed: %s", type(problem).__name__)
-        return page(request, None, "message", 400, title="Sign-in failed",
-                    text="The sign-in did not complete (it may have expired). Start again.", link="/admin/login")
+        _ = translator(language(request))
+        return page(request, None, "message", 400, title=_("Sign-in failed"),
+                    text=_("The sign-in did not complete (it may have expired). Start again."), link="/admin/login")
     email = claims.get("email") if claims.get("email_verified") is not False else None
     name = str(email or claims.get("preferred_username") or claims.get("sub") or "")[:100]
     role = role_of(claims.get(runtime.settings.oidc_groups_claim), request.app.state.roles)
     if not name or role is None:
-        return page(request, None, "message", 403, title="No access to the console",
-                    text="Your account has no Detour role. Ask for a group that DETOUR_OIDC_ROLES maps to one.")
+        _ = translator(language(request))
+        return page(request, None, "message", 403, title=_("No access to the console"),
+                    text=_("Your account has no Detour role. Ask IT for a group that gives one (DETOUR_OIDC_ROLES)."))
     target = request.session.get("next", "/admin")
     request.session.clear()
     now = time.time()
@@ -228,7 +252,8 @@ async def logout(request: Request, runtime: RuntimeDep) -> Response:
     if admin is not None:
         await api.record(runtime, admin, request, "console.sign_out")
     request.session.clear()
-    return page(request, None, "message", title="Signed out", text="You are signed out of Detour's console.",
+    _ = translator(language(request))
+    return page(request, None, "message", title=_("Signed out"), text=_("You are signed out of Detour's console."),
                 link="/admin")
 
 
@@ -253,8 +278,8 @@ async def decisions(request: Request, runtime: RuntimeDep) -> Response:
         if not admin.role.may(Role.REVIEWER):  # counts only: a decision's reference opens its page
             found = store_admin.Page([], None, found.total, found.counts)
     except (BadRequest, DetourError) as problem:
-        return page(request, admin, "message", 400, title="That filter does not work", text=str(problem),
-                    link="/admin/decisions")
+        return page(request, admin, "message", 400, title=_t(request, "That filter does not work"),
+                    text=str(problem), link="/admin/decisions")
     await api.record(runtime, admin, request, "decisions.list", detail=query or None)
     export = urlencode({**query, "since": query.get("since") or "7d"})
     return page(request, admin, "decisions", page=found, query=query, export=export)
@@ -271,8 +296,8 @@ async def export(request: Request, runtime: RuntimeDep) -> Response:
     try:
         where = _filter(query)
     except BadRequest as problem:
-        return page(request, admin, "message", 400, title="That filter does not work", text=str(problem),
-                    link="/admin/decisions")
+        return page(request, admin, "message", 400, title=_t(request, "That filter does not work"),
+                    text=str(problem), link="/admin/decisions")
     wanted: Literal["csv", "jsonl"] = "jsonl" if request.query_params.get("format") == "jsonl" else "csv"
     return await api.exported(request, runtime, admin, where, wanted)
 
@@ -314,8 +339,9 @@ async def judge(report_id: ItemId, verdict: str, request: Request, runtime: Runt
                                    confirmed=verdict == "confirm")
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
-        return _back("/admin/reviews", f"Not answered: {message}", runtime)
-    return _back("/admin/reviews", f"Report {report_id}: {answered['status']}.", runtime)
+        return _back("/admin/reviews", _t(request, "Not answered: %(why)s", why=message), runtime)
+    return _back("/admin/reviews", _t(request, "Report %(id)s: %(status)s.", id=report_id,
+                                      status=_t(request, STATUSES[answered["status"]])), runtime)
 
 
 @router.post("/reviews/{review_id}/approve")
@@ -332,8 +358,9 @@ async def approve(review_id: ItemId, request: Request, runtime: RuntimeDep) -> R
         granted = await api.grant(request, runtime, admin, review_id, answer)
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
-        return _back("/admin/reviews", f"Not approved: {message}", runtime)
-    return _back("/admin/reviews", f"Approved: exception {granted['id']} until {granted['expires'][:10]}.", runtime)
+        return _back("/admin/reviews", _t(request, "Not approved: %(why)s", why=message), runtime)
+    return _back("/admin/reviews", _t(request, "Approved: exception %(id)s until %(date)s.", id=granted["id"],
+                                      date=granted["expires"][:10]), runtime)
 
 
 @router.post("/reviews/{review_id}/decline")
@@ -344,8 +371,8 @@ async def decline(review_id: ItemId, request: Request, runtime: RuntimeDep) -> R
         await api.refuse(request, runtime, admin, review_id, api.Decline(reason=form.get("reason", "")))
     except (ValidationError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else "give a reason: the employee reads it"
-        return _back("/admin/reviews", f"Not declined: {message}", runtime)
-    return _back("/admin/reviews", f"Declined request {review_id}.", runtime)
+        return _back("/admin/reviews", _t(request, "Not declined: %(why)s", why=message), runtime)
+    return _back("/admin/reviews", _t(request, "Declined request %(id)s.", id=review_id), runtime)
 
 
 @router.post("/{queue}/{item_id}/assign")
@@ -355,7 +382,8 @@ async def assign(queue: Literal["reviews", "reports"], item_id: ItemId, request:
     form = await checked_form(request)
     to = admin.name if form.get("to") == "me" else ""
     await api.take(request, runtime, admin, queue, item_id, to)
-    return _back("/admin/reviews", f"{'Taken' if to else 'Released'}: {queue[:-1]} {item_id}.", runtime)
+    said = _t(request, "Taken: %(id)s.", id=item_id) if to else _t(request, "Released: %(id)s.", id=item_id)
+    return _back("/admin/reviews", said, runtime)
 
 
 @router.post("/{queue}/{item_id}/comment")
@@ -367,8 +395,8 @@ async def comment(queue: Literal["reviews", "reports"], item_id: ItemId, request
         await api.remark(request, runtime, admin, queue, item_id, form.get("text", "")[:2000])
     except (BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else str(problem)
-        return _back("/admin/reviews", f"Not added: {message}", runtime)
-    return _back("/admin/reviews", f"Comment added to {queue[:-1]} {item_id}.", runtime)
+        return _back("/admin/reviews", _t(request, "Not added: %(why)s", why=message), runtime)
+    return _back("/admin/reviews", _t(request, "Comment added to %(id)s.", id=item_id), runtime)
 
 
 @router.get("/exceptions")
@@ -393,8 +421,9 @@ async def extend(exception_id: ItemId, request: Request, runtime: RuntimeDep) ->
                                      api.Extend(days=int(form.get("days") or 0) or None, until=None))
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
         message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
-        return _back("/admin/exceptions", f"Not extended: {message}", runtime)
-    return _back("/admin/exceptions", f"Exception {exception_id} now lasts until {extended['expires'][:10]}.", runtime)
+        return _back("/admin/exceptions", _t(request, "Not extended: %(why)s", why=message), runtime)
+    return _back("/admin/exceptions", _t(request, "Exception %(id)s now lasts until %(date)s.", id=exception_id,
+                                         date=extended["expires"][:10]), runtime)
 
 
 @router.get("/decisions/{decision_id}")
@@ -414,9 +443,10 @@ async def revoke(exception_id: ItemId, request: Request, runtime: RuntimeDep) ->
     try:
         await api.stored(runtime.exemptions.revoke, exception_id, admin.name)
     except KeyError:
-        return _back("/admin/exceptions", f"No exception {exception_id}.", runtime)
+        return _back("/admin/exceptions", _t(request, "No exception %(id)s.", id=exception_id), runtime)
     await api.record(runtime, admin, request, "exception.revoke", target=str(exception_id))
-    return _back("/admin/exceptions", f"Exception {exception_id} revoked: it no longer applies.", runtime)
+    return _back("/admin/exceptions", _t(request, "Exception %(id)s revoked: it no longer applies.", id=exception_id),
+                 runtime)
 
 
 @router.get("/actions")

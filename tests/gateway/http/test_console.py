@@ -279,3 +279,30 @@ def test_a_request_is_taken_and_commented_by_a_reviewer(app: Any, issuer: str) -
         "comments-reader", console.Role.REVIEWER)}).get("/v1/admin/reviews").json()["reviews"]
     [mine] = [r for r in reviews if r["id"] == review_id]
     assert mine["assigned_to"] == "tom@corp.example" and mine["comments"][0]["text"] == "Asked the vendor for its DPA."
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("sv", ("Översikt", "Tog personalen omvägen?", "Logga ut", "Granskningsförfrågningar som väntar", "Godkänn")),
+    ("nl", ("Overzicht", "Namen medewerkers de omweg?", "Afmelden", "Beoordelingsverzoeken die wachten", "Goedkeuren")),
+])
+def test_the_console_speaks_swedish_and_dutch(app: Any, issuer: str, language: str, words: tuple[str, ...]) -> None:
+    blocked_with_review(app, f"lea-{language}", "design")
+
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, f"kim-{language}@corp.example", ["it-security"])
+        home = await browser.get("/admin", params={"lang": language})
+        assert f'<html lang="{language}">' in home.text
+        assert all(word in home.text for word in words[:3]), home.text[:2000]
+        queue = await browser.get("/admin/reviews")  # the choice stays for the session
+        assert all(word in queue.text for word in words[3:])
+        english = await browser.get("/admin", params={"lang": "en"}, headers={"Accept-Language": language})
+        assert "Did staff take the detour?" in english.text
+    browse(app, steps)
+
+
+def test_the_console_follows_the_browser_language_until_told_otherwise(app: Any, issuer: str) -> None:
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, "nils@corp.example", ["it-helpdesk"])
+        home = await browser.get("/admin", headers={"Accept-Language": "sv-SE,sv;q=0.9,en;q=0.5"})
+        assert "Tog personalen omvägen?" in home.text
+    browse(app, steps)
