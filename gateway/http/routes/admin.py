@@ -491,6 +491,19 @@ async def figures(request: Request, runtime: Runtime, admin: Admin, days: int) -
     return found
 
 
+@router.get("/policy", summary="The policy in force: its files, digest, rules, data classes, destinations, routes")
+async def policy(request: Request, runtime: RuntimeDep, admin: PolicyAdmin) -> dict[str, Any]:
+    await record(runtime, admin, request, "policy.view")
+    return policy_in_force(runtime)
+
+
+def policy_in_force(runtime: Runtime) -> dict[str, Any]:
+    loaded = runtime.policy
+    document: dict[str, Any] = loaded.document.model_dump(mode="json", exclude_none=True)
+    return {"digest": loaded.digest, "directory": str(loaded.directory), "files": list(loaded.files),
+            "document": document}
+
+
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")
 async def actions(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
                   limit: int = Query(100, ge=1, le=MAX_PAGE),

@@ -449,6 +449,13 @@ async def revoke(exception_id: ItemId, request: Request, runtime: RuntimeDep) ->
                  runtime)
 
 
+@router.get("/policy")
+async def policy(request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.POLICY_ADMIN)
+    await api.record(runtime, admin, request, "policy.view")
+    return page(request, admin, "policy", policy=api.policy_in_force(runtime))
+
+
 @router.get("/actions")
 async def actions(request: Request, runtime: RuntimeDep) -> Response:
     admin = await needs(request, runtime, Role.POLICY_ADMIN)

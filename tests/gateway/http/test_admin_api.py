@@ -484,3 +484,48 @@ def test_an_export_cell_is_never_a_formula() -> None:
     for text in ("=1+1", " =1+1", "＝1+1", "+46", "-x", "@SUM(A1)", "\tx"):
         assert admin_routes._cell(text).startswith("'")
     assert admin_routes._cell("anna@corp.example") == "anna@corp.example"
+
+
+def test_the_dashboard_figures_are_the_stores(settings: Settings, tmp_path: Path) -> None:
+    """On a store of its own: every figure recomputed from the tables."""
+    runtime = Runtime.build(settings.model_copy(update={"data_dir": tmp_path / "data"}))
+    try:
+        app = create_app(runtime.settings, runtime)
+        stops = [upload(app, CONTACTS, f"c{i}.csv", "https://wetransfer.com/u", f"p{i}", "sales") for i in range(3)]
+        passes = [upload(app, BENIGN, f"n{i}.txt", "https://wetransfer.com/u", "q", "sales") for i in range(2)]
+        assert runtime.recorder.flush(30) and len(passes) == 2
+        offered = runtime.store.get(stops[0])
+        assert offered is not None
+        first_route = offered.report.alternatives[0].id
+        for decision_id in stops[:2]:  # two of three people take the first route
+            assert AppClient(app).get(f"/d/{decision_id}/go/{first_route}").status_code in (302, 303, 307)
+        runtime.store.request_review(stops[0], "t", "w", "n")
+        runtime.store.request_review(stops[1], "t", "w", "n")
+        runtime.store.report_wrong(stops[2], "test data")
+        reviewer = admin_client(app, Role.REVIEWER)
+        [review] = [r for r in reviewer.get("/v1/admin/reviews").json()["reviews"] if r["decision_id"] == stops[0]]
+        reviewer.post(f"/v1/admin/reviews/{review['id']}/decline", json={"reason": "no"})
+
+        figures = reviewer.get("/v1/admin/dashboard", params={"days": "3"}).json()
+        with runtime.store.session() as session:
+            by_action = dict(session.execute(select(DecisionRow.decision, func.count())
+                                             .group_by(DecisionRow.decision)).all())
+        assert sum(d["block"] for d in figures["per_day"]) == by_action["block"] == 3
+        assert sum(d["allow"] for d in figures["per_day"]) == by_action["allow"] == 2
+        assert figures["decisions"] == 5
+        route = next(r for r in figures["routes"] if r["route"] == first_route)
+        assert (route["offered"], route["opened"], route["take_up"]) == (3, 2, round(2 / 3, 3))
+        assert figures["top_rules"][0] == {"name": "block-contact-lists-external", "count": 3}
+        assert figures["top_destinations"][0] == {"name": "wetransfer.com", "count": 3}
+        assert figures["top_data_classes"][0]["name"] == "contact_data"
+        assert (figures["reviews_open"], figures["reports_open"], figures["reviews_answered"]) == (1, 1, 1)
+        assert figures["answer_hours_median"] is not None and figures["answer_hours_median"] >= 0
+    finally:
+        runtime.close()
+
+
+def test_a_policy_admin_reads_the_policy_in_force(app: Any, runtime: Runtime) -> None:
+    answer = admin_client(app, Role.POLICY_ADMIN).get("/v1/admin/policy").json()
+    assert answer["digest"] == runtime.policy.digest
+    assert "block-contact-lists-external" in {r["id"] for r in answer["document"]["rules"]}
+    assert admin_client(app, Role.REVIEWER).get("/v1/admin/policy").status_code == 403

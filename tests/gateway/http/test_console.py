@@ -306,3 +306,14 @@ def test_the_console_follows_the_browser_language_until_told_otherwise(app: Any,
         home = await browser.get("/admin", headers={"Accept-Language": "sv-SE,sv;q=0.9,en;q=0.5"})
         assert "Tog personalen omvägen?" in home.text
     browse(app, steps)
+
+
+def test_a_policy_admin_sees_the_policy_in_force(app: Any, issuer: str) -> None:
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, "polly@corp.example", ["it-admins"])
+        shown = await browser.get("/admin/policy")
+        assert shown.status_code == 200 and "block-contact-lists-external" in shown.text
+        assert app.state.runtime.policy.digest in shown.text
+        await sign_in(browser, issuer, "rex@corp.example", ["it-security"])
+        assert (await browser.get("/admin/policy")).status_code == 403
+    browse(app, steps)
