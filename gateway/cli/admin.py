@@ -23,8 +23,9 @@ def add_commands(commands: Any) -> None:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="a new admin token (printed once, as the last line)")
     create.add_argument("--role", required=True, choices=[r.value for r in Role],
-                        help="viewer: decisions and counts, no masked evidence; reviewer: also masked findings "
-                             "and answers to review requests; policy_admin: also the record of admin actions")
+                        help="viewer: the dashboard and counts, never a decision; reviewer: also the decisions "
+                             "with masked findings, exports, review requests and reports, exceptions; policy_admin: "
+                             "also revoking exceptions, the policy in force, the record of admin actions")
     create.add_argument("--name", required=True, help="whose or what it is, e.g. anna.berg or siem-export")
     create.add_argument("--days", type=int, default=DEFAULT_DAYS,
                         help=f"it expires after this many days (default {DEFAULT_DAYS}, at most {MAX_DAYS})")
@@ -38,7 +39,9 @@ def add_commands(commands: Any) -> None:
 
 def _tokens() -> AdminTokens:
     settings = settings_from(argparse.Namespace())
-    return AdminTokens(DecisionStore(settings.database_url or sqlite_url(settings.data_dir)))
+    url = settings.database_url or sqlite_url(settings.data_dir)
+    print(f"store: {url.split('@')[-1] if settings.database_url else url}", file=sys.stderr)  # never a password
+    return AdminTokens(DecisionStore(url))
 
 
 def run_create(args: argparse.Namespace) -> int:

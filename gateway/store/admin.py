@@ -18,6 +18,7 @@ import json
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,12 @@ USED_EVERY = timedelta(minutes=1)  # a token's last use is written at most this 
 MAX_PAGE = 500  # decisions, reviews or actions in one answer
 EXPORT_BATCH = 500  # decisions read from the store at a time while an export streams
 MAX_REASON_CHARS = 2000
+
+
+def visible(text: str) -> str:
+    """``text`` as people see it: without format characters (zero-width spaces and joiners, a BOM), its blanks
+    collapsed. What is empty here says nothing, whatever bytes it had."""
+    return " ".join("".join(ch for ch in text if unicodedata.category(ch) != "Cf").split())
 
 
 class Role(StrEnum):
@@ -342,6 +349,7 @@ def detail(store: DecisionStore, decision_id: str) -> dict[str, Any] | None:
                          "message": r.message} for r in stored.report.reasons]
     entry["reviews"] = reviews(store, decision_id=decision_id)
     entry["reported_wrong"] = history.reported_wrong
+    entry["wrong_status"], entry["wrong_answer"] = history.wrong_status, history.wrong_answer
     entry["justification"] = ({"text": history.justification.text,
                                "time": history.justification.created.isoformat(),
                                "expires": history.justification.expires.isoformat()}
@@ -418,7 +426,7 @@ def assign(store: DecisionStore, kind: str, item_id: int, to: str | None) -> Non
 
 def comment(store: DecisionStore, kind: str, item_id: int, author: str, text: str) -> dict[str, Any]:
     """Add IT's comment to a review request or report (for IT only). ``KeyError``: unknown."""
-    text = " ".join(text.split())[:MAX_COMMENT_CHARS]
+    text = visible(text)[:MAX_COMMENT_CHARS]
     if not text:
         raise DetourError("write something")
     with store.session() as session, session.begin():
@@ -436,7 +444,7 @@ class ReviewNotOpen(DetourError):
 def decline(store: DecisionStore, review_id: int, admin: Admin, reason: str) -> dict[str, Any]:
     """Decline an open review request with a reason (shown to the employee). Raises ``KeyError`` for an
     unknown id, ``ReviewNotOpen`` for one answered already."""
-    reason = " ".join(reason.split())
+    reason = visible(reason)
     if not reason or len(reason) > MAX_REASON_CHARS:
         raise DetourError(f"give a reason of 1 to {MAX_REASON_CHARS} characters: the employee reads it")
     with store.session() as session, session.begin():

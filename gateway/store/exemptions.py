@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from gateway.errors import DetourError
 from gateway.records import Action, Exemption
-from gateway.store.admin import attach_comments
+from gateway.store.admin import attach_comments, visible
 from gateway.store.models import DecisionRow, ExemptionRow, ReviewRequestRow, WrongReportRow
 from gateway.store.store import DecisionStore
 
@@ -112,7 +112,7 @@ class Exemptions:
         ``expires``. Raises ``KeyError`` for an unknown request, ``DetourError`` for one answered already."""
         if action not in (Action.ALLOW, Action.WARN):
             raise DetourError("an exception allows or warns")
-        note = " ".join(note.split())[:MAX_NOTE_CHARS]
+        note = visible(note)[:MAX_NOTE_CHARS]
         now = datetime.now(UTC)
         with self.store.session() as session, session.begin():
             review = session.get(ReviewRequestRow, review_id)
@@ -151,7 +151,7 @@ class Exemptions:
         to the person). A confirmed one may get a narrow exception: this file (its SHA-256) to this host, from
         anyone, until ``exempt_until``, whatever it holds; the detectors stay as they are. Raises ``KeyError``
         for an unknown report, ``DetourError`` for one answered already."""
-        note = " ".join(note.split())[:MAX_NOTE_CHARS]
+        note = visible(note)[:MAX_NOTE_CHARS]
         now = datetime.now(UTC)
         with self.store.session() as session, session.begin():
             report = session.get(WrongReportRow, report_id)

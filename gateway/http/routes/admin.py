@@ -290,7 +290,9 @@ async def approve(request: Request, runtime: RuntimeDep, admin: Reviewer, answer
 async def grant(request: Request, runtime: Runtime, admin: Admin, review_id: int, answer: Approve) -> dict[str, Any]:
     """Approve a review request as ``admin`` (the API and the console): raises ``BadRequest`` for an answer
     that does not hold, ``HTTPException`` 404 or 409."""
-    if sum((answer.user is not None, answer.group is not None, answer.everyone)) != 1:
+    user = store_admin.visible(answer.user) if answer.user is not None else None
+    group = store_admin.visible(answer.group) if answer.group is not None else None
+    if sum((user is not None, group is not None, answer.everyone)) != 1 or user == "" or group == "":
         raise BadRequest('Say who may: exactly one of "user", "group" or "everyone": true.')
     expires = _ends(runtime, answer.days, answer.until)
     known = {d.id for d in runtime.policy.document.data_classes}
@@ -299,8 +301,8 @@ async def grant(request: Request, runtime: Runtime, admin: Admin, review_id: int
         raise BadRequest(f"Unknown data classes: {', '.join(unknown)}. The policy has: {', '.join(sorted(known))}.")
     note = runtime.pipeline.masker.text(answer.note)  # shown to staff: never a raw value
     try:
-        granted = await stored(runtime.exemptions.approve, review_id, admin.name, user=answer.user,
-                                group=answer.group, expires=expires, action=Action(answer.action),
+        granted = await stored(runtime.exemptions.approve, review_id, admin.name, user=user,
+                                group=group, expires=expires, action=Action(answer.action),
                                 data_classes=answer.data_classes, note=note, subdomains=answer.subdomains)
     except KeyError:
         raise HTTPException(404, "No review request with this id.") from None

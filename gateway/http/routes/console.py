@@ -148,9 +148,15 @@ def language(request: Request) -> Language:
     return kept or negotiate(request.headers.get("accept-language"), default)
 
 
+VIEW_TITLES = {"dashboard": "Dashboard", "decisions": "Decisions", "decision": "Decisions",
+               "reviews": "Review requests", "exceptions": "Exceptions", "policy": "Policy", "actions": "Admin actions"}
+
+
 def page(request: Request, admin: Admin | None, view: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = render_console(view, language(request), admin=admin, csrf=csrf_token(request) if admin else "",
-                          **context)
+    speaks = language(request)
+    title = VIEW_TITLES.get(view)
+    html = render_console(view, speaks, admin=admin, csrf=csrf_token(request) if admin else "",
+                          view_title=translator(speaks)(title) if title else None, **context)
     return HTMLResponse(html, status_code=status, headers={
         "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -159,8 +165,29 @@ def page(request: Request, admin: Admin | None, view: str, status: int = 200, **
 
 def _back(path: str, message: str, runtime: Runtime) -> RedirectResponse:
     """Back to a page with what happened: the message is signed, so a link can't put words in the console."""
-    return RedirectResponse(f"{path}?{urlencode({'done': message, 'sig': _signature(runtime, message)})}",
+    return RedirectResponse(f"{path}?{urlencode({'done': message, 'sig': _signature(runtime, path, message)})}",
                             status_code=303)
+
+
+def _classes(text: str) -> list[str] | None:
+    """The approve form's data classes: empty, those that stopped the upload (None); "any", any ([])."""
+    names = [name.strip() for name in text.replace(";", ",").split(",") if name.strip()]
+    if not names:
+        return None
+    return [] if [n.lower() for n in names] == ["any"] else names
+
+
+def _why(problem: Exception) -> str:
+    """A refusal as people read it: the check's own words, not Python's."""
+    if isinstance(problem, HTTPException):
+        return str(problem.detail)
+    if isinstance(problem, ValidationError):
+        first = problem.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
+    if isinstance(problem, ValueError) and "invalid literal" in str(problem):
+        return "a number of days is a whole number"
+    return str(problem).splitlines()[0]
 
 
 def _t(request: Request, message: str, **values: object) -> str:
@@ -169,15 +196,16 @@ def _t(request: Request, message: str, **values: object) -> str:
     return translated % values if values else translated
 
 
-def _signature(runtime: Runtime, message: str) -> str:
+def _signature(runtime: Runtime, path: str, message: str) -> str:
     key = runtime.form_tokens.derived("console message").encode()
-    return hmac.new(key, message.encode(), "sha256").hexdigest()[:32]
+    return hmac.new(key, f"{path}\x00{message}".encode(), "sha256").hexdigest()[:32]
 
 
 def done(request: Request, runtime: Runtime) -> str | None:
     """The signed message of ``_back``, if the link carries one."""
     message, signature = request.query_params.get("done", ""), request.query_params.get("sig", "")
-    return message if message and hmac.compare_digest(signature, _signature(runtime, message)) else None
+    expected = _signature(runtime, request.url.path, message)
+    return message if message and hmac.compare_digest(signature, expected) else None
 
 
 # --- sign-in ----------------------------------------------------------------------------------------------
@@ -271,6 +299,7 @@ async def home(request: Request, runtime: RuntimeDep, days: int = 14) -> Respons
 async def decisions(request: Request, runtime: RuntimeDep) -> Response:
     admin = await needs(request, runtime, Role.VIEWER)
     query = {k: v for k, v in request.query_params.items() if v and k in _FILTERS}
+    query.setdefault("since", "7d")  # shown in the form: the list is of the last 7 days unless told otherwise
     try:
         where = _filter(query)
         found = await api.stored(store_admin.explore, runtime.store, where, evidence=True, limit=100,
@@ -323,22 +352,30 @@ async def reviews(request: Request, runtime: RuntimeDep) -> Response:
     reports = await api.stored(store_exemptions.wrong_reports, runtime.store, "open", 200)
     await api.record(runtime, admin, request, "reviews.list", detail={"status": "open"})
     return page(request, admin, "reviews", waiting=waiting, answered=answered, reports=reports,
+                data_classes=[d.id for d in runtime.policy.document.data_classes],
                 done=done(request, runtime), longest=runtime.policy.document.policy.max_exception_days)
 
 
-@router.post("/reports/{report_id}/{verdict}")
-async def judge(report_id: ItemId, verdict: str, request: Request, runtime: RuntimeDep) -> Response:
+@router.post("/reports/{report_id}/confirm")
+async def confirm(report_id: ItemId, request: Request, runtime: RuntimeDep) -> Response:
+    return await judge(report_id, "confirm", request, runtime)
+
+
+@router.post("/reports/{report_id}/reject")
+async def reject(report_id: ItemId, request: Request, runtime: RuntimeDep) -> Response:
+    return await judge(report_id, "reject", request, runtime)
+
+
+async def judge(report_id: int, verdict: str, request: Request, runtime: Runtime) -> Response:
     admin = await needs(request, runtime, Role.REVIEWER)
     form = await checked_form(request)
-    if verdict not in ("confirm", "reject"):
-        raise HTTPException(404, "No such answer.")
     try:
         days = int(form.get("exception_days") or 0) or None if verdict == "confirm" else None
         answered = await api.judge(request, runtime, admin, report_id,
                                    api.Verdict(note=form.get("note", ""), exception_days=days),
                                    confirmed=verdict == "confirm")
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
-        message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
+        message = _why(problem)
         return _back("/admin/reviews", _t(request, "Not answered: %(why)s", why=message), runtime)
     return _back("/admin/reviews", _t(request, "Report %(id)s: %(status)s.", id=report_id,
                                       status=_t(request, STATUSES[answered["status"]])), runtime)
@@ -353,11 +390,12 @@ async def approve(review_id: ItemId, request: Request, runtime: RuntimeDep) -> R
         answer = api.Approve(user=form.get("user") or None if who == "user" else None,
                              group=form.get("group") or None if who == "group" else None,
                              everyone=who == "everyone", days=int(form.get("days") or 0) or None, until=None,
-                             action="warn" if form.get("action") == "warn" else "allow", data_classes=None,
+                             action="warn" if form.get("action") == "warn" else "allow",
+                             data_classes=_classes(form.get("data_classes", "")),
                              note=form.get("note", ""), subdomains=form.get("subdomains") == "yes")
         granted = await api.grant(request, runtime, admin, review_id, answer)
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
-        message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
+        message = _why(problem)
         return _back("/admin/reviews", _t(request, "Not approved: %(why)s", why=message), runtime)
     return _back("/admin/reviews", _t(request, "Approved: exception %(id)s until %(date)s.", id=granted["id"],
                                       date=granted["expires"][:10]), runtime)
@@ -370,7 +408,7 @@ async def decline(review_id: ItemId, request: Request, runtime: RuntimeDep) -> R
     try:
         await api.refuse(request, runtime, admin, review_id, api.Decline(reason=form.get("reason", "")))
     except (ValidationError, BadRequest, HTTPException) as problem:
-        message = problem.detail if isinstance(problem, HTTPException) else "give a reason: the employee reads it"
+        message = _why(problem)
         return _back("/admin/reviews", _t(request, "Not declined: %(why)s", why=message), runtime)
     return _back("/admin/reviews", _t(request, "Declined request %(id)s.", id=review_id), runtime)
 
@@ -394,7 +432,7 @@ async def comment(queue: Literal["reviews", "reports"], item_id: ItemId, request
     try:
         await api.remark(request, runtime, admin, queue, item_id, form.get("text", "")[:2000])
     except (BadRequest, HTTPException) as problem:
-        message = problem.detail if isinstance(problem, HTTPException) else str(problem)
+        message = _why(problem)
         return _back("/admin/reviews", _t(request, "Not added: %(why)s", why=message), runtime)
     return _back("/admin/reviews", _t(request, "Comment added to %(id)s.", id=item_id), runtime)
 
@@ -420,7 +458,7 @@ async def extend(exception_id: ItemId, request: Request, runtime: RuntimeDep) ->
         extended = await api.prolong(request, runtime, admin, exception_id,
                                      api.Extend(days=int(form.get("days") or 0) or None, until=None))
     except (ValidationError, ValueError, BadRequest, HTTPException) as problem:
-        message = problem.detail if isinstance(problem, HTTPException) else str(problem).splitlines()[0]
+        message = _why(problem)
         return _back("/admin/exceptions", _t(request, "Not extended: %(why)s", why=message), runtime)
     return _back("/admin/exceptions", _t(request, "Exception %(id)s now lasts until %(date)s.", id=exception_id,
                                          date=extended["expires"][:10]), runtime)

@@ -317,3 +317,35 @@ def test_a_policy_admin_sees_the_policy_in_force(app: Any, issuer: str) -> None:
         await sign_in(browser, issuer, "rex@corp.example", ["it-security"])
         assert (await browser.get("/admin/policy")).status_code == 403
     browse(app, steps)
+
+
+def test_reports_are_taken_and_commented_and_approvals_name_their_data_classes(app: Any, issuer: str) -> None:
+    runtime: Runtime = app.state.runtime
+    decision_id, _ = blocked_with_review(app, "uma", "qa")
+    runtime.store.report_wrong(decision_id, "made-up test people")
+    sender = AppClient.with_token(app, may_assert_user=True)
+    calm = sender.post("/v1/inspect", content=b"Agenda: Tuesday.\n", params={"filename": "a.txt", "destination": SITE},
+                       headers={"X-Detour-User": "uma"}).json()  # allowed: nothing stopped it
+    assert runtime.recorder.flush(30)
+    runtime.store.request_review(calm["decision_id"], "WeTransfer", "agendas", "soon")
+
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, "ula@corp.example", ["it-security"])
+        queue = await browser.get("/admin/reviews")
+        token = csrf(queue.text)
+        report_id = re.findall(r"/admin/reports/(\d+)/confirm", queue.text)[-1]
+        taken = await browser.post(f"/admin/reports/{report_id}/assign", data={"csrf": token, "to": "me"})
+        assert taken.status_code == 303 and "Taken" in taken.headers["location"]
+        said = await browser.post(f"/admin/reports/{report_id}/comment", data={"csrf": token, "text": "\u200b"})
+        assert "Not+added" in said.headers["location"]  # a zero-width space says nothing
+        target = max(int(r) for r in re.findall(r'id="review-(\d+)"', queue.text))  # the newest: the calm one
+        refused = await browser.post(f"/admin/reviews/{target}/approve",
+                                     data={"csrf": token, "who": "user", "user": "uma", "days": "1"})
+        assert "name+the+data+classes" in refused.headers["location"]
+        granted = await browser.post(f"/admin/reviews/{target}/approve",
+                                     data={"csrf": token, "who": "user", "user": "uma", "days": "1",
+                                           "data_classes": "any"})
+        assert "Approved" in granted.headers["location"]
+        moved = granted.headers["location"].replace("/admin/reviews", "/admin/exceptions")
+        assert "Approved" not in (await browser.get(moved)).text  # a message signed for one page only
+    browse(app, steps)
