@@ -12,13 +12,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest
 from gateway.http.answers import error
 from gateway.http.auth import ADMIN_PREFIX, ApiCallers, NotAllowed, Unauthenticated
-from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout
+from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout, ConsoleSessions
 from gateway.http.routes import admin, console, health, inspect, intercept, pages
 from gateway.render.console import render_console
 from gateway.render.i18n import negotiate
@@ -73,7 +72,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     app.add_middleware(ApiCallers, runtime=runtime)  # innermost: a /v1/ call is identified before anything else
     console.configure(app, runtime.settings)
-    app.add_middleware(SessionMiddleware, secret_key=runtime.form_tokens.derived("console session"),
+    app.add_middleware(ConsoleSessions, secret_key=runtime.form_tokens.derived("console session"),
                        session_cookie=console.SESSION_COOKIE, max_age=console.ABSOLUTE_SECONDS, path="/admin",
                        same_site="lax", https_only=runtime.settings.public_url.startswith("https://"))
     app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES,

@@ -12,7 +12,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Literal
 
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from detectors.errors import DetourError
@@ -171,3 +173,19 @@ def _unrouted(path: str) -> str:
     if first not in KNOWN_SEGMENTS:
         return "/… (no route)"
     return f"/{first}{'/…' if rest else ''} (no route)"
+
+
+class ConsoleSessions:
+    """The console's session cookie, for ``/admin`` only: uploads, pages and the API never pay for it."""
+
+    def __init__(self, app: ASGIApp, secret_key: str, session_cookie: str, max_age: int, path: str,
+                 same_site: Literal["lax", "strict", "none"], https_only: bool) -> None:
+        self.app = app
+        self.sessions = SessionMiddleware(app, secret_key=secret_key, session_cookie=session_cookie, max_age=max_age,
+                                          path=path, same_site=same_site, https_only=https_only)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/admin"):
+            await self.sessions(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
