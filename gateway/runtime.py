@@ -24,6 +24,7 @@ from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy, load_policy
 from gateway.pool import InspectionPool
 from gateway.render.forms import FormTokens
+from gateway.rollout.reload import PolicyReloader
 from gateway.settings import Settings
 from gateway.staff.webhook import HelpdeskWebhook
 from gateway.store.admin import AdminTokens
@@ -49,6 +50,7 @@ class Runtime:
     clients: ApiClients
     admin_tokens: AdminTokens
     exemptions: Exemptions
+    reloader: PolicyReloader
 
     @property
     def policy(self) -> Policy:
@@ -76,8 +78,9 @@ class Runtime:
         pipeline = Pipeline(settings, policy, scanner, recorder, pool, exemptions)
         clients = ApiClients(store)
         clients.refresh()
+        reloader = PolicyReloader(pipeline, settings.policies_dir, known)
         return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()), clients,
-                   AdminTokens(store), exemptions)
+                   AdminTokens(store), exemptions, reloader)
 
     @property
     def recorder(self) -> Recorder:
@@ -97,6 +100,7 @@ class Runtime:
         return stored or self.recorder.pending(decision_id, language)
 
     def close(self) -> None:
+        self.reloader.stop()
         self.pipeline.pool.shutdown()
         self.recorder.close()
         self.store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -52,8 +53,12 @@ def run(args: argparse.Namespace) -> int:
                                            forwarded_allow_ips=settings.trusted_proxies or "",
                                            access_log=False))  # detour.access logs requests, without queries
 
+    runtime.reloader.start()  # edits to the policy folder apply without a restart (or ask: kill -HUP)
+
     async def both() -> None:
-        asyncio.get_running_loop().set_exception_handler(ResourceWarnings())
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(ResourceWarnings())
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, runtime.reloader.reload, "SIGHUP"))
         if icap_port:
             icap = IcapServer(runtime.pipeline, IcapConfig.of(settings, runtime.form_tokens))
             listener = await icap.start(host, icap_port)

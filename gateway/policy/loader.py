@@ -88,12 +88,31 @@ def _walk(node: yaml.Node, path: Iterable[int | str]) -> int:
     return line
 
 
+def policy_files(directory: Path) -> list[Path]:
+    """The files that make the policy of ``directory``, in the order they are read."""
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file()) + sorted(directory.glob("*.yml"))
+
+
+def folder_digest(directory: Path | str) -> str | None:
+    """The digest the policy of ``directory`` would have (``Policy.digest``), valid or not; None: no folder."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in policy_files(directory):
+        try:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        except OSError:
+            continue  # removed while being read: the next look sees the folder as it is
+    return digest.hexdigest()[:16]
+
+
 def load_policy(directory: Path | str, known_detectors: Iterable[str] | None = None) -> Policy:
     """Read and validate every policy file in ``directory``; raise ``PolicyError`` on any problem."""
     directory = Path(directory)
     if not directory.is_dir():
         raise PolicyError([Problem(str(directory), None, "", "policy directory not found")])
-    paths = sorted(p for p in directory.glob("*.yaml") if p.is_file()) + sorted(directory.glob("*.yml"))
+    paths = policy_files(directory)
     if not paths:
         raise PolicyError([Problem(str(directory), None, "", "no *.yaml policy files in this directory")])
     merged: dict[str, Any] = {}

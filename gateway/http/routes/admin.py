@@ -503,7 +503,15 @@ def policy_in_force(runtime: Runtime) -> dict[str, Any]:
     loaded = runtime.policy
     document: dict[str, Any] = loaded.document.model_dump(mode="json", exclude_none=True)
     return {"digest": loaded.digest, "directory": str(loaded.directory), "files": list(loaded.files),
-            "document": document}
+            "document": document, "reload": runtime.reloader.state().as_json()}
+
+
+@router.post("/policy/reload", summary="Load the policy folder now: a valid policy is swapped in, an invalid one "
+                                       "is reported and the running one stays")
+async def reload(request: Request, runtime: RuntimeDep, admin: PolicyAdmin) -> dict[str, Any]:
+    state = await run_in_threadpool(runtime.reloader.reload, f"reload by {admin.name}")
+    await record(runtime, admin, request, "policy.reload", detail={"loaded": state.loaded, "error": bool(state.error)})
+    return state.as_json()
 
 
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")

@@ -491,7 +491,19 @@ async def revoke(exception_id: ItemId, request: Request, runtime: RuntimeDep) ->
 async def policy(request: Request, runtime: RuntimeDep) -> Response:
     admin = await needs(request, runtime, Role.POLICY_ADMIN)
     await api.record(runtime, admin, request, "policy.view")
-    return page(request, admin, "policy", policy=api.policy_in_force(runtime))
+    return page(request, admin, "policy", policy=api.policy_in_force(runtime), done=done(request, runtime))
+
+
+@router.post("/policy/reload")
+async def reload(request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.POLICY_ADMIN)
+    await checked_form(request)
+    state = await api.stored(runtime.reloader.reload, f"reload by {admin.name}")
+    await api.record(runtime, admin, request, "policy.reload", detail={"loaded": state.loaded,
+                                                                       "error": bool(state.error)})
+    said = (_t(request, "The policy folder is not valid: the running policy stays.") if state.error
+            else _t(request, "Policy %(digest)s is in force.", digest=state.loaded))
+    return _back("/admin/policy", said, runtime)
 
 
 @router.get("/actions")

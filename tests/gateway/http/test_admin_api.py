@@ -529,3 +529,12 @@ def test_a_policy_admin_reads_the_policy_in_force(app: Any, runtime: Runtime) ->
     assert answer["digest"] == runtime.policy.digest
     assert "block-contact-lists-external" in {r["id"] for r in answer["document"]["rules"]}
     assert admin_client(app, Role.REVIEWER).get("/v1/admin/policy").status_code == 403
+
+
+def test_a_policy_admin_reloads_the_policy_folder(app: Any, runtime: Runtime) -> None:
+    admin = admin_client(app, Role.POLICY_ADMIN)
+    state = admin.post("/v1/admin/policy/reload").json()
+    assert state["loaded"] == runtime.policy.digest == state["on_disk"] and state["error"] is None
+    assert admin_client(app, Role.REVIEWER).post("/v1/admin/policy/reload").status_code == 403
+    ready = AppClient(app).get("/readyz").json()["policy"]
+    assert ready["loaded"] == ready["digest"] and ready["error"] is None

@@ -349,3 +349,14 @@ def test_reports_are_taken_and_commented_and_approvals_name_their_data_classes(a
         moved = granted.headers["location"].replace("/admin/reviews", "/admin/exceptions")
         assert "Approved" not in (await browser.get(moved)).text  # a message signed for one page only
     browse(app, steps)
+
+
+def test_a_policy_admin_reloads_from_the_console(app: Any, issuer: str) -> None:
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, "paula@corp.example", ["it-admins"])
+        shown = await browser.get("/admin/policy")
+        assert "Reload the policy folder" in shown.text
+        reloaded = await browser.post("/admin/policy/reload", data={"csrf": csrf(shown.text)})
+        assert reloaded.status_code == 303
+        assert "is in force" in (await browser.get(reloaded.headers["location"])).text
+    browse(app, steps)
