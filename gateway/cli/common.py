@@ -36,9 +36,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def add_record_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--record", action="store_true",
+                         help="keep these decisions in the decision store (default: they are not kept; the store "
+                              "is what IT's console and statistics read)")
+
+
 def runtime_from(args: argparse.Namespace, quiet_audit: bool = True) -> Runtime:
-    """The runtime for a one-shot command; its audit lines go to the log only when DETOUR_AUDIT_LOG says so."""
+    """The runtime for a one-shot command; its audit lines go to the log only when DETOUR_AUDIT_LOG says so. Its
+    decisions are kept in the store only with ``--record``: a test run or a scan is no traffic."""
     settings = settings_from(args)
     if quiet_audit and not settings.audit_log:
         logging.getLogger("detour.audit").setLevel(logging.WARNING)
-    return Runtime.build(settings)
+    runtime = Runtime.build(settings)
+    runtime.recorder.keep = bool(getattr(args, "record", False))
+    return runtime

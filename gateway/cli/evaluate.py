@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.common import EXIT_ALLOWED, EXIT_BLOCKED, add_policies_option, runtime_from
+from gateway.cli.common import EXIT_ALLOWED, EXIT_BLOCKED, add_policies_option, add_record_option, runtime_from
 from gateway.rollout.evaluation import evaluate
 
 
@@ -16,6 +16,7 @@ def add_commands(commands: Any) -> None:
     command.add_argument("folder", type=Path, help="a folder with files and labels.json")
     command.add_argument("--destination", help="where the uploads go (default: an unsanctioned external site)")
     add_policies_option(command)
+    add_record_option(command)
     command.set_defaults(run=run)
 
 

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from alternatives.catalogue import LANGUAGES
-from gateway.cli.common import EXIT_ALLOWED, EXIT_ERROR, add_policies_option, runtime_from, settings_from
+from gateway.cli.common import (
+    EXIT_ALLOWED,
+    EXIT_ERROR,
+    add_policies_option,
+    add_record_option,
+    runtime_from,
+    settings_from,
+)
 from gateway.policy.schema import json_schema
 from gateway.rollout.testing import run_policy_tests
 
@@ -22,6 +29,7 @@ def add_commands(commands: Any) -> None:
     check.set_defaults(run=run_check)
     test = policy_commands.add_parser("test", help="run the policy tests (policies/tests/*_test.yaml)")
     add_policies_option(test)
+    add_record_option(test)
     test.add_argument("tests", nargs="?", type=Path, help="folder of *_test.yaml files (default: POLICIES/tests)")
     test.set_defaults(run=run_test)
     schema = policy_commands.add_parser("schema", help="print the JSON Schema of the policy files")

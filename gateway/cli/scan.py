@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from alternatives.catalogue import LANGUAGES
-from gateway.cli.common import EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR, add_policies_option, runtime_from
+from gateway.cli.common import (
+    EXIT_ALLOWED,
+    EXIT_BLOCKED,
+    EXIT_ERROR,
+    add_policies_option,
+    add_record_option,
+    runtime_from,
+)
 from gateway.records import Action, Channel, Content, Envelope
 from gateway.render.text import format_text
 
@@ -24,6 +31,7 @@ def add_commands(commands: Any) -> None:
     scan.add_argument("--user")
     scan.add_argument("--group")
     add_policies_option(scan)
+    add_record_option(scan)
     scan.add_argument("--lang", choices=LANGUAGES, default=None, help="language of the answer (default: the "
                       "policy's)")
     scan.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")

@@ -51,6 +51,7 @@ class Recorder:
         self.store = store
         self.audit = audit
         self.spool = spool
+        self.keep = True  # False: one-shot commands (detour scan, eval, policy test) leave the store alone
         self._queue: queue.Queue[Row | None] = queue.Queue(maxsize=QUEUE_ROWS)
         self._later: dict[str, Callable[[], dict[Language, Report]]] = {}  # rows whose languages are to come
         self._pending: OrderedDict[str, Row] = OrderedDict()
@@ -73,6 +74,8 @@ class Recorder:
             self.audit.record(report, inspection.upload)
         except Exception:  # a full disk, a name that can't be encoded: the store still gets the decision
             log.exception("the audit log could not record %s", report.decision_id)
+        if not self.keep:
+            return
         row = row_of(inspection, report, {str(k): v for k, v in translations.items()})
         with self._lock:
             self._pending[row["id"]] = row

@@ -131,7 +131,7 @@ def send_cli(case: Case, name: str, folder: Path, capsys: pytest.CaptureFixture[
     path = folder / name
     path.write_bytes(case.file)
     capsys.readouterr()
-    status = main(["scan", "--format", "json", "--destination", SITE, str(path)])
+    status = main(["scan", "--record", "--format", "json", "--destination", SITE, str(path)])  # kept, as asked
     report = json.loads(capsys.readouterr().out)
     assert status == (1 if report["decision"] == "block" else 0)
     return Answer(report["decision"], report["decision_id"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +179,24 @@ def test_a_log_message_is_always_one_line() -> None:
                                None)
     assert OneLine().filter(record)
     assert record.getMessage() == "file a\\nINFO detour.audit: {} stopped"
+
+
+def test_a_scan_leaves_the_store_alone_unless_asked_to_record(tmp_path: Path) -> None:
+    """A scan or a test run is no traffic: the console and its figures read the store."""
+    detour = str(Path(sys.executable).parent / "detour")
+    environment = {**os.environ, "DETOUR_DATA_DIR": str(tmp_path / "data")}
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Agenda for Tuesday.\n")
+
+    def stored() -> int:
+        with sqlite3.connect(tmp_path / "data" / "detour.db") as connection:
+            count: int = connection.execute("SELECT count(*) FROM decisions").fetchone()[0]
+            return count
+
+    for command in (["scan", str(notes)], ["eval", str(tmp_path)]):
+        subprocess.run([detour, *command], env=environment, capture_output=True, timeout=120, check=False)
+    assert stored() == 0
+    done = subprocess.run([detour, "scan", str(notes), "--record"], env=environment, capture_output=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert stored() == 1
