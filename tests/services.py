@@ -48,6 +48,20 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, second
     pytest.fail(f"{process.args!r} did not listen on port {port} within {seconds} s:\n{log.read_text()[-4000:]}")
 
 
+def wait_for_url(url: str, process: subprocess.Popen[bytes], log: Path, what: str, seconds: float = 60) -> None:
+    """Until ``url`` answers 200; fails the test, with the end of the service's log, when it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited early:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail(f"{what} did not become ready within {seconds:g} s:\n{log.read_text(errors='replace')[-4000:]}")
+
+
 def stop(process: subprocess.Popen[bytes], seconds: float) -> None:
     """Ask a service to stop; kill it when it doesn't within ``seconds``."""
     process.terminate()
@@ -146,17 +160,7 @@ def start_detour(tmp: Path, env: dict[str, str] | None = None,
                                         "DETOUR_PUBLIC_URL": f"http://127.0.0.1:{port}", **(env or {})})
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"detour serve exited early:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"detour serve did not become ready within 60 s:\n{log_path.read_text()}")
+        wait_for_url(f"{base}/readyz", process, log_path, "detour serve")
         wait_for_port(icap_port, process, log_path)  # type: ignore[arg-type]
         yield DetourService(base, icap_port, log_path, audit, token, environment)
     finally:
@@ -363,17 +367,7 @@ def start_oidc(tmp: Path) -> Iterator[str]:
                                     "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT)
     try:
         issuer = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"the OpenID provider exited early:\n{log_path.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"the OpenID provider did not start within 60 s:\n{log_path.read_text()[-4000:]}")
+        wait_for_url(f"{issuer}/.well-known/openid-configuration", process, log_path, "the OpenID provider")
         yield issuer
     finally:
         stop(process, 10)
