@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,32 +187,42 @@ def as_scan(pipeline: Pipeline, mime: str, parts: list[Part], answers: list[dict
     return ScanResult(mime, tuple(findings), len(parts), 0)
 
 
-def accuracy(pipeline: Pipeline, corpus: Path) -> None:
+def scored(pipeline: Pipeline, corpus: Path,
+           engines: dict[str, Callable[[list[str]], list[Any]]]) -> tuple[dict[str, list[str]], int]:
+    """Each engine's decisions on the labelled corpus, Detour's first: its findings go through the same
+    extraction, masking, people counting and default policy (an unsanctioned destination). Returns each
+    engine's misses and the number of files; a warning counts as right for an allowed file."""
     labels = json.loads((corpus / "labels.json").read_text())
     files = {name: (corpus / name).read_bytes() for name in sorted(labels)}
     extracted = {name: parts_of(pipeline, blob, name) for name, blob in files.items()}
-    answers = iter(presidio([part.text for _, parts in extracted.values() for part in parts]))
-    right = {"Detour": 0, "Presidio default": 0}
-    misses: dict[str, list[str]] = {"Detour": [], "Presidio default": []}
+    texts = [part.text for _, parts in extracted.values() for part in parts]
+    answers = {engine: iter(run(texts)) for engine, run in engines.items()}
+    misses: dict[str, list[str]] = {"Detour": [], **{engine: [] for engine in engines}}
     for name, blob in files.items():
         envelope = Envelope(name, "wetransfer.com")
         upload = Upload.of(envelope, Content(blob), pipeline.settings.default_destination)
         mime, parts = extracted[name]
-        presidio_scan = as_scan(pipeline, mime, parts, [next(answers) for _ in parts])
-        got = {
-            "Detour": pipeline.inspect(blob, envelope, "en").decision.value,
-            "Presidio default": decide(presidio_scan, upload, pipeline.policy, "bench").action.value,
-        }
+        got = {"Detour": pipeline.inspect(blob, envelope, "en").decision.value}
+        for engine, found in answers.items():
+            scan = as_scan(pipeline, mime, parts, [next(found) for _ in parts])
+            got[engine] = decide(scan, upload, pipeline.policy, "bench").action.value
+        expected = labels[name]["expect"]
         for who, decision in got.items():
-            expected = labels[name]["expect"]
-            ok = decision == expected or (expected == "allow" and decision == Action.WARN.value)
-            right[who] += ok
-            if not ok:
+            if not (decision == expected or (expected == "allow" and decision == Action.WARN.value)):
                 misses[who].append(f"{name} ({expected}, got {decision})")
+    return misses, len(labels)
+
+
+def print_scores(misses: dict[str, list[str]], total: int) -> None:
+    for who, missed in misses.items():
+        print(f"  {who:<17} {total - len(missed)}/{total}" + (f"  misses: {', '.join(missed)}" if missed else ""))
+
+
+def accuracy(pipeline: Pipeline, corpus: Path) -> None:
+    misses, total = scored(pipeline, corpus, {"Presidio default": presidio})
     print(f"(c) accuracy on the dev corpus ({corpus}): default policy, unsanctioned destination;")
     print("    Presidio's results go through the same extraction, findings and policy as Detour's")
-    for who, count in right.items():
-        print(f"  {who:<17} {count}/{len(labels)}" + (f"  misses: {', '.join(misses[who])}" if misses[who] else ""))
+    print_scores(misses, total)
 
 
 def main() -> None:

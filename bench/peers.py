@@ -39,12 +39,11 @@ from pydantic import SecretStr
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.detection import SPACY_MODEL, as_scan, contacts_csv, parts_of, products_csv  # noqa: E402
+from bench.detection import SPACY_MODEL, contacts_csv, print_scores, products_csv, scored  # noqa: E402
 from detectors.recognizers.ner import model_directory  # noqa: E402
 from detectors.scan import scan_blob  # noqa: E402
 from gateway.pipeline import Pipeline  # noqa: E402
-from gateway.policy.engine import decide  # noqa: E402
-from gateway.records import Action, Content, Envelope, Upload  # noqa: E402
+from gateway.records import Envelope  # noqa: E402
 from gateway.runtime import Runtime  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
@@ -116,31 +115,10 @@ def speed(pipeline: Pipeline, mb: float) -> None:
 
 
 def decisions(pipeline: Pipeline, corpus: Path) -> None:
-    labels = json.loads((corpus / "labels.json").read_text())
-    files = {name: (corpus / name).read_bytes() for name in sorted(labels)}
-    extracted = {name: parts_of(pipeline, blob, name) for name, blob in files.items()}
-    texts = [part.text for _, parts in extracted.values() for part in parts]
-    peers = {peer: iter(run(texts)) for peer, run in engines().items()}
-    right = {"Detour": 0, **{peer: 0 for peer in peers}}
-    misses: dict[str, list[str]] = {who: [] for who in right}
-    for name, blob in files.items():
-        envelope = Envelope(name, "wetransfer.com")
-        upload = Upload.of(envelope, Content(blob), pipeline.settings.default_destination)
-        mime, parts = extracted[name]
-        got = {"Detour": pipeline.inspect(blob, envelope, "en").decision.value}
-        for peer, answers in peers.items():
-            scan = as_scan(pipeline, mime, parts, [next(answers) for _ in parts])
-            got[peer] = decide(scan, upload, pipeline.policy, "bench").action.value
-        expected = labels[name]["expect"]
-        for who, decision in got.items():
-            ok = decision == expected or (expected == "allow" and decision == Action.WARN.value)
-            right[who] += ok
-            if not ok:
-                misses[who].append(f"{name} ({expected}, got {decision})")
+    misses, total = scored(pipeline, corpus, engines())
     print(f"(b) decisions on the dev corpus ({corpus}): default policy, unsanctioned destination, every engine's")
     print("    findings through the same extraction, masking, people counting and policy")
-    for who, count in right.items():
-        print(f"  {who:<17} {count}/{len(labels)}" + (f"  misses: {', '.join(misses[who])}" if misses[who] else ""))
+    print_scores(misses, total)
 
 
 def _timed(action: Callable[..., object], *args: object) -> float:

@@ -38,7 +38,7 @@ from gateway.store.models import (
     RouteTakenRow,
     WrongReportRow,
 )
-from gateway.store.store import DecisionStore
+from gateway.store.store import DecisionStore, aware
 
 PREFIX = "dta_"
 DEFAULT_DAYS = 90
@@ -118,18 +118,18 @@ class AdminTokens:
         now = datetime.now(UTC)
         with self.store.session() as session, session.begin():
             row = session.scalar(select(AdminTokenRow).where(AdminTokenRow.token_sha256 == _digest(token)))
-            if row is None or row.revoked is not None or _aware(row.expires) <= now:
+            if row is None or row.revoked is not None or aware(row.expires) <= now:
                 return None
-            if row.last_used is None or now - _aware(row.last_used) >= USED_EVERY:
+            if row.last_used is None or now - aware(row.last_used) >= USED_EVERY:
                 row.last_used = now
             return Admin(row.name, Role(row.role))
 
     def list(self) -> list[AdminTokenListing]:
         with self.store.session() as session:
             rows = session.scalars(select(AdminTokenRow).order_by(AdminTokenRow.name)).all()
-            return [AdminTokenListing(r.name, Role(r.role), _aware(r.created), _aware(r.expires),
-                                      _aware(r.revoked) if r.revoked else None,
-                                      _aware(r.last_used) if r.last_used else None) for r in rows]
+            return [AdminTokenListing(r.name, Role(r.role), aware(r.created), aware(r.expires),
+                                      aware(r.revoked) if r.revoked else None,
+                                      aware(r.last_used) if r.last_used else None) for r in rows]
 
     def revoke(self, name: str) -> None:
         with self.store.session() as session, session.begin():
@@ -165,7 +165,7 @@ def actions(store: DecisionStore, limit: int = 100, before: int | None = None) -
     if before is not None:
         query = query.where(AdminActionRow.id < before)
     with store.session() as session:
-        return [{"id": r.id, "time": _aware(r.created).isoformat(), "actor": r.actor, "role": r.role,
+        return [{"id": r.id, "time": aware(r.created).isoformat(), "actor": r.actor, "role": r.role,
                  "action": r.action, "target": r.target, "client_ip": r.client_ip, "detail": r.detail}
                 for r in session.scalars(query)]
 
@@ -262,7 +262,7 @@ def explore(store: DecisionStore, where: DecisionFilter, *, evidence: bool, limi
     following = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        following = f"{_aware(last.created).isoformat()}|{last.id}"
+        following = f"{aware(last.created).isoformat()}|{last.id}"
     return Page(page, following, total, counts)
 
 
@@ -305,7 +305,7 @@ def summary(row: DecisionRow, taken: list[str], evidence: bool) -> dict[str, Any
     destination = report.get("destination", {})
     entry: dict[str, Any] = {
         "decision_id": row.id,
-        "time": _aware(row.created).isoformat(),
+        "time": aware(row.created).isoformat(),
         "action": row.decision,
         "rules": list(row.rules),
         "data_classes": [{key: d.get(key) for key in ("id", "count", "distinct", "people", "threshold_reached")}
@@ -386,10 +386,10 @@ def reviews(store: DecisionStore, status: str | None = None, limit: int = 100, b
 
 def _review(r: ReviewRequestRow, host: str, user: str | None, group: str | None, action: str,
             rules: list[str]) -> dict[str, Any]:
-    return {"id": r.id, "decision_id": r.decision_id, "status": r.status, "time": _aware(r.created).isoformat(),
+    return {"id": r.id, "decision_id": r.decision_id, "status": r.status, "time": aware(r.created).isoformat(),
             "tool": r.tool, "why": r.why, "needed_by": r.needed_by, "destination_host": host, "user": user,
             "group": group, "decision": action, "rules": list(rules),
-            "answered": _aware(r.answered).isoformat() if r.answered else None, "answered_by": r.answered_by,
+            "answered": aware(r.answered).isoformat() if r.answered else None, "answered_by": r.answered_by,
             "answer": r.answer, "assigned_to": r.assigned_to}
 
 
@@ -409,7 +409,7 @@ def attach_comments(session: Session, kind: str, entries: list[dict[str, Any]]) 
         for row in session.scalars(select(QueueCommentRow).where(QueueCommentRow.kind == kind,
                                                                  QueueCommentRow.item_id.in_(list(by_id)))
                                    .order_by(QueueCommentRow.id)):
-            by_id[row.item_id].append({"author": row.author, "time": _aware(row.created).isoformat(),
+            by_id[row.item_id].append({"author": row.author, "time": aware(row.created).isoformat(),
                                        "text": row.text})
     for entry in entries:
         entry["comments"] = by_id[entry["id"]]
@@ -465,9 +465,6 @@ def decline(store: DecisionStore, review_id: int, admin: Admin, reason: str) -> 
                        decision.rules)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
 
 # --- the dashboard ----------------------------------------------------------------------------------------------
 
@@ -508,7 +505,7 @@ def figures(store: DecisionStore, days: int = 14) -> dict[str, Any]:
                                .limit(DASHBOARD_ROWS)).all()
         stopped: list[str] = []
         for decision_id, created, action, decided_by, host, alternatives, outcome in rows:
-            day = _aware(created).date().isoformat()
+            day = aware(created).date().isoformat()
             per_day.setdefault(day, {"allow": 0, "warn": 0, "block": 0})[action] += 1
             if action == "allow":
                 continue
@@ -535,7 +532,7 @@ def figures(store: DecisionStore, days: int = 14) -> dict[str, Any]:
                                  .where(ReviewRequestRow.status == "open")) or 0
         reports_waiting = session.scalar(select(func.count()).select_from(WrongReportRow)
                                          .where(WrongReportRow.status == "open")) or 0
-    hours = sorted((_aware(done) - _aware(asked)).total_seconds() / 3600 for asked, done in answered if done)
+    hours = sorted((aware(done) - aware(asked)).total_seconds() / 3600 for asked, done in answered if done)
     return {
         "days": days,
         "decisions": len(rows),

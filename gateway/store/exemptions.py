@@ -21,7 +21,7 @@ from gateway.errors import DetourError
 from gateway.records import Action, Exemption
 from gateway.store.admin import attach_comments, visible
 from gateway.store.models import DecisionRow, ExemptionRow, ReviewRequestRow, WrongReportRow
-from gateway.store.store import DecisionStore
+from gateway.store.store import DecisionStore, aware
 
 log = logging.getLogger(__name__)
 
@@ -36,31 +36,28 @@ def _exemptible(host: str) -> None:
         raise DetourError("the decision names no real destination host to make an exception for")
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
 
 def _exemption(row: ExemptionRow) -> Exemption:
     return Exemption(row.id, row.destination_host, row.user, row.group, tuple(row.data_classes), Action(row.action),
-                     _aware(row.expires), row.note, row.sha256, bool(row.subdomains))
+                     aware(row.expires), row.note, row.sha256, bool(row.subdomains))
 
 
 def listing(row: ExemptionRow) -> dict[str, Any]:
     return {"id": row.id, "destination_host": row.destination_host, "user": row.user, "group": row.group,
             "everyone": row.user is None and row.group is None, "data_classes": list(row.data_classes),
-            "action": row.action, "expires": _aware(row.expires).isoformat(), "note": row.note,
+            "action": row.action, "expires": aware(row.expires).isoformat(), "note": row.note,
             "sha256": row.sha256, "subdomains": bool(row.subdomains),
-            "created": _aware(row.created).isoformat(), "created_by": row.created_by, "review_id": row.review_id,
+            "created": aware(row.created).isoformat(), "created_by": row.created_by, "review_id": row.review_id,
             "decision_id": row.decision_id,
-            "revoked": _aware(row.revoked).isoformat() if row.revoked else None, "revoked_by": row.revoked_by}
+            "revoked": aware(row.revoked).isoformat() if row.revoked else None, "revoked_by": row.revoked_by}
 
 
 def wrong_listing(report: WrongReportRow, decision: DecisionRow) -> dict[str, Any]:
     return {"id": report.id, "decision_id": report.decision_id, "status": report.status,
-            "time": _aware(report.created).isoformat(), "believed": report.believed,
+            "time": aware(report.created).isoformat(), "believed": report.believed,
             "destination_host": decision.destination_host, "user": decision.user, "group": decision.group,
             "decision": decision.decision, "rules": list(decision.rules), "file": decision.file_name,
-            "answered": _aware(report.answered).isoformat() if report.answered else None,
+            "answered": aware(report.answered).isoformat() if report.answered else None,
             "answered_by": report.answered_by, "answer": report.answer, "exception": report.exemption_id,
             "assigned_to": report.assigned_to}
 
@@ -190,7 +187,7 @@ class Exemptions:
             row = session.get(ExemptionRow, exemption_id)
             if row is None:
                 raise KeyError(exemption_id)
-            if row.revoked is not None or _aware(row.expires) <= datetime.now(UTC):
+            if row.revoked is not None or aware(row.expires) <= datetime.now(UTC):
                 raise DetourError(f"exception {exemption_id} has ended; approve a new request instead")
             row.expires = expires
             extended = listing(row)

@@ -101,7 +101,7 @@ def stored_from_row(row: dict[str, Any], language: str | None) -> StoredDecision
     """A decision not in the store yet (still on its way: queued or spooled), as the page shows it."""
     report = (row.get("translations") or {}).get(language or "", row["report"])
     return StoredDecision(row["id"], Report.model_validate(report),
-                          History(_aware(datetime.fromisoformat(row["created"])), client_ip=row.get("client_ip")),
+                          History(aware(datetime.fromisoformat(row["created"])), client_ip=row.get("client_ip")),
                           recording=True)
 
 
@@ -154,13 +154,13 @@ class DecisionStore:
                                       .order_by(TicketRow.id)).all()
             report = (row.translations or {}).get(language or "", row.report)
             history = History(
-                _aware(row.created), tuple(taken),
-                tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, _aware(r.created), r.answer,
+                aware(row.created), tuple(taken),
+                tuple(ReviewRequest(r.tool, r.why, r.needed_by, r.status, aware(r.created), r.answer,
                                     _until(session, r.exemption_id)) for r in reviews),
                 wrong is not None,
-                Justification(justification.justification, _aware(justification.created),
-                              _aware(justification.expires)) if justification else None,
-                tuple(Ticket(t.id, t.event, t.status, t.remote_id, _aware(t.created)) for t in tickets),
+                Justification(justification.justification, aware(justification.created),
+                              aware(justification.expires)) if justification else None,
+                tuple(Ticket(t.id, t.event, t.status, t.remote_id, aware(t.created)) for t in tickets),
                 row.client_ip,
                 wrong.status if wrong is not None else None,
                 wrong.answer if wrong is not None else None,
@@ -276,11 +276,11 @@ def upgrade(engine: Engine) -> None:
 
 def _until(session: Session, exemption_id: int | None) -> datetime | None:
     exemption = session.get(ExemptionRow, exemption_id) if exemption_id is not None else None
-    return _aware(exemption.expires) if exemption is not None else None
+    return aware(exemption.expires) if exemption is not None else None
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives back naive datetimes; they were stored in UTC."""
+def aware(moment: datetime) -> datetime:
+    """A time read back from the store, in UTC: SQLite gives back naive datetimes; they were stored in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
