@@ -199,6 +199,13 @@ class Decision:
     data_classes: tuple[DataClassHit, ...] = ()
     alternatives: tuple[str, ...] = ()
     exemption: Exemption | None = None  # an exception IT granted decided it
+    monitored: tuple[Reason, ...] = ()  # rules in monitor mode that apply: recorded, never acted on
+
+    @property
+    def would(self) -> Action | None:
+        """What the rules in monitor mode would have made of it, when more severe than what was decided."""
+        action = max((r.action for r in self.monitored), key=lambda a: a.severity, default=None)
+        return action if action is not None and action.severity > self.action.severity else None
 
     def hit(self, data_class_id: str) -> DataClassHit | None:
         return next((h for h in self.data_classes if h.id == data_class_id), None)

@@ -78,7 +78,7 @@ class Runtime:
         pipeline = Pipeline(settings, policy, scanner, recorder, pool, exemptions)
         clients = ApiClients(store)
         clients.refresh()
-        reloader = PolicyReloader(pipeline, settings.policies_dir, known)
+        reloader = PolicyReloader(pipeline, settings.policies_dir, known, store)
         return cls(settings, registry, store, webhook, pipeline, FormTokens(settings.hash_key_bytes()), clients,
                    AdminTokens(store), exemptions, reloader)
 

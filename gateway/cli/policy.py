@@ -1,31 +1,42 @@
-"""``detour policy check|test|schema``: validate the policy files, run their tests, print their JSON Schema."""
+"""``detour policy check|test|schema|simulate|versions|diff``: validate the policy files, run their tests, print
+their JSON Schema, replay recorded decisions against a draft, and compare policy versions."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from alternatives.catalogue import LANGUAGES
 from gateway.cli.common import (
     EXIT_ALLOWED,
+    EXIT_BLOCKED,
     EXIT_ERROR,
     add_policies_option,
     add_record_option,
     runtime_from,
     settings_from,
 )
+from gateway.http.routes.admin import moment
+from gateway.policy.diff import diff
+from gateway.policy.loader import load_policy
 from gateway.policy.schema import json_schema
+from gateway.rollout.simulation import Simulation, simulate
 from gateway.rollout.testing import run_policy_tests
+from gateway.store.store import DecisionStore, sqlite_url
+from gateway.store.versions import stored_policy, versions
 
 
 def add_commands(commands: Any) -> None:
     policy = commands.add_parser("policy", help="check, test and describe policy files")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
-    check = policy_commands.add_parser("check", help="validate the policy files")
+    check = policy_commands.add_parser("check", help="validate the policy files: every problem at once, then warnings")
     add_policies_option(check)
+    check.add_argument("--strict", action="store_true",
+                       help="fail (exit status 1) on warnings too: a rule that can never apply, a missing "
+                            "translation, an alternative never offered")
     check.set_defaults(run=run_check)
     test = policy_commands.add_parser("test", help="run the policy tests (policies/tests/*_test.yaml)")
     add_policies_option(test)
@@ -34,6 +45,23 @@ def add_commands(commands: Any) -> None:
     test.set_defaults(run=run_test)
     schema = policy_commands.add_parser("schema", help="print the JSON Schema of the policy files")
     schema.set_defaults(run=run_schema)
+    simulate = policy_commands.add_parser(
+        "simulate", help="replay the recorded decisions against a draft policy and show what it would change")
+    simulate.add_argument("--policies", type=Path, required=True, help="the draft policy directory")
+    simulate.add_argument("--since", default="30d",
+                          help="decisions from this time on: a time ago (30d, 12h) or an ISO 8601 date (default 30d)")
+    simulate.add_argument("--until", help="decisions before this time (default: now)")
+    simulate.add_argument("--json", action="store_true", help="print the result as JSON")
+    simulate.set_defaults(run=run_simulate)
+    versions = policy_commands.add_parser("versions", help="the policy versions that decided uploads (policy history)")
+    versions.add_argument("--limit", type=int, default=20)
+    versions.set_defaults(run=run_versions)
+    compare = policy_commands.add_parser("diff", help="what changed between two policy versions")
+    compare.add_argument("a", help="a policy directory, or a version's digest (`detour policy versions`)")
+    compare.add_argument("b", help="a policy directory, or a version's digest")
+    compare.add_argument("--files", action="store_true", help="also the files, line by line (unified diff)")
+    compare.add_argument("--json", action="store_true", help="print the result as JSON")
+    compare.set_defaults(run=run_diff)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -41,13 +69,17 @@ def run_check(args: argparse.Namespace) -> int:
     runtime.close()
     policy = runtime.policy
     document = policy.document
-    print(f"{policy.directory}: OK — {len(document.destinations)} destination categories, "
-          f"{len(document.data_classes)} data classes, {len(document.rules)} rules, "
-          f"{len(document.alternatives)} alternatives (digest {policy.digest})")
-    for alternative in document.alternatives:
-        missing = [lang for lang in LANGUAGES if lang not in alternative.texts]
-        if missing:
-            print(f"  note: alternative {alternative.id} has no text in {', '.join(missing)}; English is shown")
+    warnings = policy.warnings
+    print(f"{policy.directory}: valid — {len(document.destinations)} destination categories, "
+          f"{len(document.data_classes)} data classes, {len(document.rules)} rules "
+          f"({sum(r.mode == 'monitor' for r in document.rules)} in monitor mode), "
+          f"{len(document.alternatives)} alternatives (digest {policy.digest}); "
+          f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}")
+    for warning in warnings:
+        print(f"  warning: {warning}")
+    if warnings and args.strict:
+        print(f"detour: {len(warnings)} warning{'' if len(warnings) == 1 else 's'} and --strict", file=sys.stderr)
+        return EXIT_BLOCKED
     return EXIT_ALLOWED
 
 
@@ -73,3 +105,104 @@ def run_test(args: argparse.Namespace) -> int:
 def run_schema(args: argparse.Namespace) -> int:
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return EXIT_ALLOWED
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    since = moment(args.since, "--since")
+    until = moment(args.until, "--until")
+    assert since is not None
+    runtime = runtime_from(args, quiet_audit=True)  # the draft, loaded and checked like a policy in force
+    try:
+        started = time.perf_counter()
+        result = simulate(runtime.store, runtime.policy, since, until)
+        seconds = time.perf_counter() - started
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps({**result.as_json(), "seconds": round(seconds, 3)}, indent=2, ensure_ascii=False))
+        return EXIT_ALLOWED
+    for line in simulation_lines(result):
+        print(line)
+    print(f"(replayed in {seconds:.1f} s)")
+    return EXIT_ALLOWED
+
+
+def simulation_lines(result: Simulation) -> list[str]:
+    """A simulation's result as text."""
+    lines = [f"Draft {result.draft} replayed on {result.replayed} recorded decisions since "
+             f"{result.since:%Y-%m-%d %H:%M} UTC: {result.changed} would change."]
+    if result.truncated:
+        lines.append("  (only the newest decisions were replayed: narrow the period for the rest)")
+    actions = ("allow", "warn", "block")
+    lines.append("  decided then:       " + ", ".join(f"{a} {result.before.get(a, 0)}" for a in actions))
+    lines.append("  under the draft:    " + ", ".join(f"{a} {result.after.get(a, 0)}" for a in actions))
+    if result.would_before or result.would_after:
+        lines.append("  monitor mode, then: " + ", ".join(f"would {a} {result.would_before.get(a, 0)}"
+                                                          for a in ("warn", "block")))
+        lines.append("  monitor mode, now:  " + ", ".join(f"would {a} {result.would_after.get(a, 0)}"
+                                                          for a in ("warn", "block")))
+    if result.transitions:
+        lines.append("What changes:")
+        for change, count in result.transitions.most_common():
+            lines.append(f"  {change}: {count}  e.g. {', '.join(result.examples.get(change, []))}")
+        lines.append("By rule (of the changed decisions):")
+        for rule in sorted(set(result.rules_before) | set(result.rules_after)):
+            then, now = result.rules_before.get(rule, 0), result.rules_after.get(rule, 0)
+            lines.append(f"  {rule}: decided {then} then, {now} under the draft")
+        if result.monitored:
+            lines.append("Rules in monitor mode (uploads they would stop more severely under the draft):")
+            lines.extend(f"  {rule}: {count}" for rule, count in result.monitored.most_common())
+        lines.append("By destination:")
+        lines.extend(f"  {host}: {count}" for host, count in result.destinations.most_common(10))
+    if result.uncertain:
+        lines.append(f"Note: {result.uncertain} decisions were replayed on the findings kept at the time, and the "
+                     "draft would read more of those uploads (they were not read in full then): their outcome "
+                     "under the draft may be more severe.")
+    if result.not_replayable:
+        lines.append(f"Note: {result.not_replayable} decisions were recorded before Detour kept what a replay needs.")
+    return lines
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    store = _store()
+    try:
+        listed = versions(store, args.limit)
+    finally:
+        store.close()
+    if not listed:
+        print("no policy versions recorded yet (`detour serve` records each policy it loads)")
+    for entry in listed:
+        print(f"{entry['digest']}  {entry['name']} {entry['version']}  last loaded {entry['last_loaded'][:19]} "
+              f"({entry['how']}); first {entry['first_loaded'][:19]}")
+    return EXIT_ALLOWED
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    store: DecisionStore | None = None
+    try:
+        policies = []
+        for given in (args.a, args.b):
+            if Path(given).is_dir():
+                policies.append(load_policy(Path(given)))
+            else:
+                store = store or _store()
+                policies.append(stored_policy(store, given))
+    finally:
+        if store is not None:
+            store.close()
+    compared = diff(*policies)
+    if args.json:
+        print(json.dumps(compared.as_json(), indent=2, ensure_ascii=False))
+        return EXIT_ALLOWED
+    print(f"{compared.a} → {compared.b}")
+    for line in compared.lines():
+        print(line)
+    if args.files:
+        for text in compared.files.values():
+            print(text, end="" if text.endswith("\n") else "\n")
+    return EXIT_ALLOWED if compared.same else EXIT_BLOCKED
+
+
+def _store() -> DecisionStore:
+    settings = settings_from(argparse.Namespace())
+    return DecisionStore(settings.database_url or sqlite_url(settings.data_dir))

@@ -2,6 +2,8 @@
 
 Every rule whose condition holds is triggered; the most severe action wins
 (block > warn > allow), and the policy's default applies when none triggers.
+Rules in monitor mode are evaluated the same way and recorded apart
+(``Decision.monitored``, ``Decision.would``): they never change the action.
 The routes offered are those the catalogue approves for every data class behind
 the winning rules, ranked by ``alternatives.rank``.
 
@@ -35,11 +37,12 @@ def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str,
     triggered_classes = {h.id for h in hits if h.triggered}
 
     reasons: list[Reason] = []
+    monitored: list[Reason] = []  # rules in monitor mode: recorded as what they would do, never acted on
     offered: list[str] = []
     for rule in document.rules:
         matched = _applies(rule, destination, upload, triggered_classes)
         if matched:
-            reasons.append(Reason(rule.id, rule.action, matched))
+            (monitored if rule.mode == "monitor" else reasons).append(Reason(rule.id, rule.action, matched))
     exemption = _exempting(exemptions, upload, destination.host, reasons)
     if exemption is not None:  # the reasons it covers give way to it; any other still counts
         covered = [r for r in reasons if exemption.covers(r.data_classes)]
@@ -61,7 +64,8 @@ def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str,
         alternatives = _ranked(policy, classes, offered, upload.group)
     decided_by = exemption if exemption is not None and any(r.rule == EXEMPTION_RULE.format(exemption.id)
                                                             for r in reasons) else None
-    return Decision(decision_id, action, destination, tuple(reasons), hits, alternatives, decided_by)
+    return Decision(decision_id, action, destination, tuple(reasons), hits, alternatives, decided_by,
+                    tuple(monitored))
 
 
 def _exempting(exemptions: Sequence[Exemption], upload: Upload, host: str, reasons: list[Reason]) -> Exemption | None:
@@ -98,6 +102,14 @@ def detectors_that_matter(upload: Upload, policy: Policy) -> frozenset[str]:
     return _detectors_of(policy, classes)
 
 
+def _monitor_open(decision: Decision, upload: Upload, policy: Policy, every_class: set[str]) -> set[str]:
+    """The data classes of rules in monitor mode that could still apply here and have not yet: reading on
+    for them changes no action, only the record of what they would do."""
+    applied = {r.rule for r in decision.monitored}
+    return {c for rule in policy.document.rules if rule.mode == "monitor" and rule.id not in applied
+            and rule.action is not Action.ALLOW for c in _applies(rule, decision.destination, upload, every_class)}
+
+
 def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Policy,
                          exemptions: Sequence[Exemption] = ()) -> frozenset[str]:
     """The detectors whose findings could still change the action decided on ``findings`` (the upload's so far).
@@ -114,9 +126,10 @@ def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Po
     document = policy.document
     every_class = {d.id for d in document.data_classes}
     triggered = {h.id for h in decision.data_classes if h.triggered}
-    classes = {c for rule in document.rules if rule.action.severity > decision.action.severity
+    stricter = [r for r in document.rules if r.mode == "enforce" and r.action.severity > decision.action.severity]
+    classes = {c for rule in stricter
                for c in _applies(rule, decision.destination, upload, every_class) if c not in triggered}
-    return _detectors_of(policy, classes)
+    return _detectors_of(policy, classes | _monitor_open(decision, upload, policy, every_class))
 
 
 def _detectors_of(policy: Policy, classes: set[str]) -> frozenset[str]:

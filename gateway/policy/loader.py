@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from alternatives.catalogue import Catalogue
 from gateway.errors import PolicyError, Problem
+from gateway.policy import lint
 from gateway.policy.destinations import DestinationMatcher
 from gateway.policy.schema import PolicyDocument
 
@@ -42,6 +43,8 @@ class Policy:
     directory: Path
     files: tuple[str, ...]
     digest: str  # changes whenever any policy file changes (e.g. for an ICAP ISTag)
+    warnings: tuple[Problem, ...] = ()  # valid, but probably not what was meant (``lint.warnings``)
+    texts: dict[str, str] = field(default_factory=dict, compare=False)  # file name → its text, as loaded
 
 
 @dataclass(frozen=True)
@@ -115,21 +118,28 @@ def load_policy(directory: Path | str, known_detectors: Iterable[str] | None = N
     paths = policy_files(directory)
     if not paths:
         raise PolicyError([Problem(str(directory), None, "", "no *.yaml policy files in this directory")])
+    return parse_policy([(str(path), path.read_bytes()) for path in paths], directory, known_detectors)
+
+
+def parse_policy(files: Sequence[tuple[str, bytes]], directory: Path,
+                 known_detectors: Iterable[str] | None = None) -> Policy:
+    """Validate policy files given as (path, content), in reading order: a folder's (``load_policy``), a stored
+    version's, a draft uploaded to the console. Raises ``PolicyError`` naming every problem."""
     merged: dict[str, Any] = {}
     sources = _Sources()
     problems: list[Problem] = []
     digest = hashlib.sha256()
-    for path in paths:
-        raw = path.read_bytes()
-        digest.update(path.name.encode() + b"\0" + raw + b"\0")
-        problems.extend(_merge_file(str(path), raw, merged, sources))
+    for path, raw in files:
+        digest.update(Path(path).name.encode() + b"\0" + raw + b"\0")
+        problems.extend(_merge_file(path, raw, merged, sources))
     if problems:
         raise PolicyError(problems)
+    # The schema's problems and the broken references together: every problem in one pass
+    problems = lint.cross_check(merged, sources.locate, set(known_detectors) if known_detectors is not None else None)
     try:
         document = PolicyDocument.model_validate(merged)
     except ValidationError as exc:
-        raise PolicyError(_problems_from(exc, sources)) from exc
-    problems = _cross_check(document, sources, set(known_detectors) if known_detectors is not None else None)
+        raise PolicyError(_sorted(_problems_from(exc, sources) + problems)) from exc
     if problems:
         raise PolicyError(problems)
     try:
@@ -142,9 +152,15 @@ def load_policy(directory: Path | str, known_detectors: Iterable[str] | None = N
         catalogue=catalogue,
         destinations=DestinationMatcher(document.destinations, document.unknown_destination),
         directory=directory,
-        files=tuple(p.name for p in paths),
+        files=tuple(Path(path).name for path, _ in files),
         digest=digest.hexdigest()[:16],
+        warnings=tuple(lint.warnings(document, sources.locate)),
+        texts={Path(path).name: raw.decode("utf-8") for path, raw in files},
     )
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.file, p.line or 0))
 
 
 def _merge_file(file: str, raw: bytes, merged: dict[str, Any], sources: _Sources) -> list[Problem]:
@@ -190,69 +206,11 @@ def _problems_from(exc: ValidationError, sources: _Sources) -> list[Problem]:
     for error in exc.errors():
         loc = error["loc"]
         file, line = sources.locate(loc)
-        field = _dotted(loc)
+        field = lint.dotted(loc)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling)"
         elif error["type"] == "missing" and not file:
             file = "(policy directory)"
         problems.append(Problem(file, line, field, message))
-    return problems
-
-
-def _dotted(loc: Sequence[int | str]) -> str:
-    out = ""
-    for step in loc:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
-
-
-def _cross_check(document: PolicyDocument, sources: _Sources, detectors: set[str] | None) -> list[Problem]:
-    """References between sections: ids must exist and must not repeat."""
-    problems: list[Problem] = []
-
-    def problem(loc: tuple[int | str, ...], message: str) -> None:
-        file, line = sources.locate(loc)
-        problems.append(Problem(file, line, _dotted(loc), message))
-
-    sections: dict[str, list[str]] = {
-        "destinations": [c.id for c in document.destinations],
-        "data_classes": [d.id for d in document.data_classes],
-        "rules": [r.id for r in document.rules],
-        "alternatives": [a.id for a in document.alternatives],
-    }
-    for section, ids in sections.items():
-        seen: dict[str, int] = {}
-        for index, item_id in enumerate(ids):
-            if item_id in seen:
-                problem((section, index, "id"), f"id {item_id!r} is already used by {section}[{seen[item_id]}]")
-            seen.setdefault(item_id, index)
-
-    data_classes = {d.id for d in document.data_classes}
-    categories = {c.id for c in document.destinations} | {document.unknown_destination.id}
-    alternatives = {a.id for a in document.alternatives}
-    for i, data_class in enumerate(document.data_classes):
-        for j, detector in enumerate(data_class.detectors):
-            if detectors is not None and detector not in detectors:
-                known = ", ".join(sorted(detectors))
-                problem(("data_classes", i, "detectors", j), f"unknown detector {detector!r}; known: {known}")
-    for i, rule in enumerate(document.rules):
-        for j, ref in enumerate(rule.when.data_classes):
-            if ref not in data_classes:
-                problem(("rules", i, "when", "data_classes", j), f"unknown data class {ref!r}")
-        exempt = rule.unless.destinations if rule.unless else []
-        for field_name, refs in (("when", rule.when.destinations), ("unless", exempt)):
-            for j, ref in enumerate(refs):
-                if ref not in categories:
-                    problem(("rules", i, field_name, "destinations", j), f"unknown destination category {ref!r}")
-        for j, ref in enumerate(rule.alternatives):
-            if ref not in alternatives:
-                problem(("rules", i, "alternatives", j), f"unknown alternative {ref!r}")
-    for j, ref in enumerate(document.redaction.data_classes):
-        if ref not in data_classes:
-            problem(("redaction", "data_classes", j), f"unknown data class {ref!r}")
-    for i, alternative in enumerate(document.alternatives):
-        for j, ref in enumerate(alternative.approved_for):
-            if ref != "*" and ref not in data_classes:
-                problem(("alternatives", i, "approved_for", j), f"unknown data class {ref!r}")
     return problems

@@ -8,7 +8,7 @@ A JSON Schema generated from ``PolicyDocument`` lets editors validate the files.
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -133,6 +133,9 @@ class Rule(Model):
     action: Action
     reason: Localized = Field(description="One sentence for staff; {found} {destination} {category}.")
     alternatives: list[str] = Field(default_factory=list, description="Alternative ids, in order of preference")
+    mode: Literal["enforce", "monitor"] = Field(default="enforce", description=(
+        "monitor: the rule is evaluated and recorded as 'would block' or 'would warn', and the upload "
+        "is not stopped by it: to try a rule on real traffic before it is enforced"))
 
     @field_validator("reason")
     @classmethod
@@ -161,6 +164,8 @@ class PolicyMeta(Model):
     default_action: Action = Action.ALLOW
     default_language: Language = "en"
     on_error: OnError = OnError()
+    languages: list[Language] = Field(default_factory=lambda: list(LANGUAGES), min_length=1, description=(
+        "The languages staff read; `detour policy check` warns about a text missing in one of them"))
     max_exception_days: int = Field(default=90, ge=1, le=366, description=(
         "The longest an exception IT grants (approving a review request) may last, in days"))
 

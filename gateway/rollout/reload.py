@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,11 +19,14 @@ from pathlib import Path
 
 from gateway.errors import PolicyError
 from gateway.pipeline import Pipeline
-from gateway.policy.loader import folder_digest, load_policy, policy_files
+from gateway.policy.loader import Policy, folder_digest, load_policy, policy_files
+from gateway.store.store import DecisionStore
+from gateway.store.versions import record_version
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often the folder is looked at (its files' sizes and times; read only when they change)
+RECORD_RETRY_SECONDS = 30.0  # a policy version the store could not keep is offered again this often
 
 
 @dataclass(frozen=True)
@@ -32,15 +36,21 @@ class ReloadState:
     error: str | None  # why the folder's policy is not loaded (every problem), or None
     reloaded: datetime | None  # when a policy was last swapped in, and how
     how: str | None
+    warnings: tuple[str, ...] = ()  # what `detour policy check` warns about in the policy deciding uploads
 
     def as_json(self) -> dict[str, object]:
         return {"loaded": self.loaded, "on_disk": self.on_disk, "error": self.error,
-                "reloaded": self.reloaded.isoformat() if self.reloaded else None, "how": self.how}
+                "reloaded": self.reloaded.isoformat() if self.reloaded else None, "how": self.how,
+                "warnings": list(self.warnings)}
 
 
 class PolicyReloader:
-    def __init__(self, pipeline: Pipeline, directory: Path, known_detectors: Iterable[str]) -> None:
+    def __init__(self, pipeline: Pipeline, directory: Path, known_detectors: Iterable[str],
+                 store: DecisionStore | None = None) -> None:
         self.pipeline = pipeline
+        self.store = store  # where each policy version that decides uploads is recorded (policy history)
+        self._unrecorded: tuple[Policy, str] | None = None
+        self._record_after = 0.0
         self.directory = directory
         self.known = frozenset(known_detectors)
         self._lock = threading.Lock()
@@ -56,7 +66,9 @@ class PolicyReloader:
             on_disk = folder_digest(self.directory)
         except OSError:  # can't look just now
             on_disk = None
-        return ReloadState(self.pipeline.policy.digest, on_disk, self._error, self._reloaded, self._how)
+        policy = self.pipeline.policy
+        return ReloadState(policy.digest, on_disk, self._error, self._reloaded, self._how,
+                           tuple(str(w) for w in policy.warnings))
 
     def reload(self, how: str) -> ReloadState:
         """Load the folder and swap it in when it is valid and new; keep the running policy when not."""
@@ -80,12 +92,26 @@ class PolicyReloader:
             if policy.digest != self.pipeline.policy.digest:
                 self.pipeline.policy = policy  # one attribute: each upload reads it once
                 self._reloaded, self._how = datetime.now(UTC), how
-                log.warning("policy %s %s (%s) loaded (%s)", policy.document.policy.name,
-                            policy.document.policy.version, policy.digest, how)
+                self.record(policy, how)
+                log.warning("policy %s %s (%s) loaded (%s)%s", policy.document.policy.name,
+                            policy.document.policy.version, policy.digest, how,
+                            "".join(f"\n  warning: {w}" for w in policy.warnings))
             return self.state()
+
+    def record(self, policy: Policy, how: str) -> None:
+        """Keep ``policy`` in the policy history; when the store can't just now, try again later."""
+        if self.store is None:
+            return
+        if record_version(self.store, policy, how):
+            self._unrecorded = None
+        else:
+            self._unrecorded, self._record_after = (policy, how), time.monotonic() + RECORD_RETRY_SECONDS
 
     def check(self) -> None:
         """Reload when the folder's files changed since the last look."""
+        unrecorded = self._unrecorded
+        if unrecorded is not None and time.monotonic() >= self._record_after:
+            self.record(*unrecorded)
         try:
             changed = self._stamps_now() != self._stamps
         except OSError:
@@ -94,7 +120,8 @@ class PolicyReloader:
             self.reload("the folder changed")
 
     def start(self) -> None:
-        """Watch the folder in a background thread (``detour serve``)."""
+        """Record the policy in force and watch the folder in a background thread (``detour serve``)."""
+        self.record(self.pipeline.policy, "start-up")
         def watch() -> None:
             while not self._stop.wait(POLL_SECONDS):
                 try:

@@ -191,6 +191,7 @@ class DecisionFilter:
     justified: bool | None = None  # a warning let through by a justification
     failure: str | None = None  # timeout | error | busy: decided by on_error
     exemption: bool | None = None  # decided by an exception IT granted
+    would: str | None = None  # block | warn: rules in monitor mode would have done this
 
     def where(self) -> list[Any]:
         conditions: list[Any] = []
@@ -200,7 +201,8 @@ class DecisionFilter:
             conditions.append(DecisionRow.created < self.until)
         for column, value in ((DecisionRow.decision, self.action), (DecisionRow.user, self.user),
                               (DecisionRow.group, self.group), (DecisionRow.channel, self.channel),
-                              (DecisionRow.api_client, self.api_client), (DecisionRow.failure, self.failure)):
+                              (DecisionRow.api_client, self.api_client), (DecisionRow.failure, self.failure),
+                              (DecisionRow.would, self.would)):
             if value is not None:
                 conditions.append(column == value)
         if self.destination is not None:
@@ -235,6 +237,7 @@ class Page:
     next: str | None  # the cursor of the next page; None: this was the last
     total: int | None = None
     counts: dict[str, int] = field(default_factory=dict)  # by action
+    would: dict[str, int] = field(default_factory=dict)  # by what rules in monitor mode would have done
 
 
 def explore(store: DecisionStore, where: DecisionFilter, *, evidence: bool, limit: int = 100,
@@ -253,17 +256,21 @@ def explore(store: DecisionStore, where: DecisionFilter, *, evidence: bool, limi
         taken = _routes_taken(session, [r.id for r in rows[:limit]])
         page = [summary(r, taken.get(r.id, []), evidence) for r in rows[:limit]]
         counts: dict[str, int] = {}
+        would: dict[str, int] = {}
         total = None
         if count:
-            counted = session.execute(select(DecisionRow.decision, func.count()).where(*conditions)
-                                      .group_by(DecisionRow.decision)).all()
-            counts = {action: number for action, number in counted}
+            counted = session.execute(select(DecisionRow.decision, DecisionRow.would, func.count()).where(*conditions)
+                                      .group_by(DecisionRow.decision, DecisionRow.would)).all()
+            for action, monitored, number in counted:
+                counts[action] = counts.get(action, 0) + number
+                if monitored:
+                    would[monitored] = would.get(monitored, 0) + number
             total = sum(counts.values())
     following = None
     if len(rows) > limit:
         last = rows[limit - 1]
         following = f"{aware(last.created).isoformat()}|{last.id}"
-    return Page(page, following, total, counts)
+    return Page(page, following, total, counts, would)
 
 
 def export(store: DecisionStore, where: DecisionFilter, *, evidence: bool) -> Iterator[dict[str, Any]]:
@@ -308,6 +315,8 @@ def summary(row: DecisionRow, taken: list[str], evidence: bool) -> dict[str, Any
         "time": aware(row.created).isoformat(),
         "action": row.decision,
         "rules": list(row.rules),
+        "would": row.would,  # what rules in monitor mode would have done (block | warn), when more than this
+        "monitored_rules": [r.get("rule") for r in (row.outcome or {}).get("monitored", [])],
         "data_classes": [{key: d.get(key) for key in ("id", "count", "distinct", "people", "threshold_reached")}
                          for d in report.get("data_classes", [])],
         "destination": {"url": row.destination, "host": row.destination_host,
@@ -498,15 +507,22 @@ def figures(store: DecisionStore, days: int = 14) -> dict[str, Any]:
     hosts: dict[str, int] = {}
     classes: dict[str, int] = {}
     offered: dict[str, int] = {}
+    monitored: dict[str, int] = {}  # rules in monitor mode → the decisions they would have made more severe
     with store.session() as session:
         rows = session.execute(select(DecisionRow.id, DecisionRow.created, DecisionRow.decision, DecisionRow.rules,
-                                      DecisionRow.destination_host, DecisionRow.alternatives, DecisionRow.outcome)
+                                      DecisionRow.destination_host, DecisionRow.alternatives, DecisionRow.outcome,
+                                      DecisionRow.would)
                                .where(DecisionRow.created >= since).order_by(DecisionRow.created.desc())
                                .limit(DASHBOARD_ROWS)).all()
         stopped: list[str] = []
-        for decision_id, created, action, decided_by, host, alternatives, outcome in rows:
+        for decision_id, created, action, decided_by, host, alternatives, outcome, would in rows:
             day = aware(created).date().isoformat()
-            per_day.setdefault(day, {"allow": 0, "warn": 0, "block": 0})[action] += 1
+            counts = per_day.setdefault(day, {"allow": 0, "warn": 0, "block": 0, "would_warn": 0, "would_block": 0})
+            counts[action] += 1
+            if would:  # monitor mode: counted apart, never as a stop
+                counts[f"would_{would}"] += 1
+                for reason in (outcome or {}).get("monitored", []):
+                    monitored[reason["rule"]] = monitored.get(reason["rule"], 0) + 1
             if action == "allow":
                 continue
             stopped.append(decision_id)
@@ -537,6 +553,9 @@ def figures(store: DecisionStore, days: int = 14) -> dict[str, Any]:
         "days": days,
         "decisions": len(rows),
         "per_day": [{"day": day, **counts} for day, counts in sorted(per_day.items())],
+        "would": {"block": sum(d["would_block"] for d in per_day.values()),
+                  "warn": sum(d["would_warn"] for d in per_day.values())},
+        "top_monitored_rules": _top(monitored),
         "top_rules": _top(rules), "top_destinations": _top(hosts), "top_data_classes": _top(classes),
         "routes": [{"route": route, "offered": count, "opened": opened.get(route, 0),
                     "take_up": round(opened.get(route, 0) / count, 3) if count else 0.0}

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.records import Upload
+from gateway.records import Inspection
 from gateway.render.report import Report
 
 log = logging.getLogger("detour.audit")
@@ -25,7 +25,8 @@ class AuditLog:
         self.path = path
         self._lock = threading.Lock()
 
-    def record(self, report: Report, upload: Upload) -> dict[str, Any]:
+    def record(self, report: Report, inspection: Inspection) -> dict[str, Any]:
+        upload, decision = inspection.upload, inspection.decision
         entry = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "decision_id": report.decision_id,
@@ -50,6 +51,8 @@ class AuditLog:
             "partial": report.scan.partial,
             "justified_by": report.justified_by,
             "policy": report.policy.digest,
+            "would": decision.would.value if decision.would else None,  # rules in monitor mode
+            "monitored_rules": [r.rule for r in decision.monitored],
         }
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         log.info(line)

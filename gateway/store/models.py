@@ -46,6 +46,23 @@ class DecisionRow(Base):
     who: Mapped[str | None] = mapped_column(String(64), index=True)
     api_client: Mapped[str | None] = mapped_column(String(100))  # the API client that sent it (migration 0006)
     exemption_id: Mapped[int | None] = mapped_column(index=True)  # decided by this exception (migration 0008)
+    would: Mapped[str | None] = mapped_column(String(8), index=True)  # monitor-mode rules: block | warn (0011)
+
+
+class PolicyVersionRow(Base):
+    """A policy that decided uploads (migration 0011): its files as they were, so a decision's ``policy_digest``
+    leads to the rules that made it and two versions can be compared. Policy files hold no matched values."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (Index("ix_policy_versions_last_loaded", "last_loaded"),)
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(200))
+    files: Mapped[dict[str, str]] = mapped_column(JSON)  # file name → its text
+    first_loaded: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_loaded: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    how: Mapped[str] = mapped_column(String(100))  # start-up, the folder changed, SIGHUP, the console…
 
 
 class RouteTakenRow(Base):

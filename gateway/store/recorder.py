@@ -71,7 +71,7 @@ class Recorder:
         """Record a decision: its audit line now, its row when the writer gets to it. ``later``: the report in
         more languages, rendered by the writer before the row is stored (off the answer's path)."""
         try:
-            self.audit.record(report, inspection.upload)
+            self.audit.record(report, inspection)
         except Exception:  # a full disk, a name that can't be encoded: the store still gets the decision
             log.exception("the audit log could not record %s", report.decision_id)
         if not self.keep:

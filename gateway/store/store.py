@@ -94,6 +94,7 @@ def row_of(inspection: Inspection, report: Report, translations: dict[str, Repor
         "policy_digest": inspection.policy_digest, "failure": inspection.failure, "who": inspection.who,
         "api_client": upload.api_client,
         "exemption_id": inspection.decision.exemption.id if inspection.decision.exemption else None,
+        "would": inspection.decision.would.value if inspection.decision.would else None,
     }
 
 

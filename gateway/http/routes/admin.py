@@ -117,10 +117,12 @@ def decision_filter(
     justified: bool | None = Query(None, description="A warning let through by a justification"),
     failure: Literal["timeout", "error", "busy"] | None = Query(None, description="Decided by on_error"),
     exception: bool | None = Query(None, description="Decided by an exception IT granted"),
+    would: Literal["block", "warn"] | None = Query(None, description=(
+        "Rules in monitor mode would have blocked or warned (the upload was decided less severely)")),
 ) -> DecisionFilter:
     return DecisionFilter(moment(since, "since"), moment(until, "until"), action.value if action else None, rule,
                           data_class, user, group, destination, category, channel.value if channel else None,
-                          api_client, justified, failure, exception)
+                          api_client, justified, failure, exception, would)
 
 
 Filter = Annotated[DecisionFilter, Depends(decision_filter)]

@@ -305,7 +305,7 @@ async def decisions(request: Request, runtime: RuntimeDep) -> Response:
         found = await api.stored(store_admin.explore, runtime.store, where, evidence=True, limit=100,
                                  cursor=request.query_params.get("cursor") or None)
         if not admin.role.may(Role.REVIEWER):  # counts only: a decision's reference opens its page
-            found = store_admin.Page([], None, found.total, found.counts)
+            found = store_admin.Page([], None, found.total, found.counts, found.would)
     except (BadRequest, DetourError) as problem:
         return page(request, admin, "message", 400, title=_t(request, "That filter does not work"),
                     text=str(problem), link="/admin/decisions")
@@ -315,7 +315,7 @@ async def decisions(request: Request, runtime: RuntimeDep) -> Response:
 
 
 _FILTERS = ("since", "until", "action", "rule", "data_class", "user", "group", "destination", "category", "channel",
-            "exception", "justified")
+            "exception", "justified", "would")
 
 
 @router.get("/export")
@@ -335,13 +335,16 @@ def _filter(query: dict[str, str]) -> DecisionFilter:
     action = query.get("action")
     if action is not None and action not in ("allow", "warn", "block"):
         raise BadRequest("action is allow, warn or block")
+    if query.get("would") not in (None, "block", "warn"):
+        raise BadRequest("would is block or warn")
     yes_no = {"yes": True, "no": False, "": None}
     if query.get("exception", "") not in yes_no or query.get("justified", "") not in yes_no:
         raise BadRequest("exception and justified are yes or no")
     return DecisionFilter(api.moment(query.get("since") or "7d", "since"), api.moment(query.get("until"), "until"),
                           action, query.get("rule"), query.get("data_class"), query.get("user"), query.get("group"),
                           query.get("destination"), query.get("category"), query.get("channel"),
-                          justified=yes_no[query.get("justified", "")], exemption=yes_no[query.get("exception", "")])
+                          justified=yes_no[query.get("justified", "")], exemption=yes_no[query.get("exception", "")],
+                          would=query.get("would"))
 
 
 @router.get("/reviews")

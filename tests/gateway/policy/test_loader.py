@@ -108,7 +108,9 @@ def test_duplicate_ids_across_files(policy_dir: Path) -> None:
         "    action: warn\n    reason: {en: \"x\"}\n")
     message = _problem(policy_dir)
     index = len(load_policy(POLICIES).document.rules)  # the new rule comes after the shipped ones
-    assert f"extra.yaml:2: rules[{index}].id: id 'block-payment-cards-external' is already used by rules[0]" in message
+    line = _line_of(policy_dir / "default.yaml", "- id: block-payment-cards-external")
+    assert f"extra.yaml:2: rules[{index}].id: id 'block-payment-cards-external' is already used by rules[0] " \
+           f"(default.yaml:{line})" in message  # both places named
 
 
 def test_a_map_section_may_live_in_one_file_only(policy_dir: Path) -> None:

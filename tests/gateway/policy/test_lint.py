@@ -1,0 +1,152 @@
+"""``detour policy check``: every problem in one pass, and warnings for what is valid but not meant."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detectors.registry import Registry, default_recognizers
+from gateway.errors import PolicyError
+from gateway.policy.loader import Policy, load_policy
+from gateway.runtime import SPECIAL_ENTITIES
+from tests.conftest import POLICIES
+
+DETOUR = str(Path(sys.executable).parent / "detour")
+KNOWN = Registry(default_recognizers()).entities | SPECIAL_ENTITIES
+
+WARN_CONTACTS = """
+rules:
+  - id: warn-contact-lists-external
+    when: {sanctioned: false, data_classes: [contact_data]}
+    action: warn
+    reason: {en: "The file contains {found}.", sv: "Filen innehåller {found}.", nl: "Het bestand bevat {found}."}
+"""
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "policies"
+    shutil.copytree(POLICIES, target, ignore=shutil.ignore_patterns("tests", "examples"))
+    return target
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"fixture text not found: {old!r}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if needle in line)
+
+
+def _warnings(policy: Policy) -> list[str]:
+    return [str(w) for w in policy.warnings]
+
+
+def test_schema_and_reference_problems_come_in_one_pass(policy_dir: Path) -> None:
+    default = policy_dir / "default.yaml"
+    _edit(default, "    action: block\n    reason:\n      en: \"The file contains {found}; anyone",
+          "    action: deny\n    reason:\n      en: \"The file contains {found}; anyone")  # schema
+    _edit(default, "data_classes: [payment_card]}", "data_classes: [payment_cards]}")  # a reference
+    _edit(policy_dir / "alternatives.yaml", "approved_for: [contact_data", "approved_for: [contact_date")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(policy_dir, known_detectors=KNOWN)
+    message = str(caught.value)
+    assert f"default.yaml:{_line_of(default, 'action: deny')}: rules[2].action:" in message
+    assert "rules[0].when.data_classes[0]: unknown data class 'payment_cards'" in message
+    assert "alternatives.yaml:" in message and "unknown data class 'contact_date'" in message
+    assert len(caught.value.problems) == 3
+    files = [p.file for p in caught.value.problems]
+    assert files == sorted(files)  # in file order, as an editor goes through them
+
+
+def test_the_shipped_policy_has_no_warnings() -> None:
+    assert _warnings(load_policy(POLICIES, known_detectors=KNOWN)) == []
+
+
+def test_a_warn_rule_shadowed_by_a_block_rule_names_both(policy_dir: Path) -> None:
+    (policy_dir / "soft.yaml").write_text(WARN_CONTACTS)
+    warnings = _warnings(load_policy(policy_dir))
+    block_line = _line_of(policy_dir / "default.yaml", "- id: block-contact-lists-external")
+    shadowed = [w for w in warnings if "can never apply" in w]
+    assert len(shadowed) == 1, warnings
+    assert shadowed[0].startswith(f"{policy_dir / 'soft.yaml'}:5: rules[7].action: rule "
+                                  "'warn-contact-lists-external' (warn) can never apply: rule "
+                                  f"'block-contact-lists-external' (block, default.yaml:{block_line})")
+
+
+def test_a_narrower_block_rule_or_a_monitor_rule_shadows_nothing(policy_dir: Path) -> None:
+    # the block rule spares the partners' site: the warn rule applies there
+    _edit(policy_dir / "default.yaml", "    when: {sanctioned: false, data_classes: [contact_data]}\n",
+          "    when: {sanctioned: false, data_classes: [contact_data]}\n"
+          "    unless: {destinations: [external_collaboration]}\n")
+    (policy_dir / "soft.yaml").write_text(WARN_CONTACTS)
+    assert not [w for w in _warnings(load_policy(policy_dir)) if "can never apply" in w]
+    # a monitor rule is recorded whatever else applies: never shadowed
+    (policy_dir / "soft.yaml").write_text(WARN_CONTACTS + "    mode: monitor\n")
+    _edit(policy_dir / "default.yaml", "    unless: {destinations: [external_collaboration]}\n", "")
+    assert not [w for w in _warnings(load_policy(policy_dir)) if "can never apply" in w]
+
+
+def test_a_rule_no_destination_fits(policy_dir: Path) -> None:
+    (policy_dir / "odd.yaml").write_text(WARN_CONTACTS.replace(
+        "{sanctioned: false, data_classes", "{sanctioned: true, destinations: [personal_file_sharing], data_classes"))
+    warnings = _warnings(load_policy(policy_dir))
+    assert any("rules[7].when: rule 'warn-contact-lists-external' can never apply: no destination category" in w
+               for w in warnings), warnings
+
+
+def test_missing_translations_in_the_languages_the_policy_serves(policy_dir: Path) -> None:
+    (policy_dir / "soft.yaml").write_text(WARN_CONTACTS.replace(', sv: "Filen innehåller {found}."', "")
+                                          .replace("sanctioned: false", "destinations: [generative_ai]"))
+    warnings = _warnings(load_policy(policy_dir))
+    assert [w for w in warnings if "text" in w] == [
+        f"{policy_dir / 'soft.yaml'}:6: rules[7].reason: no Swedish (sv) text: staff reading it get English "
+        "(languages served: policy.languages)"]
+    _edit(policy_dir / "default.yaml", "  default_language: en\n", "  default_language: en\n  languages: [en, nl]\n")
+    assert not [w for w in _warnings(load_policy(policy_dir)) if "text" in w]
+
+
+def test_alternatives_no_decision_can_offer(policy_dir: Path) -> None:
+    (policy_dir / "more.yaml").write_text("""
+alternatives:
+  - id: bank-portal
+    kind: other
+    url: https://bank.example.com/
+    approved_for: [bank_account]
+    texts: {en: {title: The bank portal, instructions: [Upload it there.]},
+            sv: {title: Bankportalen, instructions: [Ladda upp den där.]},
+            nl: {title: Het bankportaal, instructions: [Upload het daar.]}}
+  - id: key-safe
+    kind: secrets_vault
+    url: https://keys.example.com/
+    approved_for: [credentials]
+    texts: {en: {title: The key safe, instructions: [Store it there.]},
+            sv: {title: Nyckelskåpet, instructions: [Spara den där.]},
+            nl: {title: De sleutelkluis, instructions: [Bewaar het daar.]}}
+""")
+    warnings = _warnings(load_policy(policy_dir))
+    assert any("alternatives[6].approved_for: alternative 'bank-portal' is approved only for data no rule stops "
+               "(bank_account): it is never offered" in w for w in warnings), warnings
+    # the credentials rule lists its routes (secrets-vault, request-review): key-safe is never among them
+    assert any("alternatives[7].id: alternative 'key-safe' is never offered" in w for w in warnings), warnings
+    _edit(policy_dir / "default.yaml", "alternatives: [secrets-vault, request-review]",
+          "alternatives: [secrets-vault, key-safe, request-review]")
+    assert not [w for w in _warnings(load_policy(policy_dir)) if "key-safe" in w]
+
+
+def test_policy_check_strict_fails_on_warnings(policy_dir: Path) -> None:
+    (policy_dir / "soft.yaml").write_text(WARN_CONTACTS)
+    relaxed = subprocess.run([DETOUR, "policy", "check", "--policies", str(policy_dir)], capture_output=True,
+                             text=True, timeout=120)
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert "1 warning" in relaxed.stdout
+    assert "warning:" in relaxed.stdout and "'block-contact-lists-external'" in relaxed.stdout
+    strict = subprocess.run([DETOUR, "policy", "check", "--strict", "--policies", str(policy_dir)],
+                            capture_output=True, text=True, timeout=120)
+    assert strict.returncode == 1 and "--strict" in strict.stderr
