@@ -57,3 +57,13 @@ def test_peers_bench_runs_and_prints_every_engine_next_to_detour(corpus_labels: 
                                                           out, re.MULTILINE)}
     assert scores["Detour"] == len(corpus_labels), out
     assert all(scores["Detour"] >= score for score in scores.values()), out
+
+
+def test_simulate_bench_runs_and_prints_the_replay_rate() -> None:
+    done = subprocess.run([sys.executable, "bench/simulate.py", "--decisions", "3000", "--sample", "200"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert re.search(r"detour policy simulate +3,000 decisions in [\d.]+ s +[\d,]+ decisions/s +target < 10 s", out), out
+    assert re.search(r"a data class changed .* [\d,]+ decisions/s", out), out
+    assert re.search(r"peer: one by one .* [\d,]+ decisions/s", out), out

@@ -28,6 +28,9 @@ def host_of(url: str) -> str:
     return host.rstrip(".").lower()
 
 
+MAX_REMEMBERED = 10_000  # hosts whose category is remembered (then forgotten all at once)
+
+
 class DestinationMatcher:
     def __init__(self, categories: Sequence[DestinationCategory], unknown: UnknownDestination) -> None:
         self._unknown = unknown
@@ -45,10 +48,17 @@ class DestinationMatcher:
                 else:
                     self._domains.setdefault(pattern, (category, True))
         self._networks.sort(key=lambda item: -item[0].prefixlen)  # most specific first
+        self._seen: dict[str, DestinationCategory | None] = {}  # host → its category: hosts repeat all day
 
     def classify(self, url: str) -> Destination:
         host = host_of(url)
-        category = self._match(host)
+        try:
+            category = self._seen[host]
+        except KeyError:
+            category = self._match(host)
+            if len(self._seen) >= MAX_REMEMBERED:
+                self._seen.clear()
+            self._seen[host] = category
         if category is None:
             return Destination(url, host, self._unknown.id, self._unknown.sanctioned)
         return Destination(url, host, category.id, category.sanctioned)

@@ -29,11 +29,12 @@ EXEMPTION_RULE = "exception-{}"  # the reason's rule id of a decision by an exce
 
 
 def decide(scan: ScanResult, upload: Upload, policy: Policy, decision_id: str,
-           exemptions: Sequence[Exemption] = ()) -> Decision:
-    """``exemptions``: the exceptions IT granted that are in force now (the caller knows the time)."""
+           exemptions: Sequence[Exemption] = (), hits: Sequence[DataClassHit] | None = None) -> Decision:
+    """``exemptions``: the exceptions IT granted that are in force now (the caller knows the time). ``hits``:
+    the data classes already measured on ``scan`` (a replay whose data classes are unchanged), in policy order."""
     document = policy.document
     destination = policy.destinations.classify(upload.destination)
-    hits = tuple(h for h in (_measure(dc, scan.findings) for dc in document.data_classes) if h is not None)
+    hits = tuple(hits) if hits is not None else measure(scan, policy)
     triggered_classes = {h.id for h in hits if h.triggered}
 
     reasons: list[Reason] = []
@@ -99,7 +100,7 @@ def detectors_that_matter(upload: Upload, policy: Policy) -> frozenset[str]:
     default = document.policy.default_action
     classes = {c for rule in document.rules if not (rule.action is Action.ALLOW and default is Action.ALLOW)
                for c in _applies(rule, destination, upload, every_class)}
-    return _detectors_of(policy, classes)
+    return detectors_of(policy, classes)
 
 
 def _monitor_open(decision: Decision, upload: Upload, policy: Policy, every_class: set[str]) -> set[str]:
@@ -129,10 +130,10 @@ def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Po
     stricter = [r for r in document.rules if r.mode == "enforce" and r.action.severity > decision.action.severity]
     classes = {c for rule in stricter
                for c in _applies(rule, decision.destination, upload, every_class) if c not in triggered}
-    return _detectors_of(policy, classes | _monitor_open(decision, upload, policy, every_class))
+    return detectors_of(policy, classes | _monitor_open(decision, upload, policy, every_class))
 
 
-def _detectors_of(policy: Policy, classes: set[str]) -> frozenset[str]:
+def detectors_of(policy: Policy, classes: set[str]) -> frozenset[str]:
     wanted: set[str] = set()
     for data_class in policy.document.data_classes:
         if data_class.id in classes:
@@ -149,6 +150,12 @@ def _unchecked_classes(policy: Policy) -> list[str]:
 
 def _ranked(policy: Policy, classes: Sequence[str], offered: Sequence[str], group: str | None) -> tuple[str, ...]:
     return tuple(a.id for a in rank(policy.catalogue, classes, offered, group))
+
+
+def measure(scan: ScanResult, policy: Policy, only: Sequence[DataClass] | None = None) -> tuple[DataClassHit, ...]:
+    """What the upload holds of each data class of the policy (or of ``only`` those), never values."""
+    classes = policy.document.data_classes if only is None else only
+    return tuple(h for h in (_measure(dc, scan.findings) for dc in classes) if h is not None)
 
 
 def _measure(data_class: DataClass, findings: tuple[Finding, ...]) -> DataClassHit | None:

@@ -25,11 +25,14 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from detectors.findings import Finding, Layout, Location, ScanResult
-from gateway.policy.engine import decide, decide_failure, detectors_still_open
+from gateway.errors import DetourError
+from gateway.policy.engine import decide, decide_failure, detectors_of, detectors_still_open, measure
 from gateway.policy.loader import Policy
-from gateway.records import Action, Channel, Decision, Exemption, Upload
+from gateway.records import Action, Channel, DataClassHit, Decision, Exemption, Upload
+from gateway.store.admin import after
 from gateway.store.models import DecisionRow
 from gateway.store.store import DecisionStore
+from gateway.store.versions import stored_policy
 
 BATCH = 5_000  # rows read at once
 EXAMPLES = 5  # example references per kind of change
@@ -76,10 +79,11 @@ class Simulation:
 
 def simulate(store: DecisionStore, draft: Policy, since: datetime, until: datetime | None = None) -> Simulation:
     result = Simulation(draft.digest, since)
+    replayer = _Replayer(store, draft, result)
     columns = (DecisionRow.id, DecisionRow.created, DecisionRow.file_name, DecisionRow.destination,
                DecisionRow.size, DecisionRow.sha256, DecisionRow.user, DecisionRow.group, DecisionRow.channel,
-               DecisionRow.client_ip, DecisionRow.api_client, DecisionRow.evidence, DecisionRow.outcome,
-               DecisionRow.failure, DecisionRow.destination_host)
+               DecisionRow.client_ip, DecisionRow.api_client, DecisionRow.outcome, DecisionRow.failure,
+               DecisionRow.destination_host, DecisionRow.policy_digest, DecisionRow.partial)
     cursor: tuple[datetime, str] | None = None
     with store.session() as session:
         while result.replayed + result.not_replayable < MAX_DECISIONS:
@@ -87,61 +91,124 @@ def simulate(store: DecisionStore, draft: Policy, since: datetime, until: dateti
             if until is not None:
                 query = query.where(DecisionRow.created < until)
             if cursor is not None:
-                query = query.where((DecisionRow.created < cursor[0])
-                                    | ((DecisionRow.created == cursor[0]) & (DecisionRow.id < cursor[1])))
+                query = query.where(*after(cursor))
             rows = session.execute(query.order_by(DecisionRow.created.desc(), DecisionRow.id.desc())
                                    .limit(BATCH)).all()
             if not rows:
                 return result
-            for row in rows:
-                _replay(row, draft, result)
+            later = [row for row in rows if not replayer.replay(row, None)]
+            if later:  # these need their findings: read them, in one query
+                found: dict[str, Any] = {
+                    decision_id: evidence for decision_id, evidence in session.execute(
+                        select(DecisionRow.id, DecisionRow.evidence).where(DecisionRow.id.in_([r.id for r in later])))}
+                for row in later:
+                    replayer.replay(row, found.get(row.id) or {})
             cursor = (rows[-1].created, rows[-1].id)
     result.truncated = True
     return result
 
 
-def _replay(row: Any, draft: Policy, result: Simulation) -> None:
-    evidence, outcome = row.evidence, row.outcome
-    if evidence is None or outcome is None:
-        result.not_replayable += 1
-        return
-    upload = Upload(file_name=row.file_name, destination=row.destination, size=row.size, sha256=row.sha256,
-                    user=row.user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip,
-                    api_client=row.api_client)
-    if row.failure:
-        now = decide_failure(upload, draft, row.failure, row.id)
-    else:
-        exemption = outcome.get("exemption")
-        exemptions = (_EXEMPTION.validate_python(exemption),) if exemption else ()
-        scan = scan_of(evidence)
-        now = decide(scan, upload, draft, row.id, exemptions)
-        if scan.partial and detectors_still_open(scan.findings, upload, draft, exemptions):
-            result.uncertain += 1  # more of the upload could change what the draft decides
-    result.replayed += 1
-    then_action = outcome["action"]
-    then_rules = [r["rule"] for r in outcome.get("reasons", ())]
-    then_would = _would(then_action, outcome.get("monitored", ()))
-    now_rules = [r.rule for r in now.reasons]
-    now_would = now.would.value if now.would else None
-    result.before[then_action] += 1
-    result.after[now.action.value] += 1
-    if then_would:
-        result.would_before[then_would] += 1
-    if now_would:
-        result.would_after[now_would] += 1
-        result.monitored.update(r.rule for r in now.monitored if r.action.severity > now.action.severity)
-    if then_action == now.action.value and then_rules == now_rules and then_would == now_would:
-        return
-    change = changed(then_action, then_rules, then_would, now)
-    result.changed += 1
-    result.transitions[change] += 1
-    result.rules_before.update(then_rules)
-    result.rules_after.update(now_rules)
-    result.destinations[row.destination_host] += 1
-    examples = result.examples.setdefault(change, [])
-    if len(examples) < EXAMPLES:
-        examples.append(row.id)
-    result.changed_ids.append(row.id)
+class _Replayer:
+    """Decides recorded decisions again under the draft. A data class the draft defines exactly as the policy
+    that recorded the decision did (same detectors, same thresholds) is not measured again: its numbers are in
+    the recorded decision (measured on every finding, where the kept trace may hold only the first). Findings
+    are read only for the data classes the draft changed, and for uploads that were not read in full."""
+
+    def __init__(self, store: DecisionStore, draft: Policy, result: Simulation) -> None:
+        self.store, self.draft, self.result = store, draft, result
+        self._same: dict[str | None, frozenset[str]] = {}
+        self._entities: dict[frozenset[str], frozenset[str]] = {}
+
+    def same_classes(self, digest: str | None) -> frozenset[str]:
+        """The draft's data classes defined as in the policy version ``digest`` (none: version unknown)."""
+        if digest not in self._same:
+            try:
+                recorded = {d.id: d for d in stored_policy(self.store, digest).document.data_classes} if digest \
+                    else {}
+            except DetourError:  # not in the policy history, or no longer readable: measure everything
+                recorded = {}
+            self._same[digest] = frozenset(d.id for d in self.draft.document.data_classes if recorded.get(d.id) == d)
+        return self._same[digest]
+
+    def entities_of(self, same: frozenset[str]) -> frozenset[str]:
+        """The detectors whose findings measure the draft's data classes not in ``same`` (names, when one
+        counts people)."""
+        if same not in self._entities:
+            changed = {d.id for d in self.draft.document.data_classes if d.id not in same}
+            self._entities[same] = detectors_of(self.draft, changed)
+        return self._entities[same]
+
+    def replay(self, row: Any, evidence: dict[str, Any] | None) -> bool:
+        """Decide ``row`` again; False when its findings are needed and ``evidence`` was not given."""
+        result, draft, outcome = self.result, self.draft, row.outcome
+        if not outcome:
+            result.not_replayable += 1
+            return True
+        upload = Upload(file_name=row.file_name, destination=row.destination, size=row.size, sha256=row.sha256,
+                        user=row.user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip,
+                        api_client=row.api_client)
+        if row.failure:
+            now = decide_failure(upload, draft, row.failure, row.id)
+        else:
+            exemption = outcome.get("exemption")
+            exemptions = (_EXEMPTION.validate_python(exemption),) if exemption else ()
+            partial = row.partial is not False  # None: recorded before Detour said; its findings will tell
+            same = self.same_classes(row.policy_digest)
+            classes = draft.document.data_classes
+            if evidence is None and (partial or any(d.id not in same for d in classes)):
+                return False
+            if evidence is None:  # every data class as recorded: no finding needs reading
+                kept = {h["id"]: h for h in outcome.get("data_classes", ())}
+                hits = [_hit(kept[d.id]) for d in classes if d.id in kept]
+                now = decide(ScanResult("", partial=False), upload, draft, row.id, exemptions, hits)
+            else:
+                if not evidence:
+                    result.not_replayable += 1
+                    return True
+                # every finding when the scan was partial (the draft may read on: what it decides on all of them
+                # counts), else those of the data classes to measure again
+                scan = scan_of(evidence, None if partial else self.entities_of(same))
+                kept = {h["id"]: h for h in outcome.get("data_classes", ()) if h["id"] in same}
+                measured = {h.id: h for h in measure(scan, draft, [d for d in classes if d.id not in same])}
+                hits = [_hit(kept[d.id]) if d.id in kept else measured[d.id] for d in classes
+                        if d.id in kept or d.id in measured]
+                now = decide(scan, upload, draft, row.id, exemptions, hits)
+                if scan.partial and detectors_still_open(scan.findings, upload, draft, exemptions):
+                    result.uncertain += 1  # more of the upload could change what the draft decides
+        self._count(row, outcome, now)
+        return True
+
+    def _count(self, row: Any, outcome: dict[str, Any], now: Decision) -> None:
+        result = self.result
+        result.replayed += 1
+        then_action = outcome["action"]
+        then_rules = [r["rule"] for r in outcome.get("reasons", ())]
+        then_would = _would(then_action, outcome.get("monitored", ()))
+        now_rules = [r.rule for r in now.reasons]
+        now_would = now.would.value if now.would else None
+        result.before[then_action] += 1
+        result.after[now.action.value] += 1
+        if then_would:
+            result.would_before[then_would] += 1
+        if now_would:
+            result.would_after[now_would] += 1
+            result.monitored.update(r.rule for r in now.monitored if r.action.severity > now.action.severity)
+        if then_action == now.action.value and then_rules == now_rules and then_would == now_would:
+            return
+        change = changed(then_action, then_rules, then_would, now)
+        result.changed += 1
+        result.transitions[change] += 1
+        result.rules_before.update(then_rules)
+        result.rules_after.update(now_rules)
+        result.destinations[row.destination_host] += 1
+        examples = result.examples.setdefault(change, [])
+        if len(examples) < EXAMPLES:
+            examples.append(row.id)
+        result.changed_ids.append(row.id)
+
+
+def _hit(kept: dict[str, Any]) -> DataClassHit:
+    return DataClassHit(kept["id"], kept["count"], kept["distinct"], kept["people"], kept["triggered"])
 
 
 def changed(then_action: str, then_rules: list[str], then_would: str | None, now: Decision) -> str:
@@ -161,12 +228,13 @@ def _would(action: str, monitored: Any) -> str | None:
     return most.value if most is not None and most.severity > severity else None
 
 
-def scan_of(evidence: dict[str, Any]) -> ScanResult:
+def scan_of(evidence: dict[str, Any], entities: frozenset[str] | None = None) -> ScanResult:
     """``records.Evidence.scan()`` straight from the stored JSON: the findings as ``decide`` needs them (built
-    directly: a replay of a week of traffic builds millions)."""
+    directly: a replay of a week of traffic builds millions); only those of ``entities`` when given."""
     layouts = _LAYOUTS
     findings = tuple(Finding(entity, "", digest, score, Location(part, "", record, block), layouts[layout])
-                     for entity, digest, score, part, record, block, layout in evidence.get("trace", ()))
+                     for entity, digest, score, part, record, block, layout in evidence.get("trace", ())
+                     if entities is None or entity in entities)
     partial = bool(evidence.get("partial")) or not evidence.get("traced", True) or bool(evidence.get("skipped"))
     return ScanResult(evidence.get("mime_type", ""), findings, evidence.get("parts", 0),
                       evidence.get("characters", 0), partial, bool(evidence.get("skipped")))

@@ -249,8 +249,7 @@ def explore(store: DecisionStore, where: DecisionFilter, *, evidence: bool, limi
     query = select(DecisionRow).where(*conditions).order_by(DecisionRow.created.desc(), DecisionRow.id.desc())
     if cursor:
         created, decision_id = _cursor(cursor)
-        query = query.where((DecisionRow.created < created)
-                            | ((DecisionRow.created == created) & (DecisionRow.id < decision_id)))
+        query = query.where(*after((created, decision_id)))
     with store.session() as session:
         rows = session.scalars(query.limit(limit + 1)).all()
         taken = _routes_taken(session, [r.id for r in rows[:limit]])
@@ -282,6 +281,14 @@ def export(store: DecisionStore, where: DecisionFilter, *, evidence: bool) -> It
         if page.next is None:
             return
         cursor = page.next
+
+
+def after(cursor: tuple[datetime, str]) -> list[Any]:
+    """The decisions after ``cursor`` (a decision's time and reference) in newest-first order. Said so the
+    database walks the time index from the cursor down and stops at the page's end (an OR of the two cases would
+    make SQLite sort everything older than the cursor, page after page)."""
+    created, decision_id = cursor
+    return [DecisionRow.created <= created, (DecisionRow.created < created) | (DecisionRow.id < decision_id)]
 
 
 def _cursor(cursor: str) -> tuple[datetime, str]:

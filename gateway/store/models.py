@@ -47,6 +47,7 @@ class DecisionRow(Base):
     api_client: Mapped[str | None] = mapped_column(String(100))  # the API client that sent it (migration 0006)
     exemption_id: Mapped[int | None] = mapped_column(index=True)  # decided by this exception (migration 0008)
     would: Mapped[str | None] = mapped_column(String(8), index=True)  # monitor-mode rules: block | warn (0011)
+    partial: Mapped[bool | None] = mapped_column()  # decided on part of the findings (0011; None: not known)
 
 
 class PolicyVersionRow(Base):
