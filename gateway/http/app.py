@@ -14,10 +14,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, PolicyError
 from gateway.http.answers import error
 from gateway.http.auth import ADMIN_PREFIX, ApiCallers, NotAllowed, Unauthenticated
-from gateway.http.middleware import AccessLog, BodySizeLimit, BodyTimeout, ConsoleSessions
+from gateway.http.middleware import (
+    POLICY_DRAFT_BYTES,
+    SMALL_BODY_BYTES,
+    AccessLog,
+    BodySizeLimit,
+    BodyTimeout,
+    ConsoleSessions,
+)
 from gateway.http.routes import admin, console, health, inspect, intercept, pages
 from gateway.render.console import render_console
 from gateway.render.i18n import negotiate
@@ -37,9 +44,17 @@ STREAMED_ROUTES = ("/v1/inspect", "/v1/intercept")  # read as streams; the polic
 FIELDS_ONLY = ("/justify", "/review", "/wrong", "/ticket", "/justification")  # forms and JSON without a file
 
 
-def takes_fields_only(path: str) -> bool:
-    return path.startswith((ADMIN_PREFIX, "/admin/")) or (path.startswith(("/d/", "/v1/decisions/"))
-                                                         and path.endswith(FIELDS_ONLY))
+def body_limit(path: str) -> int | None:
+    """The most a request to ``path`` may send, when less than an upload: a draft policy, or a few fields."""
+    if path in DRAFT_ROUTES:
+        return POLICY_DRAFT_BYTES
+    if path.startswith((ADMIN_PREFIX, "/admin/")) or (path.startswith(("/d/", "/v1/decisions/"))
+                                                     and path.endswith(FIELDS_ONLY)):
+        return SMALL_BODY_BYTES
+    return None
+
+
+DRAFT_ROUTES = (f"{ADMIN_PREFIX}policy/simulate", "/admin/policy/simulate")
 
 
 async def _deliver_due(webhook: HelpdeskWebhook) -> None:
@@ -76,7 +91,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                        session_cookie=console.SESSION_COOKIE, max_age=console.ABSOLUTE_SECONDS, path="/admin",
                        same_site="lax", https_only=runtime.settings.public_url.startswith("https://"))
     app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES,
-                       small=takes_fields_only)
+                       limit_for=body_limit)
     app.add_middleware(BodyTimeout, seconds=runtime.settings.body_seconds)
     app.add_middleware(AccessLog)
     app.include_router(inspect.router)
@@ -113,6 +128,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
         return error(400, "bad_request", str(exc))
+
+    @app.exception_handler(PolicyError)
+    async def invalid_policy(request: Request, exc: PolicyError) -> JSONResponse:  # a draft sent to simulate
+        return JSONResponse({"error": {"code": "invalid_policy", "message": str(exc),
+                                       "problems": [str(p) for p in exc.problems]}}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

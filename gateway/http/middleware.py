@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Multipart framing and form fields around the file itself.
 FORM_OVERHEAD = 1024 * 1024
 SMALL_BODY_BYTES = 64 * 1024  # a form or JSON of a few fields (a reason, a review request)
+POLICY_DRAFT_BYTES = 2 * 1024 * 1024  # a draft policy's YAML files, sent to the simulation
 
 
 class _TooLarge(DetourError):
@@ -32,21 +33,21 @@ class _TooLarge(DetourError):
 
 class BodySizeLimit:
     """Bodies over the upload limit (plus a form's framing) are refused with 413, as soon as the declared
-    length or the bytes received say so. Paths that only take a few fields (``small``: a reason, a review
-    request) are held to ``SMALL_BODY_BYTES``."""
+    length or the bytes received say so. Paths that take less (``limit_for`` gives their limit: a few fields,
+    ``SMALL_BODY_BYTES``; a draft policy, ``POLICY_DRAFT_BYTES``) are held to that."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = (),
-                 small: Callable[[str], bool] = lambda path: False) -> None:
+                 limit_for: Callable[[str], int | None] = lambda path: None) -> None:
         self.app = app
         self.upload_bytes = max_bytes + FORM_OVERHEAD
         self.exempt = exempt
-        self.small = small
+        self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        limit = SMALL_BODY_BYTES if self.small(scope["path"]) else self.upload_bytes
+        limit = self.limit_for(scope["path"]) or self.upload_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(send, limit)

@@ -12,7 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from alternatives.catalogue import LANGUAGES, Language
 from gateway.render.i18n import LANGUAGE_NAMES, N_, translations, translator
 
-VIEWS = ("dashboard", "decisions", "decision", "reviews", "exceptions", "policy", "actions", "message")
+VIEWS = ("dashboard", "decisions", "decision", "reviews", "exceptions", "policy", "policy_diff", "simulation",
+         "actions", "message")
 FILTER_NAMES = {"since": N_("since"), "until": N_("until"), "rule": N_("rule"), "data_class": N_("data class"),
                 "user": N_("user"), "group": N_("group"), "destination": N_("destination"),
                 "category": N_("category")}

@@ -17,17 +17,19 @@ Rows are read in batches, newest first, and only the columns needed: memory stay
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from detectors.findings import Finding, Layout, Location, ScanResult
-from gateway.errors import DetourError
+from gateway.errors import BadRequest, DetourError
 from gateway.policy.engine import decide, decide_failure, detectors_of, detectors_still_open, measure
-from gateway.policy.loader import Policy
+from gateway.policy.loader import Policy, parse_policy
 from gateway.records import Action, Channel, DataClassHit, Decision, Exemption, Upload
 from gateway.store.admin import after
 from gateway.store.models import DecisionRow
@@ -35,6 +37,9 @@ from gateway.store.store import DecisionStore
 from gateway.store.versions import stored_policy
 
 BATCH = 5_000  # rows read at once
+MAX_DRAFT_FILES = 50  # a draft sent to the console or the API: at most this many files…
+MAX_DRAFT_FILE_BYTES = 1024 * 1024  # …each at most this big (the request is held to 2 MB in all)
+MAX_DAYS = 366  # the longest period one simulation replays
 EXAMPLES = 5  # example references per kind of change
 MAX_DECISIONS = 5_000_000  # the most decisions one simulation replays (newest first)
 
@@ -209,6 +214,27 @@ class _Replayer:
 
 def _hit(kept: dict[str, Any]) -> DataClassHit:
     return DataClassHit(kept["id"], kept["count"], kept["distinct"], kept["people"], kept["triggered"])
+
+
+def draft_from(files: Sequence[tuple[str, bytes]], known_detectors: Iterable[str]) -> Policy:
+    """A draft policy sent as files (the console's upload, the API): YAML files by name, checked like a policy
+    folder. Raises ``BadRequest`` for what is not a draft, ``PolicyError`` for an invalid one."""
+    if not files:
+        raise BadRequest("Send the draft's policy files (*.yaml), all of them: the draft replaces the whole policy.")
+    if len(files) > MAX_DRAFT_FILES:
+        raise BadRequest(f"A draft has at most {MAX_DRAFT_FILES} files.")
+    named: dict[str, bytes] = {}
+    for name, content in files:
+        base = PurePosixPath(name.replace("\\", "/")).name
+        if not base.endswith((".yaml", ".yml")) or not base.isprintable() or len(base) > 200:
+            raise BadRequest("Policy files are *.yaml (or *.yml) files.")
+        if len(content) > MAX_DRAFT_FILE_BYTES:
+            raise BadRequest(f"{base} is larger than {MAX_DRAFT_FILE_BYTES // 1024} KB: not a policy file.")
+        if base in named:
+            raise BadRequest(f"{base} is there twice.")
+        named[base] = content
+    ordered = sorted(n for n in named if n.endswith(".yaml")) + sorted(n for n in named if n.endswith(".yml"))
+    return parse_policy([(name, named[name]) for name in ordered], Path("(draft)"), known_detectors)
 
 
 def changed(then_action: str, then_rules: list[str], then_would: str | None, now: Decision) -> str:

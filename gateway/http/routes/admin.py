@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
@@ -23,16 +24,20 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.datastructures import UploadFile
 
-from gateway.errors import BadRequest, DetourError
+from gateway.errors import BadRequest, DetourError, PolicyError
 from gateway.http.auth import NotAllowed, Unauthenticated
 from gateway.http.deps import RuntimeDep
 from gateway.http.routes.pages import notify
+from gateway.policy.diff import PolicyDiff, diff
 from gateway.records import Action, Channel
+from gateway.rollout.simulation import MAX_DAYS, MAX_DRAFT_FILE_BYTES, MAX_DRAFT_FILES, Simulation, draft_from, simulate
 from gateway.runtime import Runtime
 from gateway.settings import valid_address
 from gateway.store import admin as store_admin
 from gateway.store import exemptions as store_exemptions
+from gateway.store import versions as store_versions
 from gateway.store.admin import MAX_PAGE, REVIEW_STATES, Admin, DecisionFilter, Role
 
 log = logging.getLogger(__name__)
@@ -514,6 +519,85 @@ async def reload(request: Request, runtime: RuntimeDep, admin: PolicyAdmin) -> d
     state = await run_in_threadpool(runtime.reloader.reload, f"reload by {admin.name}")
     await record(runtime, admin, request, "policy.reload", detail={"loaded": state.loaded, "error": bool(state.error)})
     return state.as_json()
+
+
+@router.get("/policy/versions", summary="Policy history: every version that decided uploads, most recent first")
+async def policy_versions(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
+                          limit: int = Query(100, ge=1, le=store_versions.MAX_LISTED)) -> dict[str, Any]:
+    found = await stored(store_versions.versions, runtime.store, limit)
+    await record(runtime, admin, request, "policy.versions")
+    return {"in_force": runtime.policy.digest, "versions": found}
+
+
+@router.get("/policy/diff", summary="What changed between two policy versions (by section and id, and the files)")
+async def policy_diff(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
+                      a: str = Query(..., min_length=6, max_length=64, description="A version's digest (or its start)"),
+                      b: str | None = Query(None, min_length=6, max_length=64,
+                                            description="Another version; default: the policy in force"),
+                      ) -> dict[str, Any]:
+    compared = await stored(compare_versions, runtime, a, b)
+    await record(runtime, admin, request, "policy.diff", detail={"a": compared.a, "b": compared.b})
+    return compared.as_json()
+
+
+def compare_versions(runtime: Runtime, a: str, b: str | None) -> PolicyDiff:
+    """Two recorded versions (``b`` None: the policy in force), compared; ``BadRequest`` for an unknown one."""
+    try:
+        old = store_versions.stored_policy(runtime.store, a)
+        new = store_versions.stored_policy(runtime.store, b) if b else runtime.policy
+    except PolicyError as problem:  # a version recorded by an older Detour that no longer reads it
+        raise BadRequest(f"That version can't be read by this Detour: {problem}") from None
+    except DetourError as problem:
+        raise BadRequest(str(problem)) from None
+    return diff(old, new)
+
+
+_simulating = threading.BoundedSemaphore(1)  # one simulation at a time per process: each may read a year
+
+
+async def simulated(runtime: Runtime, files: list[tuple[str, bytes]], version: str | None,
+                    since: datetime) -> Simulation:
+    """Replay the recorded decisions since ``since`` against a draft (files) or a recorded version."""
+    if not _simulating.acquire(blocking=False):
+        raise HTTPException(429, "A simulation is running; try again when it is done.", headers={"Retry-After": "10"})
+    try:
+        if version:
+            draft = await stored(store_versions.stored_policy, runtime.store, version)
+        else:
+            draft = draft_from(files, runtime.reloader.known)
+        return await stored(simulate, runtime.store, draft, since)
+    finally:
+        _simulating.release()
+
+
+@router.post("/policy/simulate", summary="Replay the recorded decisions against a draft policy: what would change",
+             description="Send the draft's files (multipart, field `files`, every *.yaml file of the draft) or "
+                         "`version` (a recorded version's digest, e.g. to see what going back would do), and "
+                         "`since` (default 30d, at most 366 days).")
+async def policy_simulate(request: Request, runtime: RuntimeDep, admin: PolicyAdmin) -> dict[str, Any]:
+    files, fields = await draft_form(request)
+    version, since = fields.get("version"), fields.get("since")
+    result = await simulated(runtime, files, version or None, simulation_start(since))
+    await record(runtime, admin, request, "policy.simulate",
+                 detail={"draft": result.draft, "since": result.since.isoformat(), "changed": result.changed})
+    return result.as_json()
+
+
+async def draft_form(request: Request) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+    """A simulation's form (multipart): the draft's files, and its other fields. The files are closed after."""
+    async with request.form(max_files=MAX_DRAFT_FILES, max_fields=10) as form:
+        files = [(f.filename, await f.read(MAX_DRAFT_FILE_BYTES + 1)) for f in form.getlist("files")
+                 if isinstance(f, UploadFile) and f.filename]
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    return files, fields
+
+
+def simulation_start(since: str | None) -> datetime:
+    start = moment(since or "30d", "since")
+    assert start is not None
+    if start < datetime.now(UTC) - timedelta(days=MAX_DAYS):
+        raise BadRequest(f"A simulation replays at most the last {MAX_DAYS} days.")
+    return start
 
 
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")

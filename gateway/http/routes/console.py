@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from alternatives.catalogue import Language
-from gateway.errors import BadRequest, ConfigurationError, DetourError
+from gateway.errors import BadRequest, ConfigurationError, DetourError, PolicyError
 from gateway.http.deps import RuntimeDep
 from gateway.http.routes import admin as api
 from gateway.render.console import STATUSES, render_console
@@ -34,6 +34,7 @@ from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import admin as store_admin
 from gateway.store import exemptions as store_exemptions
+from gateway.store import versions as store_versions
 from gateway.store.admin import Admin, DecisionFilter, Role
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,8 @@ def language(request: Request) -> Language:
 
 
 VIEW_TITLES = {"dashboard": "Dashboard", "decisions": "Decisions", "decision": "Decisions",
-               "reviews": "Review requests", "exceptions": "Exceptions", "policy": "Policy", "actions": "Admin actions"}
+               "reviews": "Review requests", "exceptions": "Exceptions", "policy": "Policy", "policy_diff": "Policy",
+               "simulation": "Policy", "actions": "Admin actions"}
 
 
 def page(request: Request, admin: Admin | None, view: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -494,7 +496,40 @@ async def revoke(exception_id: ItemId, request: Request, runtime: RuntimeDep) ->
 async def policy(request: Request, runtime: RuntimeDep) -> Response:
     admin = await needs(request, runtime, Role.POLICY_ADMIN)
     await api.record(runtime, admin, request, "policy.view")
-    return page(request, admin, "policy", policy=api.policy_in_force(runtime), done=done(request, runtime))
+    history = await api.stored(store_versions.versions, runtime.store, 20)
+    return page(request, admin, "policy", policy=api.policy_in_force(runtime), done=done(request, runtime),
+                versions=history, warnings=[str(w) for w in runtime.policy.warnings])
+
+
+@router.get("/policy/diff")
+async def policy_diff(request: Request, runtime: RuntimeDep, a: str = "", b: str = "") -> Response:
+    admin = await needs(request, runtime, Role.POLICY_ADMIN)
+    try:
+        compared = await api.stored(api.compare_versions, runtime, a[:64], b[:64] or None)
+    except BadRequest as problem:
+        return page(request, admin, "message", 400, title=_t(request, "Those versions can't be compared"),
+                    text=str(problem), link="/admin/policy")
+    await api.record(runtime, admin, request, "policy.diff", detail={"a": compared.a, "b": compared.b})
+    return page(request, admin, "policy_diff", compared=compared.as_json())
+
+
+@router.post("/policy/simulate")
+async def policy_simulate(request: Request, runtime: RuntimeDep) -> Response:
+    admin = await needs(request, runtime, Role.POLICY_ADMIN)
+    files, _ = await api.draft_form(request)  # read once (files closed); checked_form sees the same fields
+    fields = await checked_form(request)
+    try:
+        result = await api.simulated(runtime, files, fields.get("version") or None,
+                                     api.simulation_start(fields.get("since") or "30d"))
+    except PolicyError as problem:
+        return page(request, admin, "message", 422, title=_t(request, "The draft is not a valid policy"),
+                    text=str(problem), link="/admin/policy")
+    except (BadRequest, DetourError) as problem:
+        return page(request, admin, "message", 400, title=_t(request, "That simulation can't run"),
+                    text=str(problem), link="/admin/policy")
+    await api.record(runtime, admin, request, "policy.simulate",
+                     detail={"draft": result.draft, "since": result.since.isoformat(), "changed": result.changed})
+    return page(request, admin, "simulation", result=result.as_json(), in_force=runtime.policy.digest)
 
 
 @router.post("/policy/reload")

@@ -28,7 +28,7 @@ from gateway.settings import Settings
 from gateway.store import admin as store_admin
 from gateway.store.admin import AdminTokens, Role
 from gateway.store.models import AdminTokenRow, DecisionRow, ExemptionRow
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, POLICIES
 from tests.factories import AppClient
 from tests.services import Origin, start_origin
 
@@ -538,3 +538,55 @@ def test_a_policy_admin_reloads_the_policy_folder(app: Any, runtime: Runtime) ->
     assert admin_client(app, Role.REVIEWER).post("/v1/admin/policy/reload").status_code == 403
     ready = AppClient(app).get("/readyz").json()["policy"]
     assert ready["loaded"] == ready["digest"] and ready["error"] is None
+
+
+def _draft_files(warn_instead: bool) -> list[tuple[str, tuple[str, bytes, str]]]:
+    """The shipped policy's files as a draft, the contact-list rule warning instead of blocking."""
+    files = []
+    for path in sorted(POLICIES.glob("*.yaml")):
+        text = path.read_text()
+        if warn_instead and path.name == "default.yaml":
+            text = text.replace("    when: {sanctioned: false, data_classes: [contact_data]}\n    action: block",
+                                "    when: {sanctioned: false, data_classes: [contact_data]}\n    action: warn")
+        files.append(("files", (path.name, text.encode(), "application/yaml")))
+    return files
+
+
+def test_a_policy_admin_simulates_a_draft_and_compares_versions(app: Any, runtime: Runtime) -> None:
+    runtime.reloader.record(runtime.policy, "start-up")
+    blocked = upload(app, CONTACTS, "customers.csv", "wetransfer.com", "sim-user", "marketing")
+    assert runtime.recorder.flush(30)
+    admin = admin_client(app, Role.POLICY_ADMIN)
+    answer = admin.post("/v1/admin/policy/simulate", files=_draft_files(True), data={"since": "1h"})
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["replayed"] >= 1 and result["changed"] >= 1
+    softened = next(t for t in result["transitions"] if t["change"] == "block → warn")
+    assert blocked in softened["examples"] or softened["decisions"] > 5
+    same = admin.post("/v1/admin/policy/simulate", files=_draft_files(False), data={"since": "1h"}).json()
+    assert same["changed"] == 0 and same["draft"] == runtime.policy.digest
+    # the policy in force, recorded as a version, simulated by its digest: nothing changes either
+    assert admin.post("/v1/admin/policy/simulate", data={"version": runtime.policy.digest[:8]}).json()["changed"] == 0
+
+    broken = [("files", ("default.yaml", b"rules:\n  - id: x\n    action: explode\n", "application/yaml"))]
+    refused = admin.post("/v1/admin/policy/simulate", files=broken)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "invalid_policy"
+    assert any("default.yaml" in p for p in refused.json()["error"]["problems"])
+    not_yaml = admin.post("/v1/admin/policy/simulate", files=[("files", ("notes.txt", b"x", "text/plain"))])
+    assert not_yaml.status_code == 400 and "*.yaml" in not_yaml.json()["error"]["message"]
+    too_long = admin.post("/v1/admin/policy/simulate", files=_draft_files(False), data={"since": "400d"})
+    assert too_long.status_code == 400
+    huge = admin.post("/v1/admin/policy/simulate", files=[("files", ("big.yaml", b"#" * (3 * 1024 * 1024), "x"))])
+    assert huge.status_code == 413  # refused before it is read
+    assert admin_client(app, Role.REVIEWER).post("/v1/admin/policy/simulate", files=_draft_files(False)).status_code \
+        == 403
+
+    listed = admin.get("/v1/admin/policy/versions").json()
+    assert listed["in_force"] == runtime.policy.digest
+    assert runtime.policy.digest in [v["digest"] for v in listed["versions"]]
+    compared = admin.get("/v1/admin/policy/diff", params={"a": runtime.policy.digest}).json()
+    assert compared["same"] is True
+    unknown = admin.get("/v1/admin/policy/diff", params={"a": "abcdef123456"})
+    assert unknown.status_code == 400 and "no policy version" in unknown.json()["error"]["message"]
+    actions = [a["action"] for a in store_admin.actions(runtime.store, 20)]
+    assert {"policy.simulate", "policy.versions", "policy.diff"} <= set(actions)

@@ -21,7 +21,7 @@ from gateway.http.routes import console
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.models import DecisionRow
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, POLICIES
 from tests.factories import AppClient
 from tests.services import start_oidc
 
@@ -359,4 +359,38 @@ def test_a_policy_admin_reloads_from_the_console(app: Any, issuer: str) -> None:
         reloaded = await browser.post("/admin/policy/reload", data={"csrf": csrf(shown.text)})
         assert reloaded.status_code == 303
         assert "is in force" in (await browser.get(reloaded.headers["location"])).text
+    browse(app, steps)
+
+
+def test_a_policy_admin_tries_a_draft_and_compares_versions_in_the_console(app: Any, issuer: str) -> None:
+    runtime: Runtime = app.state.runtime
+    runtime.reloader.record(runtime.policy, "start-up")
+    sender = AppClient.with_token(app, may_assert_user=True)
+    stopped = sender.post("/v1/inspect", content=(CORPUS / "customers_q3.csv").read_bytes(),
+                          params={"filename": "c.csv", "destination": SITE}, headers={"X-Detour-User": "sim"}).json()
+    assert stopped["decision"] == "block" and runtime.recorder.flush(30)
+    draft = []
+    for path in sorted(POLICIES.glob("*.yaml")):
+        text = path.read_text().replace("data_classes: [contact_data]}\n    action: block",
+                                        "data_classes: [contact_data]}\n    action: warn")
+        draft.append(("files", (path.name, text.encode(), "application/yaml")))
+
+    async def steps(browser: Browser) -> None:
+        await sign_in(browser, issuer, "petra@corp.example", ["it-admins"])
+        shown = await browser.get("/admin/policy")
+        assert "Try a draft on recorded traffic" in shown.text and runtime.policy.digest in shown.text
+        token = csrf(shown.text)
+        result = await browser.post("/admin/policy/simulate", data={"csrf": token, "since": "1d"}, files=draft)
+        assert result.status_code == 200, result.text
+        assert "would change" in result.text and "block → warn" in result.text
+        assert f'/admin/decisions/{stopped["decision_id"]}' in result.text or "block-contact-lists-external" in result.text
+        forged = await browser.post("/admin/policy/simulate", data={"csrf": "forged"}, files=draft)
+        assert forged.status_code == 403
+        invalid = await browser.post("/admin/policy/simulate", data={"csrf": token},
+                                     files=[("files", ("default.yaml", b"rules: [", "application/yaml"))])
+        assert invalid.status_code == 422 and "not valid YAML" in invalid.text
+        compared = await browser.get("/admin/policy/diff", params={"a": runtime.policy.digest})
+        assert compared.status_code == 200 and "These are the same policy" in compared.text
+        sv = await browser.post("/admin/policy/simulate?lang=sv", data={"csrf": token, "since": "1d"}, files=draft)
+        assert "skulle ändras" in sv.text
     browse(app, steps)
