@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
     spool_mb: int = Field(default=1024, ge=1, description="Disk for decisions that wait while the decision store "
                           "can't be written (DETOUR_DATA_DIR/spool/)")
+    retention_days: int = Field(default=180, ge=0, le=36_500, description="Decisions older than this are purged "
+                                "from the store (with their requests, reports and route clicks), once an hour; "
+                                "0: kept for ever")
     database_url: str = Field(default="", description="SQLAlchemy URL of the decision store; empty: SQLite "
                               "in DETOUR_DATA_DIR (detour.db)")
     public_url: str = Field(default="", description="Where people reach Detour's pages (e.g. https://detour.corp."

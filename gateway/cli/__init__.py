@@ -2,7 +2,8 @@
 
 ``scan`` (files as uploads), ``eval`` (accuracy on a labelled corpus), ``serve``
 (HTTP and ICAP), ``edm`` (exact data match sets), ``policy`` (check, test,
-schema), ``client`` (API client tokens), ``admin`` (admin API tokens).
+schema, simulate, versions, diff), ``client`` (API client tokens), ``admin`` (admin API tokens),
+``purge`` (decisions past the retention period).
 Exit status of ``detour scan`` follows clamscan: 0 everything allowed,
 1 at least one upload blocked, 2 an error (unreadable file, invalid policy).
 """
@@ -15,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import admin, client, edm, evaluate, policy, scan, serve
+from gateway.cli import admin, client, edm, evaluate, policy, purge, scan, serve
 from gateway.cli.common import EXIT_ERROR, OneLine
 from gateway.errors import DetourError
 
@@ -40,6 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="detour", description="Detour data-loss-prevention upload gateway")
     commands = root.add_subparsers(dest="command", required=True)
-    for group in (scan, evaluate, serve, edm, policy, client, admin):
+    for group in (scan, evaluate, serve, edm, policy, client, admin, purge):
         group.add_commands(commands)
     return root

@@ -32,6 +32,7 @@ from gateway.render.pages import render_not_found, wants_json
 from gateway.runtime import Runtime
 from gateway.settings import Settings, get_settings
 from gateway.staff.webhook import HelpdeskWebhook
+from gateway.store import retention
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +68,32 @@ async def _deliver_due(webhook: HelpdeskWebhook) -> None:
             log.exception("helpdesk webhook: delivering the outbox failed; trying again later")
 
 
+async def _purge_old(runtime: Runtime) -> None:
+    """Purge decisions past the retention period, now and then once an hour, while the app runs."""
+    while True:
+        try:
+            await asyncio.to_thread(retention.purge, runtime.store, runtime.settings.retention_days)
+        except Exception:  # the store is down: next time
+            log.warning("retention: the purge could not run (the decision store can't be reached); next hour")
+        await asyncio.sleep(retention.PURGE_SECONDS)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Raises ``PolicyError`` when the policy is invalid: the service won't start."""
     runtime = runtime or Runtime.build(settings or get_settings())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        retrying = asyncio.create_task(_deliver_due(runtime.webhook)) if runtime.webhook is not None else None
+        tasks = [asyncio.create_task(_deliver_due(runtime.webhook))] if runtime.webhook is not None else []
+        if runtime.settings.retention_days:
+            tasks.append(asyncio.create_task(_purge_old(runtime)))
         try:
             yield
         finally:
-            if retrying is not None:
-                retrying.cancel()
+            for task in tasks:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await retrying
+                    await task
 
     app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   redirect_slashes=False)  # a redirect would be built from the client's Host header
