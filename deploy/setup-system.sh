@@ -16,6 +16,8 @@ required=(
   "c-icap:c-icap-client"                 # end-to-end tests: an independent ICAP client
   "chromium:chromium"                    # browser tests (driven by Playwright; no browser download)
   "postgresql:/usr/lib/postgresql/*/bin/postgres"  # the decision store on PostgreSQL (tests start a throwaway server)
+  "rsyslog:/usr/sbin/rsyslogd"           # SIEM export tests: a real syslog receiver (UDP, TCP)
+  "rsyslog-openssl:/usr/lib/*/rsyslog/lmnsd_ossl.so"  # … and TLS
 )
 
 missing=()

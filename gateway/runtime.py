@@ -32,6 +32,7 @@ from gateway.store.audit import AuditLog
 from gateway.store.clients import ApiClients
 from gateway.store.exemptions import Exemptions
 from gateway.store.recorder import Recorder
+from gateway.store.siem import Siem
 from gateway.store.spool import Spool
 from gateway.store.store import DecisionStore, StoredDecision, sqlite_url
 
@@ -66,7 +67,9 @@ class Runtime:
         policy = load_policy(settings.policies_dir, known_detectors=known)
         scanner = Scanner(registry, ValueHasher(settings.hash_key_bytes()), fingerprints)
         store = DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
-        audit = AuditLog(settings.audit_log)
+        siem = Siem(settings.syslog, settings.syslog_ca, facility=settings.syslog_facility) if settings.syslog \
+            else None
+        audit = AuditLog(settings.audit_log, siem)
         webhook = None
         if settings.helpdesk_webhook_url:
             secret = settings.helpdesk_webhook_secret.get_secret_value() if settings.helpdesk_webhook_secret else None
@@ -103,6 +106,7 @@ class Runtime:
         self.reloader.stop()
         self.pipeline.pool.shutdown()
         self.recorder.close()
+        self.recorder.audit.close()
         self.store.close()
 
 

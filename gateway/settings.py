@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +57,12 @@ class Settings(BaseSettings):
                                    "once (running and waiting); beyond them the policy's on_error decides at once "
                                    "(one upload alone is always taken)")
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")
+    syslog: str = Field(default="", description="SIEM targets for decision and admin events, comma-separated: "
+                        "udp://host:514, tcp://host:601, tls://host:6514, each with ?format=cef (default) or "
+                        "?format=ocsf; empty: off")
+    syslog_ca: Path | None = Field(default=None, description="CA certificates (PEM) that TLS syslog targets' "
+                                   "certificates are checked against; unset: the system's")
+    syslog_facility: int = Field(default=16, ge=0, le=23, description="Syslog facility of the events (16: local0)")
     spool_mb: int = Field(default=1024, ge=1, description="Disk for decisions that wait while the decision store "
                           "can't be written (DETOUR_DATA_DIR/spool/)")
     retention_days: int = Field(default=180, ge=0, le=36_500, description="Decisions older than this are purged "
@@ -117,6 +125,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _syslog_targets(self) -> Settings:
+        try:
+            syslog_targets(self.syslog)
+        except ValueError as exc:
+            raise ValueError(f"DETOUR_SYSLOG: {exc}") from exc
+        if self.syslog_ca is not None and not self.syslog_ca.is_file():
+            raise ValueError(f"DETOUR_SYSLOG_CA: {self.syslog_ca} is not a file")
+        return self
+
+    @model_validator(mode="after")
     def _addresses_are_networks(self) -> Settings:
         for name in ("icap_clients", "trusted_proxies"):
             try:
@@ -152,6 +170,41 @@ class Settings(BaseSettings):
 def networks(listing: str) -> tuple[IPv4Network | IPv6Network, ...]:
     """``"10.0.0.5, 10.1.0.0/16"`` as networks; raises ``ValueError`` naming what is not one."""
     return tuple(ip_network(item.strip(), strict=False) for item in listing.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class SyslogTarget:
+    transport: Literal["udp", "tcp", "tls"]
+    host: str
+    port: int
+    format: Literal["cef", "ocsf"] = "cef"
+
+    def __str__(self) -> str:
+        return f"{self.transport}://{self.host}:{self.port}?format={self.format}"
+
+
+def syslog_targets(listing: str) -> tuple[SyslogTarget, ...]:
+    """``DETOUR_SYSLOG`` read; raises ``ValueError`` naming what is wrong."""
+    found = []
+    for item in (part.strip() for part in listing.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in ("udp", "tcp", "tls"):
+            raise ValueError(f"{item!r}: a syslog target starts with udp://, tcp:// or tls://")
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if not parts.hostname or port is None or parts.path not in ("", "/"):
+            raise ValueError(f"{item!r}: give a host and a port, e.g. tls://siem.corp.example:6514")
+        query = parse_qs(parts.query)
+        wanted = query.pop("format", ["cef"])[-1].lower()
+        if wanted not in ("cef", "ocsf") or query:
+            raise ValueError(f"{item!r}: the only option is ?format=cef or ?format=ocsf")
+        found.append(SyslogTarget(parts.scheme, parts.hostname, port, wanted))  # type: ignore[arg-type]
+    return tuple(found)
+
 
 
 def valid_address(text: str | None) -> str | None:

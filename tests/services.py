@@ -371,3 +371,132 @@ def start_oidc(tmp: Path) -> Iterator[str]:
         yield issuer
     finally:
         stop(process, 10)
+
+
+@dataclass
+class Syslog:
+    """A real rsyslog receiver on loopback: every message it gets is a line of ``received`` (the raw message)."""
+
+    udp: int
+    tcp: int
+    tls: int
+    ca: Path  # the CA its TLS certificate is signed by
+    received: Path
+
+    def lines(self, count: int, seconds: float = 10) -> list[str]:
+        """The received messages, once there are at least ``count`` (fails the test after ``seconds``)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.received.exists():
+                text = self.received.read_text(encoding="utf-8", errors="replace")
+                if text.count("\n") >= count:
+                    return text.splitlines()
+            time.sleep(0.05)
+        got = self.received.read_text(errors="replace") if self.received.exists() else "(nothing)"
+        pytest.fail(f"rsyslog received fewer than {count} messages within {seconds:g} s:\n{got[-3000:]}")
+
+
+RSYSLOG_CONF = """
+global(workDirectory="{dir}/work" maxMessageSize="64k" processInternalMessages="on"
+       defaultNetstreamDriverCAFile="{dir}/ca.pem" defaultNetstreamDriverCertFile="{dir}/server-cert.pem"
+       defaultNetstreamDriverKeyFile="{dir}/server-key.pem")
+module(load="imudp")
+module(load="imtcp")
+template(name="Raw" type="string" string="%rawmsg%\\n")
+ruleset(name="capture") {{
+  action(type="omfile" file="{dir}/received.log" template="Raw")
+  stop
+}}
+input(type="imudp" address="127.0.0.1" port="{udp}" ruleset="capture")
+input(type="imtcp" address="127.0.0.1" port="{tcp}" ruleset="capture")
+input(type="imtcp" address="127.0.0.1" port="{tls}" ruleset="capture"
+      streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon")
+*.* action(type="omfile" file="{dir}/rsyslogd-internal.log")
+"""
+
+
+def _certificates(folder: Path) -> None:
+    """A CA and a server certificate for 127.0.0.1 and localhost, signed by it (PEM files in ``folder``)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Detour test syslog CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder()
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+              .issuer_name(ca_name).public_key(server_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+              .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                          x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                             critical=False)
+              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+              .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (folder / "server-cert.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    (folder / "server-key.pem").write_bytes(server_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (folder / "server-key.pem").chmod(0o600)
+
+
+def _listening(pid: int, port: int, protocol: str) -> bool:
+    """Whether ``pid`` holds a socket bound to 127.0.0.1:``port`` (UDP) or listening there (TCP)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    wanted = f"0100007F:{port:04X}"
+    for line in Path(f"/proc/net/{protocol}").read_text().splitlines()[1:]:
+        columns = line.split()
+        if columns[1] == wanted and (protocol == "udp" or columns[3] == "0A") and columns[9] in inodes:
+            return True
+    return False
+
+
+def start_rsyslog(tmp: Path) -> Iterator[Syslog]:
+    """rsyslogd (Debian's rsyslog and rsyslog-openssl) listening on loopback for UDP, TCP and TLS syslog, with a
+    configuration of its own (no system log, no port 514), writing each raw message it receives to a file."""
+    rsyslogd = require("rsyslogd", "rsyslog rsyslog-openssl")
+    folder = tmp / "rsyslog"
+    (folder / "work").mkdir(parents=True)
+    _certificates(folder)
+    ports = Syslog(free_port(), free_port(), free_port(), folder / "ca.pem", folder / "received.log")
+    conf = folder / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(dir=folder, udp=ports.udp, tcp=ports.tcp, tls=ports.tls))
+    checked = subprocess.run([rsyslogd, "-N1", "-f", str(conf)], capture_output=True, text=True, timeout=60)
+    if checked.returncode != 0:
+        pytest.fail(f"rsyslogd refused the test configuration:\n{checked.stdout}{checked.stderr}")
+    log_path = folder / "rsyslogd.log"
+    with log_path.open("wb") as log:  # a file, not a pipe: an unread pipe would stall rsyslogd
+        process = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i", str(folder / "rsyslogd.pid")],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not all(_listening(process.pid, port, protocol) for port, protocol in
+                      ((ports.udp, "udp"), (ports.tcp, "tcp"), (ports.tls, "tcp"))):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"rsyslogd did not start listening:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.02)
+        yield ports
+    finally:
+        stop(process, 10)

@@ -64,6 +64,7 @@ def test_simulate_bench_runs_and_prints_the_replay_rate() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert re.search(r"detour policy simulate +3,000 decisions in [\d.]+ s +[\d,]+ decisions/s +target < 10 s", out), out
+    rate = r"detour policy simulate +3,000 decisions in [\d.]+ s +[\d,]+ decisions/s +target < 10 s"
+    assert re.search(rate, out), out
     assert re.search(r"a data class changed .* [\d,]+ decisions/s", out), out
     assert re.search(r"peer: one by one .* [\d,]+ decisions/s", out), out

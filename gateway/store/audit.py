@@ -1,8 +1,10 @@
 """The audit record: every decision is written down, with masked data only.
 
-For now one JSON line per decision, to the ``detour.audit`` logger and, when
-``DETOUR_AUDIT_LOG`` is set, to that file. Nothing here can hold a raw matched
-value: it is built from the ``Report``, which only carries masked examples.
+One JSON line per decision, to the ``detour.audit`` logger and, when
+``DETOUR_AUDIT_LOG`` is set, to that file; with ``DETOUR_SYSLOG``, each decision
+and admin event also goes to the SIEM (``store.siem``: CEF or OCSF over syslog).
+Nothing here can hold a raw matched value: it is built from the ``Report``,
+which only carries masked examples.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from typing import Any
 
 from gateway.records import Inspection
 from gateway.render.report import Report
+from gateway.store.siem import Siem
 
 log = logging.getLogger("detour.audit")
 
 
 class AuditLog:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, siem: Siem | None = None) -> None:
         self.path = path
+        self.siem = siem  # syslog targets (CEF, OCSF) that get each decision and admin event
         self._lock = threading.Lock()
 
     def record(self, report: Report, inspection: Inspection) -> dict[str, Any]:
@@ -56,7 +60,20 @@ class AuditLog:
         }
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         log.info(line)
+        if self.siem is not None:
+            self.siem.decision(entry)
         if self.path is not None:
             with self._lock, self.path.open("a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
         return entry
+
+    def admin(self, actor: str, role: str, action: str, target: str | None, client_ip: str | None) -> None:
+        """What an admin did (the admin API, the console), for the SIEM; the store keeps it too (admin_actions).
+        Without the action's details: a decline's reason is free text."""
+        if self.siem is not None:
+            self.siem.admin({"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "actor": actor,
+                             "role": role, "action": action, "target": target, "client_ip": client_ip})
+
+    def close(self) -> None:
+        if self.siem is not None:
+            self.siem.close()

@@ -145,6 +145,7 @@ def _shown(where: DecisionFilter) -> dict[str, Any]:
 
 async def record(runtime: Runtime, admin: Admin, request: Request, action: str, target: str | None = None,
                   detail: dict[str, Any] | None = None) -> None:
+    runtime.recorder.audit.admin(admin.name, admin.role.value, action, target, _where(request))
     await stored(store_admin.record_action, runtime.store, admin, action, target, _where(request), detail)
 
 

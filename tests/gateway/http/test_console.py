@@ -383,7 +383,7 @@ def test_a_policy_admin_tries_a_draft_and_compares_versions_in_the_console(app: 
         result = await browser.post("/admin/policy/simulate", data={"csrf": token, "since": "1d"}, files=draft)
         assert result.status_code == 200, result.text
         assert "would change" in result.text and "block → warn" in result.text
-        assert f'/admin/decisions/{stopped["decision_id"]}' in result.text or "block-contact-lists-external" in result.text
+        assert f'/admin/decisions/{stopped["decision_id"]}' in result.text  # an example reference, to look at
         forged = await browser.post("/admin/policy/simulate", data={"csrf": "forged"}, files=draft)
         assert forged.status_code == 403
         invalid = await browser.post("/admin/policy/simulate", data={"csrf": token},
