@@ -50,6 +50,7 @@ Kind = Literal["decision", "admin"]
 
 _ACTION_SEVERITY = {"block": 7, "warn": 4, "allow": 1}  # CEF 0-10
 _SYSLOG_SEVERITY = {"block": 4, "warn": 5, "allow": 6}  # RFC 5424: warning, notice, informational
+_VERBS = {"block": "blocked", "warn": "warned", "allow": "allowed"}
 _OCSF_SEVERITY = {"block": (4, "High"), "warn": (3, "Medium"), "allow": (1, "Informational")}
 
 
@@ -80,8 +81,7 @@ def _classes(entry: dict[str, Any]) -> str:
 def decision_cef(entry: dict[str, Any]) -> str:
     action, would = entry["decision"], entry.get("would")
     severity = _ACTION_SEVERITY[action] if not would else max(_ACTION_SEVERITY[action], 3)
-    verb = {"block": "blocked", "warn": "warned", "allow": "allowed"}[action]
-    return _cef(f"decision:{action}", f"Upload {verb}", severity, {
+    return _cef(f"decision:{action}", f"Upload {_VERBS[action]}", severity, {
         "rt": _millis(entry),
         "act": action,
         "externalId": entry["decision_id"],
@@ -131,10 +131,10 @@ def decision_ocsf(entry: dict[str, Any]) -> str:
         "disposition_id": 2 if blocked else (1 if action == "allow" else 99),
         "disposition": {"block": "Blocked", "allow": "Allowed"}.get(action, "Warned"),
         "status_id": 1, "status": "New",
-        "message": f"Upload {action}: {', '.join(entry.get('rules', [])) or 'no rule'}",
+        "message": f"Upload {_VERBS[action]}: {', '.join(entry.get('rules', [])) or 'no rule'}",
         "metadata": {**_product(), "uid": entry["decision_id"], "log_name": "decisions"},
         "finding_info": {"uid": entry["decision_id"], "created_time": _millis(entry),
-                         "title": f"Upload {action} to {entry.get('destination_host')}",
+                         "title": f"Upload to {entry.get('destination_host')} {_VERBS[action]}",
                          "types": list(entry.get("data_classes", {}))},
         "actor": {"user": {"name": entry.get("user"),
                            "groups": [{"name": entry["group"]}] if entry.get("group") else []}},
