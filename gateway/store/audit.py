@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.records import Inspection
 from gateway.render.report import Report
+from gateway.store.metrics import Metrics
 from gateway.store.siem import Siem
 
 log = logging.getLogger("detour.audit")
@@ -27,6 +28,7 @@ class AuditLog:
     def __init__(self, path: Path | None = None, siem: Siem | None = None) -> None:
         self.path = path
         self.siem = siem  # syslog targets (CEF, OCSF) that get each decision and admin event
+        self.metrics = Metrics()  # counted as decisions are recorded (GET /v1/admin/metrics)
         self._lock = threading.Lock()
 
     def record(self, report: Report, inspection: Inspection) -> dict[str, Any]:
@@ -60,6 +62,7 @@ class AuditLog:
         }
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
         log.info(line)
+        self.metrics.decision(inspection, upload.channel.value)
         if self.siem is not None:
             self.siem.decision(entry)
         if self.path is not None:

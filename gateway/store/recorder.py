@@ -19,8 +19,10 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from alternatives.catalogue import Language
 from gateway.records import Inspection
@@ -63,6 +65,7 @@ class Recorder:
         self._idle.set()
         self._writer = threading.Thread(target=self._write, name="recorder", daemon=True)
         self._writer.start()
+        audit.metrics.watch(self._figures)
 
     # --- the record stage ------------------------------------------------------------------------------
 
@@ -88,6 +91,25 @@ class Recorder:
             self._queue.put_nowait(row)
         except queue.Full:
             self._to_spool([row])
+
+    def _figures(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """The recorder's and the SIEM's state, for the metrics."""
+        health = self.health()
+        yield GaugeMetricFamily("detour_recorder_queued", "Decisions waiting in memory for the store",
+                                value=health.queued)
+        yield GaugeMetricFamily("detour_recorder_spooled", "Decisions waiting on disk while the store can't be "
+                                "written", value=health.spooled)
+        yield GaugeMetricFamily("detour_store_up", "1 when the decision store takes decisions, 0 when they wait",
+                                value=1 if health.state == "ok" else 0)
+        senders = self.audit.siem.senders if self.audit.siem is not None else []
+        sent = CounterMetricFamily("detour_siem_events_sent", "Events sent to a SIEM target", labels=["target"])
+        dropped = CounterMetricFamily("detour_siem_events_dropped", "Events dropped: a SIEM target's queue was "
+                                      "full", labels=["target"])
+        for sender in senders:
+            sent.add_metric([str(sender.target)], sender.sent)
+            dropped.add_metric([str(sender.target)], sender.dropped)
+        yield sent
+        yield dropped
 
     def settle(self, decision_id: str, seconds: float = SETTLE_SECONDS) -> bool:
         """Wait (briefly) for a decision that is queued to reach the store, while the store takes writes:

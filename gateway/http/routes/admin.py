@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -39,6 +39,7 @@ from gateway.store import admin as store_admin
 from gateway.store import exemptions as store_exemptions
 from gateway.store import versions as store_versions
 from gateway.store.admin import MAX_PAGE, REVIEW_STATES, Admin, DecisionFilter, Role
+from gateway.store.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -599,6 +600,14 @@ def simulation_start(since: str | None) -> datetime:
     if start < datetime.now(UTC) - timedelta(days=MAX_DAYS):
         raise BadRequest(f"A simulation replays at most the last {MAX_DAYS} days.")
     return start
+
+
+@router.get("/metrics", summary="Operators' metrics in Prometheus' text format (decisions by action and channel, "
+                                "monitor mode's would-block and would-warn, on_error, the recorder, the SIEM)",
+            response_class=PlainTextResponse)
+async def metrics(runtime: RuntimeDep, admin: Viewer) -> PlainTextResponse:
+    exposition = await run_in_threadpool(runtime.recorder.audit.metrics.exposition)
+    return PlainTextResponse(exposition, media_type=METRICS_CONTENT_TYPE)
 
 
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -590,3 +591,15 @@ def test_a_policy_admin_simulates_a_draft_and_compares_versions(app: Any, runtim
     assert unknown.status_code == 400 and "no policy version" in unknown.json()["error"]["message"]
     actions = [a["action"] for a in store_admin.actions(runtime.store, 20)]
     assert {"policy.simulate", "policy.versions", "policy.diff"} <= set(actions)
+
+
+def test_metrics_need_an_admin_token_and_count_decisions(app: Any, runtime: Runtime) -> None:
+    upload(app, BENIGN, "notes.txt", "wetransfer.com", "metrics-user", "marketing")
+    assert AppClient(app).get("/v1/admin/metrics").status_code == 401
+    answer = admin_client(app, Role.VIEWER).get("/v1/admin/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+    allowed = re.search(r'^detour_decisions_total\{action="allow",channel="api"\} (\d+)\.0$', answer.text, re.M)
+    assert allowed and int(allowed.group(1)) >= 1
+    assert re.search(r"^detour_recorder_queued \d+", answer.text, re.M)
+    assert re.search(r"^detour_store_up 1\.0$", answer.text, re.M)
+    assert "metrics-user" not in answer.text and "wetransfer" not in answer.text  # no person, no destination

@@ -170,6 +170,10 @@ def test_a_monitor_rule_is_recorded_as_would_block_and_the_upload_passes(setting
         assert figures["would"] == {"block": 1, "warn": 0}
         assert figures["top_monitored_rules"] == [{"name": "monitor-contact-lists-anywhere", "count": 1}]
         assert sum(d["block"] for d in figures["per_day"]) == 1  # counted apart from real stops
+        metrics = runtime.recorder.audit.metrics.exposition().decode()
+        assert 'detour_monitor_would_total{rule="monitor-contact-lists-anywhere",would="block"} 1.0' in metrics
+        assert 'detour_decisions_total{action="allow",channel="api"} 1.0' in metrics
+        assert 'detour_decisions_total{action="block",channel="api"} 1.0' in metrics
     finally:
         runtime.close()
 
