@@ -16,6 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from gateway.cli import admin, client, edm, evaluate, policy, purge, scan, serve
 from gateway.cli.common import EXIT_ERROR, OneLine
 from gateway.errors import DetourError
@@ -32,6 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except DetourError as exc:
         print(f"detour: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        for error in exc.errors():  # a DETOUR_* variable: say which, and why, without a traceback
+            name = f"DETOUR_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            print(f"detour: invalid setting: {name}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:  # `detour … | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

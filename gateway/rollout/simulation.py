@@ -102,15 +102,32 @@ def simulate(store: DecisionStore, draft: Policy, since: datetime, until: dateti
             if not rows:
                 return result
             later = [row for row in rows if not replayer.replay(row, None)]
-            if later:  # these need their findings: read them, in one query
-                found: dict[str, Any] = {
-                    decision_id: evidence for decision_id, evidence in session.execute(
-                        select(DecisionRow.id, DecisionRow.evidence).where(DecisionRow.id.in_([r.id for r in later])))}
-                for row in later:
-                    replayer.replay(row, found.get(row.id) or {})
+            if later:  # these need their findings: read them, in one query (only the trace, when it will do)
+                for row, evidence in zip(later, _evidence(session, later), strict=True):
+                    replayer.replay(row, evidence)
             cursor = (rows[-1].created, rows[-1].id)
     result.truncated = True
     return result
+
+
+def _evidence(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
+    """The stored evidence of ``rows``, as much as a replay needs: the trace alone when the row says whether the
+    scan was partial (the database takes the rest apart, a fraction of the bytes reach Python), else all of it.
+    An empty dict: none kept."""
+    known = [r.id for r in rows if r.partial is not None]
+    unknown = [r.id for r in rows if r.partial is None]
+    found: dict[str, dict[str, Any]] = {}
+    if known:
+        for decision_id, trace in session.execute(select(DecisionRow.id, DecisionRow.evidence["trace"])
+                                                  .where(DecisionRow.id.in_(known))):
+            found[decision_id] = {"trace": trace} if isinstance(trace, list) else {}
+    if unknown:
+        for decision_id, evidence in session.execute(select(DecisionRow.id, DecisionRow.evidence)
+                                                     .where(DecisionRow.id.in_(unknown))):
+            found[decision_id] = evidence if isinstance(evidence, dict) else {}
+    partial = {r.id: bool(r.partial) for r in rows if r.partial is not None}
+    return [{**found[r.id], "partial": partial[r.id]} if r.id in partial and found.get(r.id) else found.get(r.id, {})
+            for r in rows]
 
 
 class _Replayer:

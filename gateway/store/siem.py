@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import queue
+import select
 import socket
 import ssl
 import threading
@@ -278,6 +279,8 @@ class Sender:
             with socket.socket(socket.AF_INET6 if ":" in target.host else socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 udp.sendto(payload[:MAX_DATAGRAM], (target.host, target.port))
             return
+        if self._socket is not None and _closed_by_peer(self._socket):
+            self._disconnect()  # the receiver went away (a restart): a send would vanish into the dead connection
         if self._socket is None:
             raw = socket.create_connection((target.host, target.port), timeout=CONNECT_SECONDS)
             if self._context is not None:
@@ -303,6 +306,16 @@ class Sender:
         if now - self._last_warning >= 60:  # once a minute at most: a SIEM that is down must not flood the log
             self._last_warning = now
             log.warning(message)
+
+
+def _closed_by_peer(connection: socket.socket) -> bool:
+    """Whether the receiver closed the connection. A syslog receiver never sends, so anything to read (the end
+    of the stream, a TLS close_notify, a reset) means it is gone; checked before each send, without waiting."""
+    try:
+        readable, _, failed = select.select([connection], [], [connection], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable or failed)
 
 
 class Siem:

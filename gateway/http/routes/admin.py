@@ -49,7 +49,8 @@ MAX_ID = 2**31 - 1  # the store's integer ids (PostgreSQL INTEGER): a larger one
 _RELATIVE = re.compile(r"^(\d{1,4})([dhm])$")
 CSV_COLUMNS = ("decision_id", "time", "action", "rules", "data_classes", "destination_host", "destination_category",
                "user", "group", "channel", "api_client", "file", "size", "sha256", "file_type", "routes_offered",
-               "routes_taken", "justified_by", "exception", "failure", "partial", "findings")
+               "routes_taken", "justified_by", "exception", "failure", "partial", "would", "monitored_rules", "policy",
+               "findings")
 
 
 def _admin(request: Request, runtime: Runtime) -> Admin:
@@ -156,6 +157,8 @@ class DecisionPage(BaseModel):
     next: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
     total: int | None = Field(description="How many decisions the filter selects")
     counts: dict[str, int] = Field(description="How many of them per action")
+    would: dict[str, int] = Field(default_factory=dict, description="How many of them rules in monitor mode would "
+                                  "have made more severe, per what they would do (block, warn)")
 
 
 @router.get("/whoami", summary="The token's name and role")
@@ -173,8 +176,9 @@ async def decisions(request: Request, runtime: RuntimeDep, admin: Viewer, where:
         raise BadRequest(str(problem)) from None
     await record(runtime, admin, request, "decisions.list", detail=_shown(where))
     if not admin.role.may(Role.REVIEWER):  # counts only: a decision's reference opens its page, evidence and all
-        return DecisionPage(decisions=[], next=None, total=page.total, counts=page.counts)
-    return DecisionPage(decisions=page.decisions, next=page.next, total=page.total, counts=page.counts)
+        return DecisionPage(decisions=[], next=None, total=page.total, counts=page.counts, would=page.would)
+    return DecisionPage(decisions=page.decisions, next=page.next, total=page.total, counts=page.counts,
+                        would=page.would)
 
 
 @router.get("/decisions/export", summary="Every decision the filter selects, as CSV or JSON Lines (streamed)")
@@ -207,6 +211,7 @@ def _csv(entries: Iterator[dict[str, Any]], evidence: bool) -> Iterator[str]:
         flat = {**entry, "destination_host": destination["host"], "destination_category": destination["category"],
                 "rules": " ".join(entry["rules"]), "routes_offered": " ".join(entry["routes_offered"]),
                 "routes_taken": " ".join(entry["routes_taken"]),
+                "monitored_rules": " ".join(entry.get("monitored_rules") or []),
                 "data_classes": " ".join(f"{d['id']}={d['count']}" for d in entry["data_classes"]),
                 "findings": "; ".join(f"{f['type']}: {', '.join(f['examples'])}" for f in entry.get("findings", []))}
         writer.writerow([_cell(flat.get(column)) for column in columns])
@@ -550,6 +555,8 @@ def compare_versions(runtime: Runtime, a: str, b: str | None) -> PolicyDiff:
     except PolicyError as problem:  # a version recorded by an older Detour that no longer reads it
         raise BadRequest(f"That version can't be read by this Detour: {problem}") from None
     except DetourError as problem:
+        if "no policy version" in str(problem):
+            raise HTTPException(404, str(problem)) from None
         raise BadRequest(str(problem)) from None
     return diff(old, new)
 
@@ -560,6 +567,8 @@ _simulating = threading.BoundedSemaphore(1)  # one simulation at a time per proc
 async def simulated(runtime: Runtime, files: list[tuple[str, bytes]], version: str | None,
                     since: datetime) -> Simulation:
     """Replay the recorded decisions since ``since`` against a draft (files) or a recorded version."""
+    if version and files:
+        raise BadRequest("Send the draft's files or a version's digest, not both.")
     if not _simulating.acquire(blocking=False):
         raise HTTPException(429, "A simulation is running; try again when it is done.", headers={"Retry-After": "10"})
     try:

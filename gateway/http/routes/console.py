@@ -506,9 +506,9 @@ async def policy_diff(request: Request, runtime: RuntimeDep, a: str = "", b: str
     admin = await needs(request, runtime, Role.POLICY_ADMIN)
     try:
         compared = await api.stored(api.compare_versions, runtime, a[:64], b[:64] or None)
-    except BadRequest as problem:
+    except (BadRequest, HTTPException) as problem:
         return page(request, admin, "message", 400, title=_t(request, "Those versions can't be compared"),
-                    text=str(problem), link="/admin/policy")
+                    text=str(getattr(problem, "detail", problem)), link="/admin/policy")
     await api.record(runtime, admin, request, "policy.diff", detail={"a": compared.a, "b": compared.b})
     return page(request, admin, "policy_diff", compared=compared.as_json())
 

@@ -588,7 +588,9 @@ def test_a_policy_admin_simulates_a_draft_and_compares_versions(app: Any, runtim
     compared = admin.get("/v1/admin/policy/diff", params={"a": runtime.policy.digest}).json()
     assert compared["same"] is True
     unknown = admin.get("/v1/admin/policy/diff", params={"a": "abcdef123456"})
-    assert unknown.status_code == 400 and "no policy version" in unknown.json()["error"]["message"]
+    assert unknown.status_code == 404 and "no policy version" in unknown.json()["error"]["message"]
+    both = admin.post("/v1/admin/policy/simulate", files=_draft_files(False), data={"version": runtime.policy.digest})
+    assert both.status_code == 400 and "not both" in both.json()["error"]["message"]
     actions = [a["action"] for a in store_admin.actions(runtime.store, 20)]
     assert {"policy.simulate", "policy.versions", "policy.diff"} <= set(actions)
 

@@ -6,6 +6,8 @@ decisions, and the replay is checked against deciding each recorded decision aga
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from gateway.http.app import create_app
 from gateway.policy.diff import diff
 from gateway.policy.engine import decide, decide_failure
 from gateway.policy.loader import Policy, load_policy
@@ -27,10 +30,12 @@ from gateway.rollout.simulation import simulate
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import admin as store_admin
+from gateway.store.admin import Role
 from gateway.store.models import DecisionRow
 from gateway.store.store import DecisionStore
 from gateway.store.versions import stored_policy, versions
 from tests.conftest import CORPUS, POLICIES, policies_reading_sanctioned
+from tests.factories import AppClient
 
 DETOUR = str(Path(sys.executable).parent / "detour")
 DESTINATIONS = ("wetransfer.com", "corp-example.sharepoint.com", "never-heard-of.example")
@@ -170,6 +175,14 @@ def test_a_monitor_rule_is_recorded_as_would_block_and_the_upload_passes(setting
         assert figures["would"] == {"block": 1, "warn": 0}
         assert figures["top_monitored_rules"] == [{"name": "monitor-contact-lists-anywhere", "count": 1}]
         assert sum(d["block"] for d in figures["per_day"]) == 1  # counted apart from real stops
+        api = AppClient(create_app(runtime.settings, runtime),
+                        {"Authorization": f"Bearer {runtime.admin_tokens.create('monitor-reader', Role.REVIEWER)}"})
+        listed = api.get("/v1/admin/decisions", params={"since": "1h", "would": "block"}).json()
+        assert listed["would"] == {"block": 1} and listed["counts"] == {"allow": 1}
+        exported = list(csv.DictReader(io.StringIO(api.get("/v1/admin/decisions/export",
+                                                           params={"since": "1h", "format": "csv"}).text)))
+        assert {(row["action"], row["would"], row["monitored_rules"]) for row in exported} == {
+            ("allow", "block", "monitor-contact-lists-anywhere"), ("block", "", "")}
         metrics = runtime.recorder.audit.metrics.exposition().decode()
         assert 'detour_monitor_would_total{rule="monitor-contact-lists-anywhere",would="block"} 1.0' in metrics
         assert 'detour_decisions_total{action="allow",channel="api"} 1.0' in metrics

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from gateway.records import Envelope
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.admin import Role
-from gateway.store.siem import decision_cef
+from gateway.store.siem import Siem, decision_cef
 from tests.factories import AppClient
 from tests.services import Syslog, free_port, start_rsyslog
 
@@ -108,3 +110,36 @@ def test_an_unknown_syslog_target_is_refused_at_start() -> None:
     for wrong in ("syslog.corp:514", "tcp://siem.corp", "tls://siem.corp:6514?format=leef"):
         with pytest.raises(ValidationError, match="DETOUR_SYSLOG"):
             Settings(syslog=wrong)
+
+
+def _receive_until(server: socket.socket, wanted: bytes, frames: list[bytes]) -> None:
+    """A receiver: takes one connection, reads until ``wanted`` came, then closes it and stops listening."""
+    server.settimeout(10)
+    connection, _ = server.accept()
+    with connection:
+        connection.settimeout(10)
+        while wanted not in b"".join(frames):
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            frames.append(chunk)
+    server.close()
+
+
+def test_an_event_after_the_receiver_restarted_is_not_lost() -> None:
+    port = free_port()
+    siem = Siem(f"tcp://127.0.0.1:{port}?format=cef", hostname="gw1")
+    entry = {"time": "2026-11-30T10:00:00.000+00:00", "decision": "block", "rules": ["r"], "data_classes": {}}
+    try:
+        for reference in (b"DTR-FIRST", b"DTR-SECOND"):  # the receiver restarts between the two
+            frames: list[bytes] = []
+            server = socket.create_server(("127.0.0.1", port))
+            receiver = threading.Thread(target=_receive_until, args=(server, reference, frames))
+            receiver.start()
+            siem.decision({**entry, "decision_id": reference.decode()})
+            receiver.join(15)
+            received = b"".join(frames)
+            assert reference in received, f"{reference!r} was lost"
+            assert re.match(rb"^\d+ <132>1 ", received)  # octet-counted, local0.warning
+    finally:
+        siem.close()
