@@ -91,6 +91,7 @@ class ScanResult:
     scanned_chars: int = 0
     partial: bool = False  # the scan stopped early: the decision could no longer change
     skipped: bool = False  # not read at all: no rule of the policy could act on this upload
+    looked_for: frozenset[str] | None = None  # the detectors it ran, when fewer than the policy has (None: all)
 
     def of(self, entities: frozenset[str] | set[str]) -> list[Finding]:
         return [f for f in self.findings if f.entity in entities]

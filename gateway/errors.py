@@ -27,9 +27,13 @@ class Problem:
 class PolicyError(DetourError):
     """The policy files are invalid; the message names the file, the line and the field."""
 
+    SHOWN = 100  # the problems spelled out; more are counted (a file of garbage is not a 40 MB message)
+
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        lines = "\n".join(f"  {p}" for p in problems)
+        self.problems = problems[:self.SHOWN]
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        if len(problems) > self.SHOWN:
+            lines += f"\n  … and {len(problems) - self.SHOWN} more"
         super().__init__(f"invalid policy ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{lines}")
 
 

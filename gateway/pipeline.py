@@ -40,7 +40,7 @@ from detectors.findings import Finding, ScanResult
 from detectors.limits import Limits
 from detectors.scan import Scanner
 from gateway.metadata import Masker
-from gateway.policy.engine import decide, decide_failure, detectors_still_open, detectors_that_matter
+from gateway.policy.engine import decide, decide_failure, detectors_of, detectors_still_open, detectors_that_matter
 from gateway.policy.loader import Policy
 from gateway.pool import InspectionPool, PoolFull
 from gateway.records import Action, Channel, Content, Envelope, Evidence, Exemption, Inspection, Upload
@@ -217,6 +217,9 @@ class Pipeline:
         wanted = detectors_that_matter(upload, policy)
         if not wanted:  # nothing in it could change the decision: recorded by type, size and digest only
             return ScanResult(sniff(content.data)[0], skipped=True)
+        # what it is read for, kept with the decision when less than the policy could look for (a replay of it
+        # under a draft that needs more knows it can't be sure)
+        looked_for = wanted if wanted != detectors_of(policy, {d.id for d in policy.document.data_classes}) else None
         extraction = open_upload(content.data, upload.file_name, limits, attempt.cancelled)
         findings: list[Finding] = []
         parts = characters = 0
@@ -233,12 +236,14 @@ class Pipeline:
                     next_check = len(findings) + max(1, len(findings) // 2)
                     still_open = detectors_still_open(findings, upload, policy, exemptions)
                     if not still_open:  # the action is certain: the rest cannot change it
-                        return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=True)
+                        return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=True,
+                                          looked_for=looked_for)
                     if still_open != wanted:  # the rest is read only for what could still change it
                         wanted, scanner, narrowed = still_open, self._scanner_for(still_open), True
         finally:
             steps.close()  # stops the extraction behind it (an isolated worker is killed)
-        return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=narrowed)
+        return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=narrowed,
+                          looked_for=looked_for)
 
     def _scanner_for(self, wanted: frozenset[str]) -> Scanner:
         """The scanner for what a policy can act on here: one per set of detectors (a handful per policy:
@@ -304,6 +309,10 @@ class Pipeline:
                 identity += f" via:{upload.api_client or '-'}"
         else:
             return None
+        return self.scanner.hasher("WHO", identity)
+
+    def who_of(self, identity: str) -> str:
+        """The keyed hash the store keeps of who sent an upload (``user:<name>``): it matches, it never shows."""
         return self.scanner.hasher("WHO", identity)
 
     def failed(self, content: Content, envelope: Envelope, language: Language | None, what: str) -> Report:

@@ -268,19 +268,21 @@ class Evidence:
     trace: tuple[Trace, ...] = ()
     traced: bool = True
     skipped: bool = False  # the content was not read: no rule of the policy could act on it (``scan.skipped``)
+    looked_for: tuple[str, ...] | None = None  # the detectors run, when fewer than the policy has (None: all)
 
     @classmethod
     def of(cls, scan: ScanResult) -> Evidence:
         traced = len(scan.findings) <= MAX_TRACE
         trace = tuple(_trace(f) for f in scan.findings[:MAX_TRACE])
         return cls(scan.mime_type, scan.parts, scan.scanned_chars, scan.partial, _summaries(scan.findings),
-                   trace, traced, scan.skipped)
+                   trace, traced, scan.skipped, tuple(sorted(scan.looked_for)) if scan.looked_for is not None else None)
 
     def scan(self) -> ScanResult:
         """The scan again, as ``decide`` sees it (masked values and origins are not kept); partial when
         only the first findings were kept, or nothing was read."""
         return ScanResult(self.mime_type, tuple(t.finding() for t in self.trace), self.parts, self.characters,
-                          self.partial or not self.traced or self.skipped, self.skipped)
+                          self.partial or not self.traced or self.skipped, self.skipped,
+                          frozenset(self.looked_for) if self.looked_for is not None else None)
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,14 @@ def run_simulate(args: argparse.Namespace) -> int:
     since = moment(args.since, "--since")
     until = moment(args.until, "--until")
     assert since is not None
+    if until is not None and until <= since:
+        print("detour: --until must be later than --since", file=sys.stderr)
+        return EXIT_ERROR
     runtime = runtime_from(args, quiet_audit=True)  # the draft, loaded and checked like a policy in force
+    print(f"store: {runtime.store.engine.url.render_as_string(hide_password=True)}", file=sys.stderr)
     try:
         started = time.perf_counter()
-        result = simulate(runtime.store, runtime.policy, since, until)
+        result = simulate(runtime.store, runtime.policy, since, until, who_of=runtime.pipeline.who_of)
         seconds = time.perf_counter() - started
     finally:
         runtime.close()
@@ -129,10 +133,14 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def simulation_lines(result: Simulation) -> list[str]:
     """A simulation's result as text."""
-    lines = [f"Draft {result.draft} replayed on {result.replayed} recorded decisions since "
-             f"{result.since:%Y-%m-%d %H:%M} UTC: {result.changed} would change."]
+    period = f"since {result.since:%Y-%m-%d %H:%M}" + (f" until {result.until:%Y-%m-%d %H:%M}" if result.until else "")
+    lines = [f"Draft {result.draft} replayed on {_n(result.replayed, 'recorded decision')} {period} UTC: "
+             f"{result.changed} would change."]
+    if not result.replayed:
+        lines.append("  (no decision recorded in this period, in this store: check --since and DETOUR_DATA_DIR or "
+                     "DETOUR_DATABASE_URL)")
     if result.truncated:
-        lines.append("  (only the newest decisions were replayed: narrow the period for the rest)")
+        lines.append(f"  (only the newest decisions were replayed, {result.truncated}: narrow the period for the rest)")
     actions = ("allow", "warn", "block")
     lines.append("  decided then:       " + ", ".join(f"{a} {result.before.get(a, 0)}" for a in actions))
     lines.append("  under the draft:    " + ", ".join(f"{a} {result.after.get(a, 0)}" for a in actions))
@@ -149,18 +157,25 @@ def simulation_lines(result: Simulation) -> list[str]:
         for rule in sorted(set(result.rules_before) | set(result.rules_after)):
             then, now = result.rules_before.get(rule, 0), result.rules_after.get(rule, 0)
             lines.append(f"  {rule}: decided {then} then, {now} under the draft")
-        if result.monitored:
-            lines.append("Rules in monitor mode (uploads they would stop more severely under the draft):")
-            lines.extend(f"  {rule}: {count}" for rule, count in result.monitored.most_common())
+        if result.monitored_before or result.monitored_after:
+            lines.append("Rules in monitor mode (decisions they would have made more severe):")
+            for rule in sorted(set(result.monitored_before) | set(result.monitored_after)):
+                then, now = result.monitored_before.get(rule, 0), result.monitored_after.get(rule, 0)
+                lines.append(f"  {rule}: {then} then, {now} under the draft")
         lines.append("By destination:")
         lines.extend(f"  {host}: {count}" for host, count in result.destinations.most_common(10))
     if result.uncertain:
-        lines.append(f"Note: {result.uncertain} decisions were replayed on the findings kept at the time, and the "
-                     "draft would read more of those uploads (they were not read in full then): their outcome "
-                     "under the draft may be more severe.")
+        lines.append(f"Note: {_n(result.uncertain, 'decision')} replayed on what was read then, where the draft would "
+                     "read more of the upload (or would match its sender's masked group): under the draft they may "
+                     "be more severe.")
     if result.not_replayable:
-        lines.append(f"Note: {result.not_replayable} decisions were recorded before Detour kept what a replay needs.")
+        lines.append(f"Note: {_n(result.not_replayable, 'decision')} recorded before Detour kept what a replay "
+                     "needs.")
     return lines
+
+
+def _n(count: int, thing: str) -> str:
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def run_versions(args: argparse.Namespace) -> int:

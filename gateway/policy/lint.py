@@ -48,8 +48,7 @@ class _Found:
 
     def where(self, loc: Location) -> str:
         file, line = self.locate(loc)
-        name = file.rsplit("/", 1)[-1]
-        return f"{name}:{line}" if line else name
+        return f"{file}:{line}" if line else file
 
 
 # --- errors: references between sections, on the merged YAML as written -----------------------------
@@ -72,8 +71,8 @@ def cross_check(merged: dict[str, Any], locate: Locate, detectors: set[str] | No
             first.setdefault(item_id, index)
 
     data_classes = _ids(merged, "data_classes")
-    unknown = merged.get("unknown_destination")
-    unknown_id = unknown.get("id", "unknown_external") if isinstance(unknown, dict) else "unknown_external"
+    unknown = _mapping(merged.get("unknown_destination")).get("id")
+    unknown_id = unknown if isinstance(unknown, str) else "unknown_external"
     categories = _ids(merged, "destinations") | {unknown_id}
     alternatives = _ids(merged, "alternatives")
     for i, data_class in _items(merged, "data_classes"):
@@ -146,12 +145,9 @@ def _reach(rule: Rule, document: PolicyDocument) -> set[str]:
             and not (unless is not None and category in unless.destinations)}
 
 
-def _covers(wide: Rule, narrow: Rule, document: PolicyDocument) -> bool:
-    """Whether ``wide`` applies to every upload ``narrow`` applies to, by the same data classes or more."""
-    if not set(narrow.when.data_classes) <= set(wide.when.data_classes):
-        return False
-    if not _reach(narrow, document) <= _reach(wide, document):
-        return False
+def _covers(wide: Rule, narrow: Rule) -> bool:
+    """Whether ``wide``'s people conditions take in everyone ``narrow``'s do (its destinations and data classes
+    do: the caller checked)."""
     for field in ("groups", "users"):
         needed, asked = set(getattr(wide.when, field)), set(getattr(narrow.when, field))
         if needed and not (asked and asked <= needed):
@@ -163,21 +159,24 @@ def _covers(wide: Rule, narrow: Rule, document: PolicyDocument) -> bool:
 
 
 def _rules_that_never_apply(document: PolicyDocument, found: _Found) -> None:
+    reach = [_reach(rule, document) for rule in document.rules]  # once per rule: the pairs below reuse them
+    classes = [frozenset(rule.when.data_classes) for rule in document.rules]
     enforced = [(i, r) for i, r in enumerate(document.rules) if r.mode == "enforce"]
     for i, rule in enumerate(document.rules):
-        if not _reach(rule, document):
+        if not reach[i]:
             found(("rules", i, "when"), f"rule {rule.id!r} can never apply: no destination category fits "
                                         "its conditions (sanctioned, destinations, unless)")
             continue
         if rule.mode != "enforce":
             continue
         for j, other in enforced:
-            if other.action.severity > rule.action.severity and _covers(other, rule, document):
+            if other.action.severity > rule.action.severity and classes[i] <= classes[j] \
+                    and reach[i] <= reach[j] and _covers(other, rule):
                 found(("rules", i, "action"),
                       f"rule {rule.id!r} ({rule.action.value}) can never apply: rule {other.id!r} "
                       f"({other.action.value}, {found.where(('rules', j))}) stops every upload it would, "
-                      "and the most severe action wins. Narrow that rule (unless:, destinations:) "
-                      "or try this one with mode: monitor")
+                      "and the most severe action wins. Narrow that rule (unless:, destinations:, groups:), "
+                      f"or give this one the more severe action")
                 break
 
 
@@ -212,6 +211,8 @@ def _walk(value: Any, loc: Location) -> Iterator[tuple[Location, Any]]:
 
 
 def _alternatives_never_offered(document: PolicyDocument, found: _Found) -> None:
+    if document.policy.default_action is not Action.ALLOW:
+        return  # an upload stopped by the default has no data class: every route is offered then
     stopping = [r for r in document.rules if r.mode == "enforce" and r.action is not Action.ALLOW]
     stopped = {c for r in stopping for c in r.when.data_classes}
     on_error = document.policy.on_error

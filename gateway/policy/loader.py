@@ -25,6 +25,7 @@ from gateway.policy.destinations import DestinationMatcher
 from gateway.policy.schema import PolicyDocument
 
 LIST_SECTIONS = ("destinations", "data_classes", "rules", "alternatives")
+MAX_NODES = 200_000  # YAML elements of one policy file, aliases expanded (the shipped policy has a few thousand)
 MAP_SECTIONS = ("policy", "limits", "redaction", "unknown_destination", "helpdesk")
 
 try:
@@ -67,6 +68,9 @@ class _Sources:
         if section in self.lists and rest and isinstance(rest[0], int) and rest[0] < len(self.lists[section]):
             origin = self.lists[section][rest[0]]
             rest = rest[1:]
+        elif self.lists.get(section):  # the list as a whole (too long, say): where it starts
+            first = self.lists[section][0]
+            return first.file, max(1, first.node.start_mark.line)
         elif section in self.maps:
             origin = self.maps[section]
         else:
@@ -173,8 +177,12 @@ def _merge_file(file: str, raw: bytes, merged: dict[str, Any], sources: _Sources
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [Problem(file, mark.line + 1 if mark else None, "", f"not valid YAML: {getattr(exc, 'problem', exc)}")]
-    if data is None:
+    if data is None or node is None:
         return []
+    size = _expanded_size(node, {}, set())
+    if size > MAX_NODES:  # an alias bomb, or a file no one edits by hand: refused before it is validated
+        return [Problem(file, 1, "", f"too large: more than {MAX_NODES:,} YAML elements once aliases are expanded "
+                                     f"({'a recursive alias' if size == _RECURSIVE else f'{size:,}'})")]
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         return [Problem(file, 1, "", "a policy file must be a mapping of sections (rules:, data_classes:, …)")]
     problems: list[Problem] = []
@@ -199,6 +207,34 @@ def _merge_file(file: str, raw: bytes, merged: dict[str, Any], sources: _Sources
             known = ", ".join(LIST_SECTIONS + MAP_SECTIONS)
             problems.append(Problem(file, line, key, f"unknown section; known sections: {known}"))
     return problems
+
+
+_RECURSIVE = MAX_NODES + 1
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many elements ``node`` stands for with every alias expanded, counted without expanding (an alias is the
+    node it names: each node is counted once and its size reused). A recursive alias counts as too large."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        return _RECURSIVE
+    open_.add(key)
+    total = 1
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    for child in children:
+        total += _expanded_size(child, sizes, open_)
+        if total > MAX_NODES:
+            total = max(total, MAX_NODES + 1)
+            break
+    open_.discard(key)
+    sizes[key] = total
+    return total
 
 
 def _problems_from(exc: ValidationError, sources: _Sources) -> list[Problem]:

@@ -55,7 +55,7 @@ class DestinationCategory(Model):
     id: Identifier
     title: Localized
     sanctioned: bool
-    hosts: list[HostPattern] = Field(default_factory=list)
+    hosts: list[HostPattern] = Field(default_factory=list, max_length=100_000)
 
     @field_validator("hosts")
     @classmethod
@@ -201,11 +201,12 @@ class PolicyDocument(Model):
     policy: PolicyMeta = PolicyMeta()
     limits: PolicyLimits = PolicyLimits()
     redaction: Redaction = Redaction()
-    destinations: list[DestinationCategory] = Field(default_factory=list)
+    # Bounded, as everything Detour reads: far above what a policy holds (the shipped one: 5, 8, 7 and 6)
+    destinations: list[DestinationCategory] = Field(default_factory=list, max_length=1_000)
     unknown_destination: UnknownDestination = UnknownDestination()
-    data_classes: list[DataClass] = Field(default_factory=list)
-    rules: list[Rule] = Field(default_factory=list)
-    alternatives: list[Alternative] = Field(default_factory=list)
+    data_classes: list[DataClass] = Field(default_factory=list, max_length=500)
+    rules: list[Rule] = Field(default_factory=list, max_length=1_000)
+    alternatives: list[Alternative] = Field(default_factory=list, max_length=500)
     helpdesk: Helpdesk
 
     def data_class(self, data_class_id: str) -> DataClass | None:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from gateway.errors import PolicyError
 from gateway.pipeline import Pipeline
@@ -38,10 +39,11 @@ class ReloadState:
     how: str | None
     warnings: tuple[str, ...] = ()  # what `detour policy check` warns about in the policy deciding uploads
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self, warnings: Literal["list", "count"] = "list") -> dict[str, object]:
+        """``warnings="count"``: how many, not what (``/readyz`` answers anyone; the admin API, the list)."""
         return {"loaded": self.loaded, "on_disk": self.on_disk, "error": self.error,
                 "reloaded": self.reloaded.isoformat() if self.reloaded else None, "how": self.how,
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings) if warnings == "list" else len(self.warnings)}
 
 
 class PolicyReloader:
@@ -80,7 +82,9 @@ class PolicyReloader:
                 log.warning("policy %s can't be read just now (%s); the running policy stays", self.directory,
                             problem.strerror or type(problem).__name__)
                 return self.state()
-            except PolicyError as problem:
+            except Exception as problem:  # PolicyError, or a bug checking an odd file: the running policy stays
+                if not isinstance(problem, PolicyError):
+                    log.exception("policy %s: checking the folder failed; the running policy stays", self.directory)
                 self._stamps = stamps
                 if self._error != str(problem):
                     log.warning("policy %s: the folder's policy is not valid; the running one stays (%s)\n%s",

@@ -16,8 +16,9 @@ Rows are read in batches, newest first, and only the columns needed: memory stay
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -28,18 +29,31 @@ from sqlalchemy import select
 
 from detectors.findings import Finding, Layout, Location, ScanResult
 from gateway.errors import BadRequest, DetourError
-from gateway.policy.engine import decide, decide_failure, detectors_of, detectors_still_open, measure
+from gateway.policy.engine import (
+    decide,
+    decide_failure,
+    detectors_of,
+    detectors_still_open,
+    detectors_that_matter,
+    measure,
+)
 from gateway.policy.loader import Policy, parse_policy
 from gateway.records import Action, Channel, DataClassHit, Decision, Exemption, Upload
 from gateway.store.admin import after
-from gateway.store.models import DecisionRow
-from gateway.store.store import DecisionStore
+from gateway.store.exemptions import exemption_of
+from gateway.store.models import DecisionRow, ExemptionRow
+from gateway.store.store import DecisionStore, aware
 from gateway.store.versions import stored_policy
 
 BATCH = 5_000  # rows read at once
 MAX_DRAFT_FILES = 50  # a draft sent to the console or the API: at most this many files…
 MAX_DRAFT_FILE_BYTES = 1024 * 1024  # …each at most this big (the request is held to 2 MB in all)
 MAX_DAYS = 366  # the longest period one simulation replays
+MAX_SECONDS = 600.0  # the longest one simulation runs (then it reports what it replayed, newest first)
+MAX_EXCEPTIONS = 100_000  # exceptions IT granted that a replay considers (the most recent)
+MAX_CHANGED_IDS = 100_000  # references of changed decisions kept (for checks; the report shows examples)
+MAX_HOSTS = 10_000  # destination hosts counted (the report shows the top 20)
+MAX_REMEMBERED = 10_000  # (destination category, user, group) whose needed detectors are remembered
 EXAMPLES = 5  # example references per kind of change
 MAX_DECISIONS = 5_000_000  # the most decisions one simulation replays (newest first)
 
@@ -51,10 +65,11 @@ _LAYOUTS = {layout.value: layout for layout in Layout}
 class Simulation:
     draft: str  # the draft's digest
     since: datetime
+    until: datetime | None = None
     replayed: int = 0
     changed: int = 0
     not_replayable: int = 0  # recorded before Detour kept findings (store migration 0004)
-    uncertain: int = 0  # replayed on what was kept, though the draft would read more of the upload
+    uncertain: int = 0  # the draft would read more of the upload than was read then (or its sender is masked)
     before: Counter[str] = field(default_factory=Counter)  # action → decisions, as decided then
     after: Counter[str] = field(default_factory=Counter)  # action → decisions, under the draft
     would_before: Counter[str] = field(default_factory=Counter)  # monitor mode: would block / would warn
@@ -62,36 +77,51 @@ class Simulation:
     transitions: Counter[str] = field(default_factory=Counter)  # "block → warn" → changed decisions
     rules_before: Counter[str] = field(default_factory=Counter)  # among changed decisions: the rules that decided
     rules_after: Counter[str] = field(default_factory=Counter)
-    monitored: Counter[str] = field(default_factory=Counter)  # rules in monitor mode → uploads they'd stop more
-    destinations: Counter[str] = field(default_factory=Counter)  # host → changed decisions
+    monitored_before: Counter[str] = field(default_factory=Counter)  # monitor-mode rule → decisions it would have
+    monitored_after: Counter[str] = field(default_factory=Counter)  # made more severe (all replayed decisions)
+    destinations: Counter[str] = field(default_factory=Counter)  # host → changed decisions (MAX_HOSTS hosts)
     examples: dict[str, list[str]] = field(default_factory=dict)  # transition → decision references
-    changed_ids: list[str] = field(default_factory=list)
-    truncated: bool = False  # more than MAX_DECISIONS: the oldest were left out
+    changed_ids: list[str] = field(default_factory=list)  # the first MAX_CHANGED_IDS references that change
+    truncated: str | None = None  # why not every decision of the period was replayed (the oldest were left out)
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "draft": self.draft, "since": self.since.isoformat(), "replayed": self.replayed, "changed": self.changed,
-            "not_replayable": self.not_replayable, "uncertain": self.uncertain, "truncated": self.truncated,
+            "draft": self.draft, "since": self.since.isoformat(), "until": self.until.isoformat() if self.until
+            else None, "replayed": self.replayed, "changed": self.changed, "not_replayable": self.not_replayable,
+            "uncertain": self.uncertain, "truncated": self.truncated,
             "actions": {"before": dict(self.before), "after": dict(self.after)},
             "would": {"before": dict(self.would_before), "after": dict(self.would_after)},
             "transitions": [{"change": k, "decisions": n, "examples": self.examples.get(k, [])}
                             for k, n in self.transitions.most_common()],
             "rules": {"before": dict(self.rules_before.most_common()), "after": dict(self.rules_after.most_common())},
-            "monitored_rules": dict(self.monitored.most_common()),
+            "monitored_rules": {"before": dict(self.monitored_before.most_common()),
+                                "after": dict(self.monitored_after.most_common())},
             "destinations": dict(self.destinations.most_common(20)),
         }
 
 
-def simulate(store: DecisionStore, draft: Policy, since: datetime, until: datetime | None = None) -> Simulation:
-    result = Simulation(draft.digest, since)
-    replayer = _Replayer(store, draft, result)
+def simulate(store: DecisionStore, draft: Policy, since: datetime, until: datetime | None = None,
+             who_of: Callable[[str], str] | None = None, seconds: float = MAX_SECONDS) -> Simulation:
+    """Replay the decisions recorded from ``since`` (to ``until``) against ``draft``, newest first. ``who_of``:
+    the keyed hash of a user name as the store keeps it (``Decision.who``), so rules naming people still match
+    senders whose names were masked. Stops after ``seconds`` or ``MAX_DECISIONS`` (``truncated`` says why)."""
+    result = Simulation(draft.digest, since, until)
+    replayer = _Replayer(store, draft, result, who_of, _exceptions(store, since))
     columns = (DecisionRow.id, DecisionRow.created, DecisionRow.file_name, DecisionRow.destination,
                DecisionRow.size, DecisionRow.sha256, DecisionRow.user, DecisionRow.group, DecisionRow.channel,
                DecisionRow.client_ip, DecisionRow.api_client, DecisionRow.outcome, DecisionRow.failure,
-               DecisionRow.destination_host, DecisionRow.policy_digest, DecisionRow.partial)
+               DecisionRow.destination_host, DecisionRow.policy_digest, DecisionRow.partial, DecisionRow.looked_for,
+               DecisionRow.who)
     cursor: tuple[datetime, str] | None = None
-    with store.session() as session:
-        while result.replayed + result.not_replayable < MAX_DECISIONS:
+    deadline = time.monotonic() + seconds
+    while True:
+        if result.replayed + result.not_replayable >= MAX_DECISIONS:
+            result.truncated = f"more than {MAX_DECISIONS:,} decisions"
+            return result
+        if time.monotonic() > deadline:
+            result.truncated = f"more than {seconds:g} s"
+            return result
+        with store.session() as session:  # one per batch: a long replay never holds the database's snapshot
             query = select(*columns).where(DecisionRow.created >= since)
             if until is not None:
                 query = query.where(DecisionRow.created < until)
@@ -105,9 +135,32 @@ def simulate(store: DecisionStore, draft: Policy, since: datetime, until: dateti
             if later:  # these need their findings: read them, in one query (only the trace, when it will do)
                 for row, evidence in zip(later, _evidence(session, later), strict=True):
                     replayer.replay(row, evidence)
-            cursor = (rows[-1].created, rows[-1].id)
-    result.truncated = True
-    return result
+        cursor = (rows[-1].created, rows[-1].id)
+
+
+@dataclass(frozen=True)
+class _Granted:
+    """An exception IT granted, with when it was in force."""
+
+    exemption: Exemption
+    created: datetime
+    ended: datetime  # its end, or when it was revoked
+
+    def in_force(self, moment: datetime) -> bool:
+        return self.created <= moment < self.ended
+
+
+def _exceptions(store: DecisionStore, since: datetime) -> dict[str, list[_Granted]]:
+    """The exceptions in force at some time since ``since``, by host (subdomain ones under "")."""
+    by_host: dict[str, list[_Granted]] = {}
+    with store.session() as session:
+        rows = session.scalars(select(ExemptionRow).where(ExemptionRow.expires >= since)
+                               .order_by(ExemptionRow.id.desc()).limit(MAX_EXCEPTIONS)).all()
+        for row in rows:
+            ended = min(aware(row.expires), aware(row.revoked)) if row.revoked else aware(row.expires)
+            granted = _Granted(exemption_of(row), aware(row.created), ended)
+            by_host.setdefault("" if row.subdomains else row.destination_host, []).append(granted)
+    return by_host
 
 
 def _evidence(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
@@ -136,21 +189,34 @@ class _Replayer:
     the recorded decision (measured on every finding, where the kept trace may hold only the first). Findings
     are read only for the data classes the draft changed, and for uploads that were not read in full."""
 
-    def __init__(self, store: DecisionStore, draft: Policy, result: Simulation) -> None:
-        self.store, self.draft, self.result = store, draft, result
+    def __init__(self, store: DecisionStore, draft: Policy, result: Simulation,
+                 who_of: Callable[[str], str] | None, granted: dict[str, list[_Granted]]) -> None:
+        self.store, self.draft, self.result, self.granted = store, draft, result, granted
         self._same: dict[str | None, frozenset[str]] = {}
+        self._all: dict[str | None, frozenset[str] | None] = {}  # recorded policy → every detector it had
         self._entities: dict[frozenset[str], frozenset[str]] = {}
+        self._needed: dict[tuple[str, str | None, str | None], frozenset[str]] = {}
+        rules = draft.document.rules
+        named = {u for r in rules for u in (*r.when.users, *(r.unless.users if r.unless else ()))}
+        self.names = {who_of(f"user:{name}"): name for name in named} if who_of is not None else {}
+        self.groups_matter = any(r.when.groups or (r.unless and r.unless.groups) for r in rules)
 
     def same_classes(self, digest: str | None) -> frozenset[str]:
         """The draft's data classes defined as in the policy version ``digest`` (none: version unknown)."""
         if digest not in self._same:
-            try:
-                recorded = {d.id: d for d in stored_policy(self.store, digest).document.data_classes} if digest \
-                    else {}
-            except DetourError:  # not in the policy history, or no longer readable: measure everything
-                recorded = {}
-            self._same[digest] = frozenset(d.id for d in self.draft.document.data_classes if recorded.get(d.id) == d)
+            recorded = self._recorded(digest)
+            classes = {d.id: d for d in recorded.document.data_classes} if recorded is not None else {}
+            self._same[digest] = frozenset(d.id for d in self.draft.document.data_classes if classes.get(d.id) == d)
+            self._all[digest] = detectors_of(recorded, set(classes)) if recorded is not None else None
         return self._same[digest]
+
+    def _recorded(self, digest: str | None) -> Policy | None:
+        if not digest:
+            return None
+        try:
+            return stored_policy(self.store, digest)
+        except DetourError:  # not in the policy history, or no longer readable: measure everything
+            return None
 
     def entities_of(self, same: frozenset[str]) -> frozenset[str]:
         """The detectors whose findings measure the draft's data classes not in ``same`` (names, when one
@@ -160,20 +226,47 @@ class _Replayer:
             self._entities[same] = detectors_of(self.draft, changed)
         return self._entities[same]
 
+    def needs_more(self, row: Any, upload: Upload) -> bool:
+        """Whether the draft would read the upload for detectors it was not read for then."""
+        read_for = frozenset(row.looked_for) if row.looked_for is not None else self._all.get(row.policy_digest)
+        if read_for is None:  # read for everything its policy had, and that policy is not known: assume enough
+            return False
+        category = self.draft.destinations.classify(upload.destination).category
+        key = (category, upload.user, upload.group)
+        needed = self._needed.get(key)
+        if needed is None:
+            if len(self._needed) >= MAX_REMEMBERED:
+                self._needed.clear()
+            needed = self._needed[key] = detectors_that_matter(upload, self.draft)
+        return not needed <= read_for
+
+    def in_force(self, row: Any, host: str) -> tuple[Exemption, ...]:
+        """The exceptions in force for this host when the decision was made."""
+        moment = aware(row.created)
+        candidates = self.granted.get(host, []) + self.granted.get("", [])
+        return tuple(g.exemption for g in candidates if g.in_force(moment))
+
     def replay(self, row: Any, evidence: dict[str, Any] | None) -> bool:
         """Decide ``row`` again; False when its findings are needed and ``evidence`` was not given."""
         result, draft, outcome = self.result, self.draft, row.outcome
         if not outcome:
             result.not_replayable += 1
             return True
+        user, uncertain = row.user, False
+        if user and "*" in user:  # masked when recorded: the keyed hash says who, for the people rules name
+            user = self.names.get(row.who, user)
+        if self.groups_matter and row.group and "*" in row.group:
+            uncertain = True  # a group name masked when recorded can't be matched against the draft's
         upload = Upload(file_name=row.file_name, destination=row.destination, size=row.size, sha256=row.sha256,
-                        user=row.user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip,
+                        user=user, group=row.group, channel=Channel(row.channel), client_ip=row.client_ip,
                         api_client=row.api_client)
         if row.failure:
             now = decide_failure(upload, draft, row.failure, row.id)
         else:
-            exemption = outcome.get("exemption")
-            exemptions = (_EXEMPTION.validate_python(exemption),) if exemption else ()
+            exemptions = self.in_force(row, row.destination_host)
+            recorded = outcome.get("exemption")
+            if recorded and all(e.id != recorded["id"] for e in exemptions):  # one granted before this replay knew
+                exemptions += (_EXEMPTION.validate_python(recorded),)
             partial = row.partial is not False  # None: recorded before Detour said; its findings will tell
             same = self.same_classes(row.policy_digest)
             classes = draft.document.data_classes
@@ -183,6 +276,7 @@ class _Replayer:
                 kept = {h["id"]: h for h in outcome.get("data_classes", ())}
                 hits = [_hit(kept[d.id]) for d in classes if d.id in kept]
                 now = decide(ScanResult("", partial=False), upload, draft, row.id, exemptions, hits)
+                uncertain = uncertain or self.needs_more(row, upload)
             else:
                 if not evidence:
                     result.not_replayable += 1
@@ -195,8 +289,11 @@ class _Replayer:
                 hits = [_hit(kept[d.id]) if d.id in kept else measured[d.id] for d in classes
                         if d.id in kept or d.id in measured]
                 now = decide(scan, upload, draft, row.id, exemptions, hits)
-                if scan.partial and detectors_still_open(scan.findings, upload, draft, exemptions):
-                    result.uncertain += 1  # more of the upload could change what the draft decides
+                if scan.partial:  # more of the upload could change what the draft decides
+                    uncertain = uncertain or bool(detectors_still_open(scan.findings, upload, draft, exemptions))
+                else:
+                    uncertain = uncertain or self.needs_more(row, upload)
+        result.uncertain += uncertain
         self._count(row, outcome, now)
         return True
 
@@ -205,16 +302,19 @@ class _Replayer:
         result.replayed += 1
         then_action = outcome["action"]
         then_rules = [r["rule"] for r in outcome.get("reasons", ())]
-        then_would = _would(then_action, outcome.get("monitored", ()))
+        then_monitored = [r for r in outcome.get("monitored", ())
+                          if Action(r["action"]).severity > Action(then_action).severity]
+        then_would = _would(then_action, then_monitored)
         now_rules = [r.rule for r in now.reasons]
         now_would = now.would.value if now.would else None
         result.before[then_action] += 1
         result.after[now.action.value] += 1
         if then_would:
             result.would_before[then_would] += 1
+            result.monitored_before.update(r["rule"] for r in then_monitored)
         if now_would:
             result.would_after[now_would] += 1
-            result.monitored.update(r.rule for r in now.monitored if r.action.severity > now.action.severity)
+            result.monitored_after.update(r.rule for r in now.monitored if r.action.severity > now.action.severity)
         if then_action == now.action.value and then_rules == now_rules and then_would == now_would:
             return
         change = changed(then_action, then_rules, then_would, now)
@@ -222,11 +322,13 @@ class _Replayer:
         result.transitions[change] += 1
         result.rules_before.update(then_rules)
         result.rules_after.update(now_rules)
-        result.destinations[row.destination_host] += 1
+        if row.destination_host in result.destinations or len(result.destinations) < MAX_HOSTS:
+            result.destinations[row.destination_host] += 1
         examples = result.examples.setdefault(change, [])
         if len(examples) < EXAMPLES:
             examples.append(row.id)
-        result.changed_ids.append(row.id)
+        if len(result.changed_ids) < MAX_CHANGED_IDS:
+            result.changed_ids.append(row.id)
 
 
 def _hit(kept: dict[str, Any]) -> DataClassHit:

@@ -37,7 +37,7 @@ def _exemptible(host: str) -> None:
 
 
 
-def _exemption(row: ExemptionRow) -> Exemption:
+def exemption_of(row: ExemptionRow) -> Exemption:
     return Exemption(row.id, row.destination_host, row.user, row.group, tuple(row.data_classes), Action(row.action),
                      aware(row.expires), row.note, row.sha256, bool(row.subdomains))
 
@@ -94,7 +94,7 @@ class Exemptions:
                 with self.store.session() as session:
                     rows = session.scalars(select(ExemptionRow).where(ExemptionRow.revoked.is_(None),
                                                                       ExemptionRow.expires > datetime.now(UTC)))
-                    self._copy = tuple(_exemption(row) for row in rows)
+                    self._copy = tuple(exemption_of(row) for row in rows)
             except Exception:
                 log.warning("the exceptions in force can't be read from the store; the last copy applies",
                             exc_info=True)

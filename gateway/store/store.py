@@ -97,6 +97,7 @@ def row_of(inspection: Inspection, report: Report, translations: dict[str, Repor
         "exemption_id": inspection.decision.exemption.id if inspection.decision.exemption else None,
         "would": inspection.decision.would.value if inspection.decision.would else None,
         "partial": inspection.evidence.partial or not inspection.evidence.traced or inspection.evidence.skipped,
+        "looked_for": list(inspection.evidence.looked_for) if inspection.evidence.looked_for is not None else None,
     }
 
 

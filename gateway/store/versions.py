@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 MAX_LISTED = 500
 
 
+class UnknownVersion(DetourError):
+    """No policy version with that digest in the store."""
+
+
 def record_version(store: DecisionStore, policy: Policy, how: str) -> bool:
     """Keep ``policy`` as a version (once per digest; a later load updates when and how). False: the store
     could not be written just now."""
@@ -74,7 +78,7 @@ def stored_policy(store: DecisionStore, digest: str) -> Policy:
         rows = session.scalars(select(PolicyVersionRow).where(PolicyVersionRow.digest.startswith(wanted))
                                .limit(2)).all()
     if not rows:
-        raise DetourError(f"no policy version {wanted} in the store (`detour policy versions` lists them)")
+        raise UnknownVersion(f"no policy version {wanted} in the store (`detour policy versions` lists them)")
     if len(rows) > 1:
         raise DetourError(f"more than one policy version starts with {wanted}: give more of the digest")
     row = rows[0]

@@ -31,6 +31,7 @@ from gateway.http.auth import NotAllowed, Unauthenticated
 from gateway.http.deps import RuntimeDep
 from gateway.http.routes.pages import notify
 from gateway.policy.diff import PolicyDiff, diff
+from gateway.policy.loader import Policy
 from gateway.records import Action, Channel
 from gateway.rollout.simulation import MAX_DAYS, MAX_DRAFT_FILE_BYTES, MAX_DRAFT_FILES, Simulation, draft_from, simulate
 from gateway.runtime import Runtime
@@ -549,16 +550,21 @@ async def policy_diff(request: Request, runtime: RuntimeDep, admin: PolicyAdmin,
 
 def compare_versions(runtime: Runtime, a: str, b: str | None) -> PolicyDiff:
     """Two recorded versions (``b`` None: the policy in force), compared; ``BadRequest`` for an unknown one."""
+    old = recorded_version(runtime, a)
+    new = recorded_version(runtime, b) if b else runtime.policy
+    return diff(old, new)
+
+
+def recorded_version(runtime: Runtime, digest: str) -> Policy:
+    """A recorded policy version by its digest (or a start of it); 404 when unknown, 400 when unreadable."""
     try:
-        old = store_versions.stored_policy(runtime.store, a)
-        new = store_versions.stored_policy(runtime.store, b) if b else runtime.policy
+        return store_versions.stored_policy(runtime.store, digest)
     except PolicyError as problem:  # a version recorded by an older Detour that no longer reads it
         raise BadRequest(f"That version can't be read by this Detour: {problem}") from None
     except DetourError as problem:
-        if "no policy version" in str(problem):
+        if isinstance(problem, store_versions.UnknownVersion):
             raise HTTPException(404, str(problem)) from None
         raise BadRequest(str(problem)) from None
-    return diff(old, new)
 
 
 _simulating = threading.BoundedSemaphore(1)  # one simulation at a time per process: each may read a year
@@ -573,10 +579,10 @@ async def simulated(runtime: Runtime, files: list[tuple[str, bytes]], version: s
         raise HTTPException(429, "A simulation is running; try again when it is done.", headers={"Retry-After": "10"})
     try:
         if version:
-            draft = await stored(store_versions.stored_policy, runtime.store, version)
-        else:
-            draft = draft_from(files, runtime.reloader.known)
-        return await stored(simulate, runtime.store, draft, since)
+            draft = await stored(recorded_version, runtime, version)
+        else:  # off the event loop: a large draft takes a while to check
+            draft = await run_in_threadpool(draft_from, files, runtime.reloader.known)
+        return await stored(simulate, runtime.store, draft, since, who_of=runtime.pipeline.who_of)
     finally:
         _simulating.release()
 

@@ -28,7 +28,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     body: dict[str, Any] = {
         "status": status,
         "policy": {"name": policy.document.policy.name, "version": policy.document.policy.version,
-                   "digest": policy.digest, "files": list(policy.files), **runtime.reloader.state().as_json()},
+                   "digest": policy.digest, "files": list(policy.files),
+                   **runtime.reloader.state().as_json(warnings="count")},
         "detectors": len(runtime.registry.recognizers),
         "store": {"state": health.state, "queued": health.queued, "spooled": health.spooled, "error": health.error},
     }

@@ -589,6 +589,8 @@ def test_a_policy_admin_simulates_a_draft_and_compares_versions(app: Any, runtim
     assert compared["same"] is True
     unknown = admin.get("/v1/admin/policy/diff", params={"a": "abcdef123456"})
     assert unknown.status_code == 404 and "no policy version" in unknown.json()["error"]["message"]
+    assert admin.post("/v1/admin/policy/simulate", data={"version": "abcdef123456"}).status_code == 404
+    assert admin.post("/v1/admin/policy/simulate", data={"version": "%%%%%%"}).status_code == 400
     both = admin.post("/v1/admin/policy/simulate", files=_draft_files(False), data={"version": runtime.policy.digest})
     assert both.status_code == 400 and "not both" in both.json()["error"]["message"]
     actions = [a["action"] for a in store_admin.actions(runtime.store, 20)]

@@ -77,7 +77,7 @@ def test_a_warn_rule_shadowed_by_a_block_rule_names_both(policy_dir: Path) -> No
     assert len(shadowed) == 1, warnings
     assert shadowed[0].startswith(f"{policy_dir / 'soft.yaml'}:5: rules[7].action: rule "
                                   "'warn-contact-lists-external' (warn) can never apply: rule "
-                                  f"'block-contact-lists-external' (block, default.yaml:{block_line})")
+                                  f"'block-contact-lists-external' (block, {policy_dir / 'default.yaml'}:{block_line})")
 
 
 def test_a_narrower_block_rule_or_a_monitor_rule_shadows_nothing(policy_dir: Path) -> None:
@@ -150,3 +150,41 @@ def test_policy_check_strict_fails_on_warnings(policy_dir: Path) -> None:
     strict = subprocess.run([DETOUR, "policy", "check", "--strict", "--policies", str(policy_dir)],
                             capture_output=True, text=True, timeout=120)
     assert strict.returncode == 1 and "--strict" in strict.stderr
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded(policy_dir: Path) -> None:
+    layers = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    layers += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 8)]  # 10^8 elements expanded
+    text = "x-anchors:\n" + "".join(f"  {layer}\n" for layer in layers)
+    (policy_dir / "bomb.yaml").write_text(text)
+    with pytest.raises(PolicyError, match=r"bomb.yaml:1: too large: more than 200,000 YAML elements"):
+        load_policy(policy_dir, known_detectors=KNOWN)
+
+
+def test_odd_shapes_are_problems_not_crashes(policy_dir: Path) -> None:
+    default = policy_dir / "destinations.yaml"
+    _edit(default, "unknown_destination:\n  id: unknown_external\n", "unknown_destination:\n  id: [a, b]\n")
+    with pytest.raises(PolicyError, match="unknown_destination.id"):
+        load_policy(policy_dir, known_detectors=KNOWN)
+    garbage = "rules: [" + ", ".join(["1"] * 900) + "]\n"  # 900 rules, each wrong
+    (policy_dir / "default.yaml").write_text((policy_dir / "default.yaml").read_text().split("rules:")[0] + garbage)
+    with pytest.raises(PolicyError) as caught:
+        load_policy(policy_dir, known_detectors=KNOWN)
+    assert len(caught.value.problems) == PolicyError.SHOWN and "… and " in str(caught.value)
+    assert len(str(caught.value)) < 50_000
+
+
+def test_no_never_offered_warning_when_the_default_stops(policy_dir: Path) -> None:
+    (policy_dir / "more.yaml").write_text("""
+alternatives:
+  - id: bank-portal
+    kind: other
+    url: https://bank.example.com/
+    approved_for: [bank_account]
+    texts: {en: {title: The bank portal, instructions: [Upload it there.]},
+            sv: {title: Bankportalen, instructions: [Ladda upp den där.]},
+            nl: {title: Het bankportaal, instructions: [Upload het daar.]}}
+""")
+    assert any("bank-portal" in w for w in _warnings(load_policy(policy_dir)))
+    _edit(policy_dir / "default.yaml", "  default_action: allow", "  default_action: warn")
+    assert not any("bank-portal" in w for w in _warnings(load_policy(policy_dir)))

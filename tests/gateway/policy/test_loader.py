@@ -110,7 +110,7 @@ def test_duplicate_ids_across_files(policy_dir: Path) -> None:
     index = len(load_policy(POLICIES).document.rules)  # the new rule comes after the shipped ones
     line = _line_of(policy_dir / "default.yaml", "- id: block-payment-cards-external")
     assert f"extra.yaml:2: rules[{index}].id: id 'block-payment-cards-external' is already used by rules[0] " \
-           f"(default.yaml:{line})" in message  # both places named
+           f"({policy_dir / 'default.yaml'}:{line})" in message  # both places named
 
 
 def test_a_map_section_may_live_in_one_file_only(policy_dir: Path) -> None:

@@ -31,7 +31,7 @@ from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import admin as store_admin
 from gateway.store.admin import Role
-from gateway.store.models import DecisionRow
+from gateway.store.models import DecisionRow, ExemptionRow
 from gateway.store.store import DecisionStore
 from gateway.store.versions import stored_policy, versions
 from tests.conftest import CORPUS, POLICIES, policies_reading_sanctioned
@@ -238,3 +238,77 @@ def test_each_policy_version_is_recorded_and_two_compare(settings: Settings, tmp
     same = subprocess.run([DETOUR, "policy", "diff", first, str(POLICIES)], capture_output=True, text=True,
                           timeout=120, env=env)
     assert same.returncode == 0 and "are the same policy" in same.stdout
+
+
+CARDS_ON_SANCTIONED = """
+rules:
+  - id: block-cards-anywhere
+    when: {sanctioned: true, data_classes: [payment_card]}
+    action: block
+    reason: {en: "{found}", sv: "{found}", nl: "{found}"}
+"""
+
+
+def test_a_draft_that_needs_what_was_not_read_says_it_is_unsure(recorded: Runtime, tmp_path: Path) -> None:
+    """Uploads to SharePoint were read for contact data only (all the recording policy acted on there): a draft
+    that also blocks cards there can't know from the store whether they held any, and says so."""
+    draft = draft_of(tmp_path / "draft", softer=False, monitor=False)
+    (draft / "cards.yaml").write_text(CARDS_ON_SANCTIONED)
+    result = simulate(recorded.store, load_policy(draft), datetime.now(UTC) - timedelta(days=1))
+    sanctioned = len(list(CORPUS.iterdir())) - 1  # one upload of each corpus file to SharePoint
+    assert result.uncertain == sanctioned
+    same = simulate(recorded.store, load_policy(draft_of(tmp_path / "same", softer=False, monitor=False)),
+                    datetime.now(UTC) - timedelta(days=1))
+    assert same.uncertain == 0
+
+
+def test_rules_naming_people_match_senders_whose_names_were_masked(settings: Settings, tmp_path: Path) -> None:
+    folder = copy_policies(tmp_path / "policies")
+    (folder / "anna.yaml").write_text("""
+rules:
+  - id: warn-anna-contact-lists
+    when: {sanctioned: true, users: [anna.svensson@corp-example.com], data_classes: [contact_data]}
+    action: warn
+    reason: {en: "{found}", sv: "{found}", nl: "{found}"}
+""")
+    runtime = Runtime.build(settings.model_copy(update={"policies_dir": folder, "data_dir": tmp_path / "data"}))
+    try:
+        runtime.reloader.record(runtime.policy, "start-up")
+        sent = runtime.pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(),
+                                        Envelope("c.csv", "corp-example.sharepoint.com",
+                                                 user="anna.svensson@corp-example.com"), "en")
+        assert sent.decision == "warn" and runtime.recorder.flush()
+        with runtime.store.session() as session:  # the store keeps the name masked
+            assert "*" in (session.get(DecisionRow, sent.decision_id).user or "")
+        since = datetime.now(UTC) - timedelta(hours=1)
+        assert simulate(runtime.store, runtime.policy, since, who_of=runtime.pipeline.who_of).changed == 0
+        blind = simulate(runtime.store, runtime.policy, since)  # without the keyed hash, the rule can't match
+        assert blind.transitions == {"warn → allow": 1}
+    finally:
+        runtime.close()
+
+
+def test_exceptions_in_force_then_are_offered_to_the_draft(settings: Settings, tmp_path: Path) -> None:
+    folder = copy_policies(tmp_path / "policies")
+    (folder / "monitor.yaml").write_text(MONITOR_SANCTIONED)  # uploads to SharePoint are read, and pass
+    runtime = Runtime.build(settings.model_copy(update={"policies_dir": folder, "data_dir": tmp_path / "data"}))
+    try:
+        runtime.reloader.record(runtime.policy, "start-up")
+        now = datetime.now(UTC)
+        with runtime.store.session() as session, session.begin():  # IT let everyone send anything to SharePoint
+            session.add(ExemptionRow(created=now - timedelta(days=1), created_by="ida",
+                                     destination_host="corp-example.sharepoint.com", user=None, group=None,
+                                     data_classes=[], action="allow", expires=now + timedelta(days=1), note="test"))
+        sent = runtime.pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(),
+                                        Envelope("c.csv", "corp-example.sharepoint.com"), "en")
+        assert sent.decision == "allow" and runtime.recorder.flush()  # allowed by the policy: no exception needed
+        draft = copy_policies(tmp_path / "draft")
+        (draft / "strict.yaml").write_text(MONITOR_SANCTIONED.replace("    mode: monitor\n", ""))
+        result = simulate(runtime.store, load_policy(draft), now - timedelta(hours=1))
+        assert dict(result.after) == {"allow": 1}  # the exception in force then would still let it go
+        with runtime.store.session() as session, session.begin():
+            session.query(ExemptionRow).delete()
+        without = simulate(runtime.store, load_policy(draft), now - timedelta(hours=1))
+        assert without.transitions == {"allow → block": 1}  # and without it, the draft would block it
+    finally:
+        runtime.close()

@@ -3,6 +3,8 @@ the explorer can find and count it; and every policy version that decided upload
 how it was loaded), so a decision's ``policy_digest`` leads to the policy that made it and two versions can be
 compared. ``partial``: the decision was made on part of the upload's findings (an early decision, findings too
 many to keep one by one, or content not read): a replay reads its findings; the others replay on their numbers.
+``looked_for``: the detectors an upload was read for, when fewer than its policy had (a draft needing others can't
+be sure of it).
 
 Revision ID: 0011
 Revises: 0010
@@ -23,6 +25,7 @@ def upgrade() -> None:
     op.add_column("decisions", sa.Column("would", sa.String(8), nullable=True))
     op.create_index("ix_decisions_would", "decisions", ["would"])
     op.add_column("decisions", sa.Column("partial", sa.Boolean, nullable=True))
+    op.add_column("decisions", sa.Column("looked_for", sa.JSON, nullable=True))
     op.create_table(
         "policy_versions",
         sa.Column("digest", sa.String(64), primary_key=True),
@@ -41,5 +44,6 @@ def downgrade() -> None:
     op.drop_table("policy_versions")
     op.drop_index("ix_decisions_would", table_name="decisions")
     with op.batch_alter_table("decisions") as batch:
+        batch.drop_column("looked_for")
         batch.drop_column("partial")
         batch.drop_column("would")
