@@ -199,6 +199,9 @@ def run_diff(args: argparse.Namespace) -> int:
         for given in (args.a, args.b):
             if Path(given).is_dir():
                 policies.append(load_policy(Path(given)))
+            elif "/" in given or given.startswith("."):
+                print(f"detour: {given} is not a folder (a policy folder, or a version's digest)", file=sys.stderr)
+                return EXIT_ERROR
             else:
                 store = store or _store()
                 policies.append(stored_policy(store, given))

@@ -70,6 +70,6 @@ def purge(store: DecisionStore, days: int, now: datetime | None = None) -> Purge
             gone = cast(CursorResult[Any], session.execute(delete(DecisionRow).where(DecisionRow.id.in_(ids))))
             total += gone.rowcount or 0
     if total:
-        log.warning("retention: %d decisions made before %s purged (with their requests, reports, route clicks "
+        log.info("retention: %d decisions made before %s purged (with their requests, reports, route clicks "
                     "and helpdesk messages)", total, before.isoformat(timespec="seconds"))
     return Purged(before, total)

@@ -64,8 +64,11 @@ def _cef_value(text: object) -> str:
 
 
 def _cef(signature: str, name: str, severity: int, extension: dict[str, object]) -> str:
-    fields = " ".join(f"{key}={_cef_value(value)}" for key, value in extension.items()
-                      if value is not None and value != "")
+    present = {key: value for key, value in extension.items() if value is not None and value != ""}
+    # a custom field's label goes only with its value (cs1Label without cs1 says nothing)
+    present = {key: value for key, value in present.items()
+               if not (key.endswith("Label") and key.removesuffix("Label") not in present)}
+    fields = " ".join(f"{key}={_cef_value(value)}" for key, value in present.items())
     return (f"CEF:0|Detour|Detour DLP gateway|{VERSION}|{_cef_header(signature)}|{_cef_header(name)}|{severity}|"
             f"{fields}")
 
@@ -75,8 +78,12 @@ def _millis(entry: dict[str, Any]) -> int:
 
 
 def _classes(entry: dict[str, Any]) -> str:
-    return ", ".join(f"{name}: {numbers['count']} ({numbers['people']} people)" if numbers.get("people")
+    return ", ".join(f"{name}: {numbers['count']} ({_people(numbers['people'])})" if numbers.get("people")
                      else f"{name}: {numbers['count']}" for name, numbers in entry.get("data_classes", {}).items())
+
+
+def _people(count: int) -> str:
+    return "1 person" if count == 1 else f"{count} people"
 
 
 def decision_cef(entry: dict[str, Any]) -> str:
@@ -177,10 +184,11 @@ def admin_ocsf(entry: dict[str, Any]) -> str:
         "activity_id": activity_id, "activity_name": activity, "type_uid": 600300 + activity_id,
         "time": _millis(entry), "severity_id": 1, "severity": "Informational", "status_id": 1, "status": "Success",
         "metadata": {**_product(), "log_name": "admin_actions"},
-        "actor": {"user": {"name": entry.get("actor")}, "authorizations": [{"decision": entry.get("role")}]},
+        "actor": {"user": {"name": entry.get("actor")}},
         "api": {"operation": entry["action"], "service": {"name": "Detour admin"}},
         "src_endpoint": {"ip": valid_address(entry.get("client_ip"))},
         "resources": [{"uid": entry["target"]}] if entry.get("target") else [],
+        "unmapped": {"role": entry.get("role")},
     }
     return json.dumps(_pruned(event), ensure_ascii=False, separators=(",", ":"))
 
