@@ -66,5 +66,6 @@ def test_simulate_bench_runs_and_prints_the_replay_rate() -> None:
     out = done.stdout
     rate = r"detour policy simulate +3,000 decisions in [\d.]+ s +[\d,]+ decisions/s +target < 10 s"
     assert re.search(rate, out), out
-    assert re.search(r"a data class changed .* [\d,]+ decisions/s", out), out
+    assert re.search(r"threshold changed .* [\d,]+ decisions/s", out), out
+    assert re.search(r"detectors changed .* [\d,]+ decisions/s", out), out
     assert re.search(r"peer: one by one .* [\d,]+ decisions/s", out), out

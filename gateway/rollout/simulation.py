@@ -38,6 +38,7 @@ from gateway.policy.engine import (
     measure,
 )
 from gateway.policy.loader import Policy, parse_policy
+from gateway.policy.schema import DataClass
 from gateway.records import Action, Channel, DataClassHit, Decision, Exemption, Upload
 from gateway.store.admin import after
 from gateway.store.exemptions import exemption_of
@@ -202,11 +203,14 @@ class _Replayer:
         self.groups_matter = any(r.when.groups or (r.unless and r.unless.groups) for r in rules)
 
     def same_classes(self, digest: str | None) -> frozenset[str]:
-        """The draft's data classes defined as in the policy version ``digest`` (none: version unknown)."""
+        """The draft's data classes whose numbers the policy version ``digest`` measured as the draft would (none:
+        version unknown): the same detectors and minimum score, and people counted when the draft counts them.
+        Their thresholds may differ: the numbers are the same, only whether they are reached is worked out again."""
         if digest not in self._same:
             recorded = self._recorded(digest)
             classes = {d.id: d for d in recorded.document.data_classes} if recorded is not None else {}
-            self._same[digest] = frozenset(d.id for d in self.draft.document.data_classes if classes.get(d.id) == d)
+            self._same[digest] = frozenset(d.id for d in self.draft.document.data_classes
+                                           if _measured_alike(d, classes.get(d.id)))
             self._all[digest] = detectors_of(recorded, set(classes)) if recorded is not None else None
         return self._same[digest]
 
@@ -252,6 +256,11 @@ class _Replayer:
         if not outcome:
             result.not_replayable += 1
             return True
+        partial = row.partial is not False  # None: recorded before Detour said; its findings will tell
+        same = self.same_classes(row.policy_digest)
+        classes = draft.document.data_classes
+        if evidence is None and not row.failure and (partial or any(d.id not in same for d in classes)):
+            return False  # its findings are needed: read with the rest of the batch's
         user, uncertain = row.user, False
         if user and "*" in user:  # masked when recorded: the keyed hash says who, for the people rules name
             user = self.names.get(row.who, user)
@@ -267,14 +276,9 @@ class _Replayer:
             recorded = outcome.get("exemption")
             if recorded and all(e.id != recorded["id"] for e in exemptions):  # one granted before this replay knew
                 exemptions += (_EXEMPTION.validate_python(recorded),)
-            partial = row.partial is not False  # None: recorded before Detour said; its findings will tell
-            same = self.same_classes(row.policy_digest)
-            classes = draft.document.data_classes
-            if evidence is None and (partial or any(d.id not in same for d in classes)):
-                return False
             if evidence is None:  # every data class as recorded: no finding needs reading
                 kept = {h["id"]: h for h in outcome.get("data_classes", ())}
-                hits = [_hit(kept[d.id]) for d in classes if d.id in kept]
+                hits = [_hit(kept[d.id], d) for d in classes if d.id in kept]
                 now = decide(ScanResult("", partial=False), upload, draft, row.id, exemptions, hits)
                 uncertain = uncertain or self.needs_more(row, upload)
             else:
@@ -286,7 +290,7 @@ class _Replayer:
                 scan = scan_of(evidence, None if partial else self.entities_of(same))
                 kept = {h["id"]: h for h in outcome.get("data_classes", ()) if h["id"] in same}
                 measured = {h.id: h for h in measure(scan, draft, [d for d in classes if d.id not in same])}
-                hits = [_hit(kept[d.id]) if d.id in kept else measured[d.id] for d in classes
+                hits = [_hit(kept[d.id], d) if d.id in kept else measured[d.id] for d in classes
                         if d.id in kept or d.id in measured]
                 now = decide(scan, upload, draft, row.id, exemptions, hits)
                 if scan.partial:  # more of the upload could change what the draft decides
@@ -331,8 +335,17 @@ class _Replayer:
             result.changed_ids.append(row.id)
 
 
-def _hit(kept: dict[str, Any]) -> DataClassHit:
-    return DataClassHit(kept["id"], kept["count"], kept["distinct"], kept["people"], kept["triggered"])
+def _hit(kept: dict[str, Any], data_class: DataClass) -> DataClassHit:
+    """A recorded data class's numbers, and whether the draft's thresholds for it are reached."""
+    count, distinct, people = kept["count"], kept["distinct"], kept["people"]
+    triggered = count >= data_class.min_count and distinct >= data_class.min_distinct and \
+        (data_class.min_people is None or people >= data_class.min_people)
+    return DataClassHit(kept["id"], count, distinct, people, triggered)
+
+
+def _measured_alike(draft: DataClass, recorded: DataClass | None) -> bool:
+    return recorded is not None and set(draft.detectors) == set(recorded.detectors) and \
+        draft.min_score == recorded.min_score and (draft.min_people is None or recorded.min_people is not None)
 
 
 def draft_from(files: Sequence[tuple[str, bytes]], known_detectors: Iterable[str]) -> Policy:

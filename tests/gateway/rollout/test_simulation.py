@@ -128,6 +128,28 @@ def test_simulation_reports_exactly_the_decisions_a_draft_changes(recorded: Runt
     assert unchanged.changed == 0 and unchanged.replayed == total
 
 
+@pytest.mark.parametrize("change", ["threshold", "detectors"])
+def test_a_draft_that_changes_a_data_class_is_replayed_exactly(recorded: Runtime, tmp_path: Path, change: str) -> None:
+    """A data class measured alike (a threshold changed) is replayed on its recorded numbers; one measured otherwise
+    (its detectors changed) on the kept findings: both as deciding each again."""
+    draft = draft_of(tmp_path / "draft", softer=False, monitor=False)
+    default = draft / "default.yaml"
+    text = default.read_text()
+    if change == "threshold":  # contact lists from 61 people: the 60 customers of customers_q3.csv no longer are one
+        old, new = "    detectors: [EMAIL_ADDRESS, PHONE_NUMBER, STREET_ADDRESS]\n    min_people: 5", \
+            "    detectors: [EMAIL_ADDRESS, PHONE_NUMBER, STREET_ADDRESS]\n    min_people: 61"
+    else:  # phone numbers alone no longer make contact data
+        old, new = "    detectors: [EMAIL_ADDRESS, PHONE_NUMBER, STREET_ADDRESS]\n", "    detectors: [EMAIL_ADDRESS]\n"
+    assert old in text
+    default.write_text(text.replace(old, new, 1))
+    policy = load_policy(draft)
+    result = simulate(recorded.store, policy, datetime.now(UTC) - timedelta(days=30))
+    changed, after, total = _decided_again(recorded.store, policy)
+    assert set(result.changed_ids) == changed and dict(result.after) == dict(after) and result.replayed == total
+    if change == "threshold":
+        assert result.changed >= 1
+
+
 def test_the_period_limits_what_is_replayed(recorded: Runtime, tmp_path: Path) -> None:
     draft = load_policy(draft_of(tmp_path / "draft"))
     assert simulate(recorded.store, draft, datetime.now(UTC) + timedelta(minutes=1)).replayed == 0
