@@ -44,10 +44,14 @@ def add_record_option(command: argparse.ArgumentParser) -> None:
 
 def runtime_from(args: argparse.Namespace, quiet_audit: bool = True) -> Runtime:
     """The runtime for a one-shot command; its audit lines go to the log only when DETOUR_AUDIT_LOG says so. Its
-    decisions are kept in the store only with ``--record``: a test run or a scan is no traffic."""
+    decisions are kept in the store, and sent to the SIEM, only with ``--record``: a test run or a scan is no
+    traffic."""
     settings = settings_from(args)
     if quiet_audit and not settings.audit_log:
         logging.getLogger("detour.audit").setLevel(logging.WARNING)
+    keep = bool(getattr(args, "record", False))
+    if not keep:  # nor do they go to the SIEM
+        settings = settings.model_copy(update={"syslog": ""})
     runtime = Runtime.build(settings)
-    runtime.recorder.keep = bool(getattr(args, "record", False))
+    runtime.recorder.keep = keep
     return runtime
