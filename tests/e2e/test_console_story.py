@@ -106,3 +106,38 @@ def test_blocked_reviewed_approved_for_a_group_and_expired(context: Any, detour_
         connection.execute("UPDATE exemptions SET expires = ? WHERE id = ?", (ends, exception_id))
     time.sleep(REFRESH_SECONDS + 1.5)  # the service re-reads the exceptions in force
     assert upload(detour_service, "max", "marketing")["decision"] == "block"
+
+
+def test_a_policy_admin_tries_a_draft_on_recorded_traffic_in_the_browser(context: Any, detour_service: DetourService,
+                                                                        oidc_issuer: str, tmp_path: Path) -> None:
+    """Before a rollout: the draft's files are chosen in the console's form, every recorded decision is decided
+    again under it, and the decisions it would change are one click away."""
+    stopped = upload(detour_service, "lina", "marketing")
+    assert stopped["decision"] == "block"
+    live = Path(detour_service.environment["DETOUR_POLICIES_DIR"])
+    draft = tmp_path / "draft"
+    draft.mkdir()
+    for path in sorted(live.glob("*.yaml")):
+        (draft / path.name).write_text(path.read_text().replace(
+            "data_classes: [contact_data]}\n    action: block", "data_classes: [contact_data]}\n    action: warn"))
+    assert (draft / "default.yaml").read_text() != (live / "default.yaml").read_text()
+
+    who = "pia@corp.example"  # a policy admin, in the provider's it-admins group
+    assert httpx.put(f"{oidc_issuer}/users/{quote(who)}", json={"email": who, "groups": ["it-admins"]}
+                     ).status_code == 204
+    admin = context.new_page()
+    admin.goto(f"{detour_service.http}/admin/policy")
+    admin.get_by_placeholder("sub").fill(who)
+    with admin.expect_navigation(url=re.compile(r"/admin/policy$")):
+        admin.get_by_role("button", name="Authorize").click()
+    form = admin.locator("form[action='/admin/policy/simulate']")
+    form.locator("input[type=file]").set_input_files([str(p) for p in sorted(draft.glob("*.yaml"))])
+    form.locator("input[name=since]").fill("1d")
+    with admin.expect_navigation():
+        form.get_by_role("button", name="Simulate").click()
+    text = admin.locator("main").inner_text()
+    assert "would change" in text and "block → warn" in text, text[:2000]
+    shot(admin, "console-simulation.png")
+    with admin.expect_navigation():
+        admin.get_by_role("link", name=stopped["decision_id"]).click()  # the newest contact list stopped
+    assert stopped["decision_id"] in admin.locator("main").inner_text()

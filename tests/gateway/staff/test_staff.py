@@ -106,7 +106,7 @@ def test_the_catalogues_translate_every_message() -> None:
 
     method_map = [("gateway/**.py", "python"), ("gateway/render/templates/**.html", "jinja2")]
     options = {"gateway/render/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-    keywords = {"_": None, "gettext": None, "N_": None, "_t": (2,)}  # as `make translations`
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "_t": (2,)}  # as `make translations`
     in_code = {message for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options, keywords)}
     assert len(in_code) > 50
     with (LOCALE_DIR / "detour.pot").open("rb") as pot:
@@ -117,8 +117,11 @@ def test_the_catalogues_translate_every_message() -> None:
         translated = {m.id: m for m in catalog if m.id}
         assert set(translated) == in_code
         for message in translated.values():
-            assert message.string and not message.fuzzy, f"{language}: {message.id!r} is not translated"
-            assert set(re.findall(r"%\(\w+\)s", message.id)) == set(re.findall(r"%\(\w+\)s", message.string))
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)  # plural forms
+            assert all(strings) and not message.fuzzy, f"{language}: {message.id!r} is not translated"
+            ids = message.id if isinstance(message.id, tuple) else (message.id,)
+            for text in strings:
+                assert set(re.findall(r"%\(\w+\)s", ids[-1])) == set(re.findall(r"%\(\w+\)s", text))
         assert not [problem for _, problems in catalog.check() for problem in problems]
 
 
