@@ -222,7 +222,7 @@ class Sender:
 
     def __init__(self, target: SyslogTarget, hostname: str, facility: int, ca_file: Path | None) -> None:
         self.target, self.hostname, self.facility = target, hostname, facility
-        self.sent = self.dropped = 0
+        self.sent = self.dropped = self.connections = 0
         self._queue: queue.Queue[tuple[Kind, dict[str, Any]] | None] = queue.Queue(maxsize=MAX_QUEUED)
         self._socket: socket.socket | None = None
         self._context: ssl.SSLContext | None = None
@@ -299,6 +299,7 @@ class Sender:
                     raise
             raw.settimeout(SEND_SECONDS)
             self._socket = raw
+            self.connections += 1
         self._socket.sendall(str(len(payload)).encode() + b" " + payload)  # RFC 6587 octet counting
 
     def _disconnect(self) -> None:
@@ -317,13 +318,28 @@ class Sender:
 
 
 def _closed_by_peer(connection: socket.socket) -> bool:
-    """Whether the receiver closed the connection. A syslog receiver never sends, so anything to read (the end
-    of the stream, a TLS close_notify, a reset) means it is gone; checked before each send, without waiting."""
+    """Whether the receiver closed the connection, checked before each send without waiting. A syslog receiver
+    sends no data; what there is to read is the end of the stream or a reset (closed), or TLS records such as
+    TLS 1.3 session tickets (consumed: still open)."""
     try:
         readable, _, failed = select.select([connection], [], [connection], 0)
     except (OSError, ValueError):
         return True
-    return bool(readable or failed)
+    if failed:
+        return True
+    if not readable:
+        return False
+    connection.setblocking(False)
+    try:
+        if isinstance(connection, ssl.SSLSocket):
+            return connection.recv(1) == b""  # handles TLS records; b"": the receiver closed
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        return False  # only TLS records (session tickets), no data: still open
+    except OSError:
+        return True
+    finally:
+        connection.settimeout(SEND_SECONDS)
 
 
 class Siem:

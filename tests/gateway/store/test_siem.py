@@ -49,6 +49,8 @@ def test_events_reach_a_real_syslog_receiver_in_cef_and_ocsf(settings: Settings,
         token = runtime.admin_tokens.create(f"siem-{secrets.token_hex(3)}", Role.POLICY_ADMIN)
         assert AppClient(app, {"Authorization": f"Bearer {token}"}).get("/v1/admin/policy").status_code == 200
         lines = syslog.lines(6)
+        for sender in runtime.recorder.audit.siem.senders:  # type: ignore[union-attr]
+            assert sender.connections <= 1, f"{sender.target} reconnected for each event"  # TLS 1.3 tickets too
     finally:
         runtime.close()
     text = "\n".join(lines)
