@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/icap_latency.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/simulate.py
 
 # Detour's own texts: extract new gettext messages, then update the Swedish and Dutch catalogues
 # (gateway/render/locale/*/LC_MESSAGES/detour.po); translate the new entries and remove the fuzzy flags.
