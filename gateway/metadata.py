@@ -70,7 +70,11 @@ class Masker:
 
     def decision(self, decision: Decision) -> Decision:
         destination = dataclasses.replace(decision.destination, url=self.url(decision.destination.url))
-        return dataclasses.replace(decision, destination=destination)
+        exemption = decision.exemption
+        if exemption is not None:  # whom IT's exception is for, as the upload's sender is kept: masked
+            exemption = dataclasses.replace(exemption, user=self.optional(exemption.user),
+                                            group=self.optional(exemption.group))
+        return dataclasses.replace(decision, destination=destination, exemption=exemption)
 
     def evidence(self, evidence: Evidence) -> Evidence:
         """Origins (file and member names) of the places found, and Detour's sentences about unreadable content."""

@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     def _webhook_is_a_web_address(self) -> Settings:
         url = self.helpdesk_webhook_url
         if url and (not url.startswith(("https://", "http://")) or "://" == url[-3:]):
-            raise ValueError(f"DETOUR_HELPDESK_WEBHOOK_URL must be an http(s) URL, not {url!r}")
+            raise ValueError(f"DETOUR_HELPDESK_WEBHOOK_URL must be an http(s) URL, not {shown_url(url)!r}")
         return self
 
     @model_validator(mode="after")
@@ -183,13 +183,25 @@ class SyslogTarget:
         return f"{self.transport}://{self.host}:{self.port}?format={self.format}"
 
 
+def shown_url(url: str) -> str:
+    """A URL as an error message may show it: without a password, and not too long."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            url = url.replace(f":{parts.password}@", ":***@", 1)
+    except ValueError:
+        pass
+    return url if len(url) <= 100 else url[:100] + "…"
+
+
 def syslog_targets(listing: str) -> tuple[SyslogTarget, ...]:
     """``DETOUR_SYSLOG`` read; raises ``ValueError`` naming what is wrong."""
     found = []
-    for item in (part.strip() for part in listing.split(",")):
-        if not item:
+    for given in (part.strip() for part in listing.split(",")):
+        if not given:
             continue
-        parts = urlsplit(item)
+        item = shown_url(given)
+        parts = urlsplit(given)
         if parts.scheme not in ("udp", "tcp", "tls"):
             raise ValueError(f"{item!r}: a syslog target starts with udp://, tcp:// or tls://")
         try:

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.cli import admin, client, edm, evaluate, policy, purge, scan, serve
 from gateway.cli.common import EXIT_ERROR, OneLine
@@ -34,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except DetourError as exc:
         print(f"detour: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except SQLAlchemyError as exc:  # the decision store can't be reached (a wrong DETOUR_DATABASE_URL, a server down)
+        cause = getattr(exc, "orig", None) or exc  # the driver's own words, first line: no statement, no values
+        print(f"detour: the decision store can't be used: {type(exc).__name__}: "
+              f"{(str(cause).splitlines() or [''])[0][:200]}", file=sys.stderr)
         return EXIT_ERROR
     except ValidationError as exc:
         if exc.title != "Settings":

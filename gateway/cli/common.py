@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.store.versions import record_version
 
 EXIT_ALLOWED, EXIT_BLOCKED, EXIT_ERROR = 0, 1, 2
 
@@ -54,4 +55,6 @@ def runtime_from(args: argparse.Namespace, quiet_audit: bool = True) -> Runtime:
         settings = settings.model_copy(update={"syslog": ""})
     runtime = Runtime.build(settings)
     runtime.recorder.keep = keep
+    if keep:  # its decisions name their policy version: keep that version too (the policy history)
+        record_version(runtime.store, runtime.policy, "a one-shot command (--record)")
     return runtime

@@ -118,7 +118,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     print(f"store: {runtime.store.engine.url.render_as_string(hide_password=True)}", file=sys.stderr)
     try:
         started = time.perf_counter()
-        result = simulate(runtime.store, runtime.policy, since, until, who_of=runtime.pipeline.who_of)
+        result = simulate(runtime.store, runtime.policy, since, until, who_of=runtime.pipeline.who_of,
+                          max_upload_bytes=runtime.settings.max_upload_bytes)
         seconds = time.perf_counter() - started
     finally:
         runtime.close()
@@ -165,9 +166,11 @@ def simulation_lines(result: Simulation) -> list[str]:
         lines.append("By destination:")
         lines.extend(f"  {host}: {count}" for host, count in result.destinations.most_common(10))
     if result.uncertain:
-        lines.append(f"Note: {_n(result.uncertain, 'decision')} replayed on what was read then, where the draft would "
-                     "read more of the upload (or would match its sender's masked group): under the draft they may "
-                     "be more severe.")
+        lines.append(f"Note: {_n(result.uncertain, 'decision')} replayed on what was known then, where the draft "
+                     "would read more of the upload, read it under other limits, or match a masked group: under "
+                     "the draft they may be decided otherwise.")
+    if result.vanished:
+        lines.append(f"Note: {_n(result.vanished, 'decision')} purged (retention) while the replay ran.")
     if result.not_replayable:
         lines.append(f"Note: {_n(result.not_replayable, 'decision')} recorded before Detour kept what a replay "
                      "needs.")

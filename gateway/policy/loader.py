@@ -180,9 +180,11 @@ def _merge_file(file: str, raw: bytes, merged: dict[str, Any], sources: _Sources
     if data is None or node is None:
         return []
     size = _expanded_size(node, {}, set())
-    if size > MAX_NODES:  # an alias bomb, or a file no one edits by hand: refused before it is validated
-        return [Problem(file, 1, "", f"too large: more than {MAX_NODES:,} YAML elements once aliases are expanded "
-                                     f"({'a recursive alias' if size == _RECURSIVE else f'{size:,}'})")]
+    if size == _TOO_DEEP:  # refused before it is validated
+        return [Problem(file, 1, "", f"nested deeper than {MAX_DEPTH} levels, or an alias that contains itself")]
+    if size > MAX_NODES:  # an alias bomb, or a file no one edits by hand
+        return [Problem(file, 1, "", f"too large: more than {MAX_NODES:,} YAML elements once aliases are "
+                                     "expanded")]
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         return [Problem(file, 1, "", "a policy file must be a mapping of sections (rules:, data_classes:, …)")]
     problems: list[Problem] = []
@@ -209,32 +211,35 @@ def _merge_file(file: str, raw: bytes, merged: dict[str, Any], sources: _Sources
     return problems
 
 
-_RECURSIVE = MAX_NODES + 1
+_TOO_LARGE, _TOO_DEEP = MAX_NODES + 1, MAX_NODES + 2
+MAX_DEPTH = 100  # nesting of YAML collections (the shipped policy: 6)
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
     """How many elements ``node`` stands for with every alias expanded, counted without expanding (an alias is the
-    node it names: each node is counted once and its size reused). A recursive alias counts as too large."""
-    key = id(node)
-    if key in sizes:
-        return sizes[key]
-    if key in open_:
-        return _RECURSIVE
-    open_.add(key)
-    total = 1
-    children: list[yaml.Node] = []
-    if isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    elif isinstance(node, yaml.MappingNode):
-        children = [part for pair in node.value for part in pair]
-    for child in children:
-        total += _expanded_size(child, sizes, open_)
-        if total > MAX_NODES:
-            total = max(total, MAX_NODES + 1)
-            break
-    open_.discard(key)
-    sizes[key] = total
-    return total
+    node it names: each node is counted once and its size reused). Walked with a stack of its own (no recursion):
+    a recursive alias, or nesting deeper than ``MAX_DEPTH``, counts as too large."""
+    stack: list[tuple[yaml.Node, int]] = [(node, 0)]
+    while stack:
+        current, state = stack.pop()
+        key = id(current)
+        if key in sizes:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            children = [part for pair in current.value for part in pair]
+        if state == 0:  # first visit: its children first
+            if key in open_ or len(open_) >= MAX_DEPTH:
+                return _TOO_DEEP
+            open_.add(key)
+            stack.append((current, 1))
+            stack.extend((child, 0) for child in children if id(child) not in sizes)
+            continue
+        open_.discard(key)  # second visit: every child is counted
+        sizes[key] = min(_TOO_LARGE, 1 + sum(sizes[id(child)] for child in children))
+    return sizes[id(node)]
 
 
 def _problems_from(exc: ValidationError, sources: _Sources) -> list[Problem]:

@@ -46,7 +46,8 @@ from gateway.store.models import DecisionRow, ExemptionRow
 from gateway.store.store import DecisionStore, aware
 from gateway.store.versions import stored_policy
 
-BATCH = 5_000  # rows read at once
+BATCH = 5_000  # rows read at once (their outcomes: a few hundred bytes each)
+EVIDENCE_BATCH = 50  # rows whose findings are read at once (each keeps up to MAX_TRACE findings)
 MAX_DRAFT_FILES = 50  # a draft sent to the console or the API: at most this many files…
 MAX_DRAFT_FILE_BYTES = 1024 * 1024  # …each at most this big (the request is held to 2 MB in all)
 MAX_DAYS = 366  # the longest period one simulation replays
@@ -70,6 +71,7 @@ class Simulation:
     replayed: int = 0
     changed: int = 0
     not_replayable: int = 0  # recorded before Detour kept findings (store migration 0004)
+    vanished: int = 0  # purged (retention) while the replay ran
     uncertain: int = 0  # the draft would read more of the upload than was read then (or its sender is masked)
     before: Counter[str] = field(default_factory=Counter)  # action → decisions, as decided then
     after: Counter[str] = field(default_factory=Counter)  # action → decisions, under the draft
@@ -89,7 +91,7 @@ class Simulation:
         return {
             "draft": self.draft, "since": self.since.isoformat(), "until": self.until.isoformat() if self.until
             else None, "replayed": self.replayed, "changed": self.changed, "not_replayable": self.not_replayable,
-            "uncertain": self.uncertain, "truncated": self.truncated,
+            "uncertain": self.uncertain, "vanished": self.vanished, "truncated": self.truncated,
             "actions": {"before": dict(self.before), "after": dict(self.after)},
             "would": {"before": dict(self.would_before), "after": dict(self.would_after)},
             "transitions": [{"change": k, "decisions": n, "examples": self.examples.get(k, [])}
@@ -102,12 +104,15 @@ class Simulation:
 
 
 def simulate(store: DecisionStore, draft: Policy, since: datetime, until: datetime | None = None,
-             who_of: Callable[[str], str] | None = None, seconds: float = MAX_SECONDS) -> Simulation:
+             who_of: Callable[[str], str] | None = None, seconds: float = MAX_SECONDS,
+             max_upload_bytes: int | None = None) -> Simulation:
     """Replay the decisions recorded from ``since`` (to ``until``) against ``draft``, newest first. ``who_of``:
-    the keyed hash of a user name as the store keeps it (``Decision.who``), so rules naming people still match
-    senders whose names were masked. Stops after ``seconds`` or ``MAX_DECISIONS`` (``truncated`` says why)."""
+    the keyed hash of a user name as the store keeps it (``Decision.who``), so rules and exceptions naming people
+    still match senders whose names were masked. ``max_upload_bytes``: the gateway's upload limit
+    (``DETOUR_MAX_UPLOAD_BYTES``), which a policy's ``limits`` may override. Stops after ``seconds`` or
+    ``MAX_DECISIONS`` (``truncated`` says why)."""
     result = Simulation(draft.digest, since, until)
-    replayer = _Replayer(store, draft, result, who_of, _exceptions(store, since))
+    replayer = _Replayer(store, draft, result, who_of, _exceptions(store, since), max_upload_bytes)
     columns = (DecisionRow.id, DecisionRow.created, DecisionRow.file_name, DecisionRow.destination,
                DecisionRow.size, DecisionRow.sha256, DecisionRow.user, DecisionRow.group, DecisionRow.channel,
                DecisionRow.client_ip, DecisionRow.api_client, DecisionRow.outcome, DecisionRow.failure,
@@ -133,9 +138,13 @@ def simulate(store: DecisionStore, draft: Policy, since: datetime, until: dateti
             if not rows:
                 return result
             later = [row for row in rows if not replayer.replay(row, None)]
-            if later:  # these need their findings: read them, in one query (only the trace, when it will do)
-                for row, evidence in zip(later, _evidence(session, later), strict=True):
+            for start in range(0, len(later), EVIDENCE_BATCH):  # these need their findings: read a few at a time
+                chunk = later[start:start + EVIDENCE_BATCH]
+                for row, evidence in zip(chunk, _evidence(session, chunk), strict=True):
                     replayer.replay(row, evidence)
+                if time.monotonic() > deadline:
+                    result.truncated = f"more than {seconds:g} s"
+                    return result
         cursor = (rows[-1].created, rows[-1].id)
 
 
@@ -180,8 +189,11 @@ def _evidence(session: Any, rows: list[Any]) -> list[dict[str, Any]]:
                                                      .where(DecisionRow.id.in_(unknown))):
             found[decision_id] = evidence if isinstance(evidence, dict) else {}
     partial = {r.id: bool(r.partial) for r in rows if r.partial is not None}
-    return [{**found[r.id], "partial": partial[r.id]} if r.id in partial and found.get(r.id) else found.get(r.id, {})
-            for r in rows]
+    return [VANISHED if r.id not in found else {**found[r.id], "partial": partial[r.id]}
+            if r.id in partial and found[r.id] else found[r.id] for r in rows]
+
+
+VANISHED: dict[str, Any] = {"vanished": True}  # purged (retention) while the replay ran
 
 
 class _Replayer:
@@ -191,16 +203,22 @@ class _Replayer:
     are read only for the data classes the draft changed, and for uploads that were not read in full."""
 
     def __init__(self, store: DecisionStore, draft: Policy, result: Simulation,
-                 who_of: Callable[[str], str] | None, granted: dict[str, list[_Granted]]) -> None:
+                 who_of: Callable[[str], str] | None, granted: dict[str, list[_Granted]],
+                 max_upload_bytes: int | None) -> None:
         self.store, self.draft, self.result, self.granted = store, draft, result, granted
+        self.max_upload_bytes = max_upload_bytes
+        self._limits: dict[str | None, tuple[int | None, bool]] = {}  # recorded policy → upload limit, others same
         self._same: dict[str | None, frozenset[str]] = {}
         self._all: dict[str | None, frozenset[str] | None] = {}  # recorded policy → every detector it had
         self._entities: dict[frozenset[str], frozenset[str]] = {}
         self._needed: dict[tuple[str, str | None, str | None], frozenset[str]] = {}
         rules = draft.document.rules
+        exceptions = [g.exemption for listed in granted.values() for g in listed]
         named = {u for r in rules for u in (*r.when.users, *(r.unless.users if r.unless else ()))}
+        named |= {e.user for e in exceptions if e.user}
         self.names = {who_of(f"user:{name}"): name for name in named} if who_of is not None else {}
-        self.groups_matter = any(r.when.groups or (r.unless and r.unless.groups) for r in rules)
+        self.groups_matter = any(r.when.groups or (r.unless and r.unless.groups) for r in rules) or \
+            any(e.group for e in exceptions)
 
     def same_classes(self, digest: str | None) -> frozenset[str]:
         """The draft's data classes whose numbers the policy version ``digest`` measured as the draft would (none:
@@ -232,9 +250,6 @@ class _Replayer:
 
     def needs_more(self, row: Any, upload: Upload) -> bool:
         """Whether the draft would read the upload for detectors it was not read for then."""
-        read_for = frozenset(row.looked_for) if row.looked_for is not None else self._all.get(row.policy_digest)
-        if read_for is None:  # read for everything its policy had, and that policy is not known: assume enough
-            return False
         category = self.draft.destinations.classify(upload.destination).category
         key = (category, upload.user, upload.group)
         needed = self._needed.get(key)
@@ -242,7 +257,23 @@ class _Replayer:
             if len(self._needed) >= MAX_REMEMBERED:
                 self._needed.clear()
             needed = self._needed[key] = detectors_that_matter(upload, self.draft)
+        read_for = frozenset(row.looked_for) if row.looked_for is not None else self._all.get(row.policy_digest)
+        if read_for is None:  # read for all its policy had, and that policy is not in the history: who knows
+            return bool(needed)
         return not needed <= read_for
+
+    def limits(self, digest: str | None) -> tuple[int | None, bool]:
+        """The upload limit of the policy version ``digest`` (None: not known), and whether its other limits are
+        the draft's (archive depth, members, pages…: what was unreadable then may not be now, and the reverse)."""
+        if digest not in self._limits:
+            recorded = self._recorded(digest)
+            if recorded is None:
+                self._limits[digest] = (None, True)
+            else:
+                then, now = recorded.document.limits, self.draft.document.limits
+                same = then.model_dump(exclude={"max_upload_bytes"}) == now.model_dump(exclude={"max_upload_bytes"})
+                self._limits[digest] = (then.max_upload_bytes or self.max_upload_bytes, same)
+        return self._limits[digest]
 
     def in_force(self, row: Any, host: str) -> tuple[Exemption, ...]:
         """The exceptions in force for this host when the decision was made."""
@@ -255,6 +286,9 @@ class _Replayer:
         result, draft, outcome = self.result, self.draft, row.outcome
         if not outcome:
             result.not_replayable += 1
+            return True
+        if evidence is VANISHED:
+            result.vanished += 1
             return True
         partial = row.partial is not False  # None: recorded before Detour said; its findings will tell
         same = self.same_classes(row.policy_digest)
@@ -276,7 +310,17 @@ class _Replayer:
             recorded = outcome.get("exemption")
             if recorded and all(e.id != recorded["id"] for e in exemptions):  # one granted before this replay knew
                 exemptions += (_EXEMPTION.validate_python(recorded),)
-            if evidence is None:  # every data class as recorded: no finding needs reading
+            limit = draft.document.limits.max_upload_bytes or self.max_upload_bytes
+            then_limit, same_limits = self.limits(row.policy_digest)
+            if not same_limits:
+                uncertain = True  # what a limit made unreadable then may be read now, or the reverse
+            if limit is not None and row.size > limit:  # over the draft's limit: unread, as the pipeline does
+                scan = ScanResult("", (Finding.unscannable(row.file_name, "over the upload limit"),))
+                now = decide(scan, upload, draft, row.id, exemptions)
+            elif then_limit is not None and row.size > then_limit:  # unread then, read under the draft
+                now = decide(ScanResult("", partial=True, skipped=True), upload, draft, row.id, exemptions)
+                uncertain = True
+            elif evidence is None:  # every data class as recorded: no finding needs reading
                 kept = {h["id"]: h for h in outcome.get("data_classes", ())}
                 hits = [_hit(kept[d.id], d) for d in classes if d.id in kept]
                 now = decide(ScanResult("", partial=False), upload, draft, row.id, exemptions, hits)

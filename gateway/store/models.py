@@ -47,8 +47,8 @@ class DecisionRow(Base):
     api_client: Mapped[str | None] = mapped_column(String(100))  # the API client that sent it (migration 0006)
     exemption_id: Mapped[int | None] = mapped_column(index=True)  # decided by this exception (migration 0008)
     would: Mapped[str | None] = mapped_column(String(8), index=True)  # monitor-mode rules: block | warn (0011)
-    partial: Mapped[bool | None] = mapped_column()  # decided on part of the findings (0011; None: not known)
-    looked_for: Mapped[list[str] | None] = mapped_column(JSON)  # detectors run, when fewer than the policy's (0011)
+    partial: Mapped[bool | None] = mapped_column()  # decided on part of the findings (0012; None: not known)
+    looked_for: Mapped[list[str] | None] = mapped_column(JSON)  # detectors run, when fewer than the policy's (0012)
 
 
 class PolicyVersionRow(Base):

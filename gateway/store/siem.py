@@ -321,14 +321,16 @@ def _closed_by_peer(connection: socket.socket) -> bool:
     """Whether the receiver closed the connection, checked before each send without waiting. A syslog receiver
     sends no data; what there is to read is the end of the stream or a reset (closed), or TLS records such as
     TLS 1.3 session tickets (consumed: still open)."""
+    poller = select.poll()  # not select(): it fails for descriptors from 1024 on, as a busy gateway has
     try:
-        readable, _, failed = select.select([connection], [], [connection], 0)
+        poller.register(connection, select.POLLIN | select.POLLERR | select.POLLHUP)
+        events = poller.poll(0)
     except (OSError, ValueError):
         return True
-    if failed:
-        return True
-    if not readable:
+    if not events:
         return False
+    if events[0][1] & (select.POLLERR | select.POLLNVAL):
+        return True
     connection.setblocking(False)
     try:
         if isinstance(connection, ssl.SSLSocket):

@@ -72,7 +72,8 @@ def stored_policy(store: DecisionStore, digest: str) -> Policy:
     """A recorded version as a ``Policy``, by its digest or a unique start of it (at least 6 characters)."""
     wanted = digest.strip().lower()
     if len(wanted) < 6 or len(wanted) > 64 or not all(c in "0123456789abcdef" for c in wanted):
-        raise DetourError(f"{digest!r} is not a policy digest (16 hexadecimal characters; a start of 6 or more "
+        shown = digest if len(digest) <= 20 else digest[:20] + "…"
+        raise DetourError(f"{shown!r} is not a policy digest (16 hexadecimal characters; a start of 6 or more "
                           "will do)")
     with store.session() as session:
         rows = session.scalars(select(PolicyVersionRow).where(PolicyVersionRow.digest.startswith(wanted))

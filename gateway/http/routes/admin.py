@@ -582,7 +582,8 @@ async def simulated(runtime: Runtime, files: list[tuple[str, bytes]], version: s
             draft = await stored(recorded_version, runtime, version)
         else:  # off the event loop: a large draft takes a while to check
             draft = await run_in_threadpool(draft_from, files, runtime.reloader.known)
-        return await stored(simulate, runtime.store, draft, since, who_of=runtime.pipeline.who_of)
+        return await stored(simulate, runtime.store, draft, since, who_of=runtime.pipeline.who_of,
+                            max_upload_bytes=runtime.settings.max_upload_bytes)
     finally:
         _simulating.release()
 

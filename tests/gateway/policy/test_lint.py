@@ -159,6 +159,12 @@ def test_an_alias_bomb_is_refused_before_it_is_expanded(policy_dir: Path) -> Non
     (policy_dir / "bomb.yaml").write_text(text)
     with pytest.raises(PolicyError, match=r"bomb.yaml:1: too large: more than 200,000 YAML elements"):
         load_policy(policy_dir, known_detectors=KNOWN)
+    (policy_dir / "bomb.yaml").write_text("x-deep: " + "[" * 1000 + "]" * 1000 + "\n")  # no recursion error
+    with pytest.raises(PolicyError, match=r"bomb.yaml:1: nested deeper than 100 levels"):
+        load_policy(policy_dir, known_detectors=KNOWN)
+    (policy_dir / "bomb.yaml").write_text("x-self: &x [1, *x]\n")
+    with pytest.raises(PolicyError, match=r"an alias that contains itself"):
+        load_policy(policy_dir, known_detectors=KNOWN)
 
 
 def test_odd_shapes_are_problems_not_crashes(policy_dir: Path) -> None:

@@ -334,3 +334,87 @@ def test_exceptions_in_force_then_are_offered_to_the_draft(settings: Settings, t
         assert without.transitions == {"allow → block": 1}  # and without it, the draft would block it
     finally:
         runtime.close()
+
+
+Decided = tuple[str, tuple[str, ...]]  # the action and the rules behind it
+
+
+def _decided(runtime: Runtime, uploads: list[tuple[bytes, Envelope]]) -> list[Decided]:
+    reports = [runtime.pipeline.inspect(blob, envelope, "en") for blob, envelope in uploads]
+    return [(r.decision.value, tuple(reason.rule for reason in r.reasons)) for r in reports]
+
+
+def _live(settings: Settings, folder: Path, data: Path, uploads: list[tuple[bytes, Envelope]]) -> list[Decided]:
+    """The decisions a runtime under the policy in ``folder`` makes on ``uploads``, live."""
+    runtime = Runtime.build(settings.model_copy(update={"policies_dir": folder, "data_dir": data}))
+    try:
+        return _decided(runtime, uploads)
+    finally:
+        runtime.close()
+
+
+def _corpus_uploads(destination: str, **who: str) -> list[tuple[bytes, Envelope]]:
+    return [(path.read_bytes(), Envelope(path.name, destination, **who))
+            for path in sorted(CORPUS.iterdir()) if path.name != "labels.json"]
+
+
+def test_a_draft_that_lowers_the_upload_limit_is_replayed_as_live(settings: Settings, tmp_path: Path) -> None:
+    """Checked against deciding the same files live under the draft, not only against the stored findings."""
+    uploads = _corpus_uploads("wetransfer.com")
+    runtime = Runtime.build(settings.model_copy(update={"policies_dir": copy_policies(tmp_path / "policies"),
+                                                        "data_dir": tmp_path / "data"}))
+    try:
+        runtime.reloader.record(runtime.policy, "start-up")
+        then = _decided(runtime, uploads)
+        assert runtime.recorder.flush()
+        draft = copy_policies(tmp_path / "draft")
+        default = draft / "default.yaml"
+        default.write_text(default.read_text().replace("  # max_upload_bytes: 104857600", "  max_upload_bytes: 2000"))
+        result = simulate(runtime.store, load_policy(draft), datetime.now(UTC) - timedelta(hours=1),
+                          max_upload_bytes=runtime.settings.max_upload_bytes)
+    finally:
+        runtime.close()
+    live = _live(settings, draft, tmp_path / "live", uploads)
+    expected = sum(a != b for a, b in zip(then, live, strict=True))
+    assert expected >= 1 and result.changed == expected
+    assert dict(result.after) == dict(Counter(action for action, _ in live))
+
+
+def test_an_exception_for_a_person_whose_name_was_masked_still_applies(settings: Settings, tmp_path: Path) -> None:
+    anna = "anna.svensson@corp-example.com"
+    runtime = Runtime.build(settings.model_copy(update={"policies_dir": copy_policies(tmp_path / "policies"),
+                                                        "data_dir": tmp_path / "data"}))
+    try:
+        runtime.reloader.record(runtime.policy, "start-up")
+        now = datetime.now(UTC)
+        with runtime.store.session() as session, session.begin():  # IT let Anna send to WeTransfer
+            session.add(ExemptionRow(created=now - timedelta(days=1), created_by="ida",
+                                     destination_host="wetransfer.com", user=anna, group=None, data_classes=[],
+                                     action="allow", expires=now + timedelta(days=1), note="test"))
+        runtime.exemptions.refresh()
+        sent = runtime.pipeline.inspect((CORPUS / "customers_q3.csv").read_bytes(),
+                                        Envelope("c.csv", "wetransfer.com", user=anna), "en")
+        assert sent.decision == "allow" and runtime.recorder.flush()
+        with runtime.store.session() as session:  # neither the sender nor the exception's person is kept raw
+            row = session.get(DecisionRow, sent.decision_id)
+            assert anna not in json.dumps(row.outcome) and "*" in (row.user or "")
+        result = simulate(runtime.store, runtime.policy, now - timedelta(hours=1), who_of=runtime.pipeline.who_of)
+        assert result.changed == 0 and dict(result.after) == {"allow": 1}
+    finally:
+        runtime.close()
+
+
+def test_decisions_of_an_unknown_policy_version_are_uncertain_when_the_draft_reads(settings: Settings,
+                                                                                  tmp_path: Path) -> None:
+    runtime = Runtime.build(settings.model_copy(update={"policies_dir": copy_policies(tmp_path / "policies"),
+                                                        "data_dir": tmp_path / "data"}))
+    try:  # no version recorded: what the uploads were read for is not known
+        runtime.pipeline.inspect(b"Refund note for the customer.", Envelope("n.txt", "wetransfer.com"), "en")
+        assert runtime.recorder.flush()
+        result = simulate(runtime.store, runtime.policy, datetime.now(UTC) - timedelta(hours=1))
+        assert result.uncertain == 1
+        runtime.reloader.record(runtime.policy, "start-up")
+        known = simulate(runtime.store, runtime.policy, datetime.now(UTC) - timedelta(hours=1))
+        assert known.uncertain == 0
+    finally:
+        runtime.close()

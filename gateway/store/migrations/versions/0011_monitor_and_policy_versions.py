@@ -1,10 +1,7 @@
 """Rules in monitor mode: what they would have done (``would``: block or warn) is kept with each decision, so
 the explorer can find and count it; and every policy version that decided uploads is kept (its files, when and
 how it was loaded), so a decision's ``policy_digest`` leads to the policy that made it and two versions can be
-compared. ``partial``: the decision was made on part of the upload's findings (an early decision, findings too
-many to keep one by one, or content not read): a replay reads its findings; the others replay on their numbers.
-``looked_for``: the detectors an upload was read for, when fewer than its policy had (a draft needing others can't
-be sure of it).
+compared.
 
 Revision ID: 0011
 Revises: 0010
@@ -24,8 +21,6 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("decisions", sa.Column("would", sa.String(8), nullable=True))
     op.create_index("ix_decisions_would", "decisions", ["would"])
-    op.add_column("decisions", sa.Column("partial", sa.Boolean, nullable=True))
-    op.add_column("decisions", sa.Column("looked_for", sa.JSON, nullable=True))
     op.create_table(
         "policy_versions",
         sa.Column("digest", sa.String(64), primary_key=True),
@@ -44,6 +39,4 @@ def downgrade() -> None:
     op.drop_table("policy_versions")
     op.drop_index("ix_decisions_would", table_name="decisions")
     with op.batch_alter_table("decisions") as batch:
-        batch.drop_column("looked_for")
-        batch.drop_column("partial")
         batch.drop_column("would")
