@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +13,21 @@ from gateway.errors import PolicyError
 from gateway.policy.loader import Policy, load_policy
 from gateway.runtime import SPECIAL_ENTITIES
 from tests.conftest import POLICIES
+from tests.gateway.policy.conftest import edit, line_of
 
 DETOUR = str(Path(sys.executable).parent / "detour")
 KNOWN = Registry(default_recognizers()).entities | SPECIAL_ENTITIES
 
+BANK_PORTAL = """
+alternatives:
+  - id: bank-portal
+    kind: other
+    url: https://bank.example.com/
+    approved_for: [bank_account]
+    texts: {en: {title: The bank portal, instructions: [Upload it there.]},
+            sv: {title: Bankportalen, instructions: [Ladda upp den där.]},
+            nl: {title: Het bankportaal, instructions: [Upload het daar.]}}
+"""
 WARN_CONTACTS = """
 rules:
   - id: warn-contact-lists-external
@@ -27,21 +37,6 @@ rules:
 """
 
 
-@pytest.fixture
-def policy_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "policies"
-    shutil.copytree(POLICIES, target, ignore=shutil.ignore_patterns("tests", "examples"))
-    return target
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"fixture text not found: {old!r}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def _line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if needle in line)
 
 
 def _warnings(policy: Policy) -> list[str]:
@@ -50,14 +45,14 @@ def _warnings(policy: Policy) -> list[str]:
 
 def test_schema_and_reference_problems_come_in_one_pass(policy_dir: Path) -> None:
     default = policy_dir / "default.yaml"
-    _edit(default, "    action: block\n    reason:\n      en: \"The file contains {found}; anyone",
+    edit(default, "    action: block\n    reason:\n      en: \"The file contains {found}; anyone",
           "    action: deny\n    reason:\n      en: \"The file contains {found}; anyone")  # schema
-    _edit(default, "data_classes: [payment_card]}", "data_classes: [payment_cards]}")  # a reference
-    _edit(policy_dir / "alternatives.yaml", "approved_for: [contact_data", "approved_for: [contact_date")
+    edit(default, "data_classes: [payment_card]}", "data_classes: [payment_cards]}")  # a reference
+    edit(policy_dir / "alternatives.yaml", "approved_for: [contact_data", "approved_for: [contact_date")
     with pytest.raises(PolicyError) as caught:
         load_policy(policy_dir, known_detectors=KNOWN)
     message = str(caught.value)
-    assert f"default.yaml:{_line_of(default, 'action: deny')}: rules[2].action:" in message
+    assert f"default.yaml:{line_of(default, 'action: deny')}: rules[2].action:" in message
     assert "rules[0].when.data_classes[0]: unknown data class 'payment_cards'" in message
     assert "alternatives.yaml:" in message and "unknown data class 'contact_date'" in message
     assert len(caught.value.problems) == 3
@@ -72,7 +67,7 @@ def test_the_shipped_policy_has_no_warnings() -> None:
 def test_a_warn_rule_shadowed_by_a_block_rule_names_both(policy_dir: Path) -> None:
     (policy_dir / "soft.yaml").write_text(WARN_CONTACTS)
     warnings = _warnings(load_policy(policy_dir))
-    block_line = _line_of(policy_dir / "default.yaml", "- id: block-contact-lists-external")
+    block_line = line_of(policy_dir / "default.yaml", "- id: block-contact-lists-external")
     shadowed = [w for w in warnings if "can never apply" in w]
     assert len(shadowed) == 1, warnings
     assert shadowed[0].startswith(f"{policy_dir / 'soft.yaml'}:5: rules[7].action: rule "
@@ -82,14 +77,14 @@ def test_a_warn_rule_shadowed_by_a_block_rule_names_both(policy_dir: Path) -> No
 
 def test_a_narrower_block_rule_or_a_monitor_rule_shadows_nothing(policy_dir: Path) -> None:
     # the block rule spares the partners' site: the warn rule applies there
-    _edit(policy_dir / "default.yaml", "    when: {sanctioned: false, data_classes: [contact_data]}\n",
+    edit(policy_dir / "default.yaml", "    when: {sanctioned: false, data_classes: [contact_data]}\n",
           "    when: {sanctioned: false, data_classes: [contact_data]}\n"
           "    unless: {destinations: [external_collaboration]}\n")
     (policy_dir / "soft.yaml").write_text(WARN_CONTACTS)
     assert not [w for w in _warnings(load_policy(policy_dir)) if "can never apply" in w]
     # a monitor rule is recorded whatever else applies: never shadowed
     (policy_dir / "soft.yaml").write_text(WARN_CONTACTS + "    mode: monitor\n")
-    _edit(policy_dir / "default.yaml", "    unless: {destinations: [external_collaboration]}\n", "")
+    edit(policy_dir / "default.yaml", "    unless: {destinations: [external_collaboration]}\n", "")
     assert not [w for w in _warnings(load_policy(policy_dir)) if "can never apply" in w]
 
 
@@ -108,21 +103,12 @@ def test_missing_translations_in_the_languages_the_policy_serves(policy_dir: Pat
     assert [w for w in warnings if "text" in w] == [
         f"{policy_dir / 'soft.yaml'}:6: rules[7].reason: no Swedish (sv) text: staff reading it get English "
         "(languages served: policy.languages)"]
-    _edit(policy_dir / "default.yaml", "  default_language: en\n", "  default_language: en\n  languages: [en, nl]\n")
+    edit(policy_dir / "default.yaml", "  default_language: en\n", "  default_language: en\n  languages: [en, nl]\n")
     assert not [w for w in _warnings(load_policy(policy_dir)) if "text" in w]
 
 
 def test_alternatives_no_decision_can_offer(policy_dir: Path) -> None:
-    (policy_dir / "more.yaml").write_text("""
-alternatives:
-  - id: bank-portal
-    kind: other
-    url: https://bank.example.com/
-    approved_for: [bank_account]
-    texts: {en: {title: The bank portal, instructions: [Upload it there.]},
-            sv: {title: Bankportalen, instructions: [Ladda upp den där.]},
-            nl: {title: Het bankportaal, instructions: [Upload het daar.]}}
-  - id: key-safe
+    (policy_dir / "more.yaml").write_text(BANK_PORTAL + """  - id: key-safe
     kind: secrets_vault
     url: https://keys.example.com/
     approved_for: [credentials]
@@ -135,7 +121,7 @@ alternatives:
                "(bank_account): it is never offered" in w for w in warnings), warnings
     # the credentials rule lists its routes (secrets-vault, request-review): key-safe is never among them
     assert any("alternatives[7].id: alternative 'key-safe' is never offered" in w for w in warnings), warnings
-    _edit(policy_dir / "default.yaml", "alternatives: [secrets-vault, request-review]",
+    edit(policy_dir / "default.yaml", "alternatives: [secrets-vault, request-review]",
           "alternatives: [secrets-vault, key-safe, request-review]")
     assert not [w for w in _warnings(load_policy(policy_dir)) if "key-safe" in w]
 
@@ -169,7 +155,7 @@ def test_an_alias_bomb_is_refused_before_it_is_expanded(policy_dir: Path) -> Non
 
 def test_odd_shapes_are_problems_not_crashes(policy_dir: Path) -> None:
     default = policy_dir / "destinations.yaml"
-    _edit(default, "unknown_destination:\n  id: unknown_external\n", "unknown_destination:\n  id: [a, b]\n")
+    edit(default, "unknown_destination:\n  id: unknown_external\n", "unknown_destination:\n  id: [a, b]\n")
     with pytest.raises(PolicyError, match="unknown_destination.id"):
         load_policy(policy_dir, known_detectors=KNOWN)
     garbage = "rules: [" + ", ".join(["1"] * 900) + "]\n"  # 900 rules, each wrong
@@ -181,16 +167,7 @@ def test_odd_shapes_are_problems_not_crashes(policy_dir: Path) -> None:
 
 
 def test_no_never_offered_warning_when_the_default_stops(policy_dir: Path) -> None:
-    (policy_dir / "more.yaml").write_text("""
-alternatives:
-  - id: bank-portal
-    kind: other
-    url: https://bank.example.com/
-    approved_for: [bank_account]
-    texts: {en: {title: The bank portal, instructions: [Upload it there.]},
-            sv: {title: Bankportalen, instructions: [Ladda upp den där.]},
-            nl: {title: Het bankportaal, instructions: [Upload het daar.]}}
-""")
+    (policy_dir / "more.yaml").write_text(BANK_PORTAL)
     assert any("bank-portal" in w for w in _warnings(load_policy(policy_dir)))
-    _edit(policy_dir / "default.yaml", "  default_action: allow", "  default_action: warn")
+    edit(policy_dir / "default.yaml", "  default_action: allow", "  default_action: warn")
     assert not any("bank-portal" in w for w in _warnings(load_policy(policy_dir)))

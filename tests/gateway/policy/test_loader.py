@@ -17,23 +17,7 @@ from gateway.policy.schema import json_schema
 from gateway.runtime import SPECIAL_ENTITIES, Runtime
 from gateway.settings import Settings
 from tests.conftest import POLICIES
-
-
-@pytest.fixture
-def policy_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "policies"
-    shutil.copytree(POLICIES, target, ignore=shutil.ignore_patterns("tests", "examples"))
-    return target
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"fixture text not found: {old!r}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def _line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), start=1) if needle in line)
+from tests.gateway.policy.conftest import edit, line_of
 
 
 def _problem(policy_dir: Path) -> str:
@@ -51,16 +35,16 @@ def test_bundled_policy_loads(policy_dir: Path) -> None:
 
 def test_digest_changes_when_a_policy_file_changes(policy_dir: Path) -> None:
     before = load_policy(policy_dir).digest
-    _edit(policy_dir / "default.yaml", 'version: "2026.11"', 'version: "2026.12"')
+    edit(policy_dir / "default.yaml", 'version: "2026.11"', 'version: "2026.12"')
     assert load_policy(policy_dir).digest != before
 
 
 def test_invalid_action_names_file_line_and_field(policy_dir: Path) -> None:
     path = policy_dir / "default.yaml"
-    _edit(path, "    action: block\n    reason:\n      en: \"The file contains {found}; anyone",
+    edit(path, "    action: block\n    reason:\n      en: \"The file contains {found}; anyone",
           "    action: deny\n    reason:\n      en: \"The file contains {found}; anyone")
     message = _problem(policy_dir)
-    line = _line_of(path, "action: deny")
+    line = line_of(path, "action: deny")
     assert f"default.yaml:{line}: rules[2].action:" in message
     assert "'allow', 'warn' or 'block'" in message
 
@@ -72,24 +56,24 @@ def load_yaml(path: Path) -> dict[str, Any]:
 
 def test_unknown_field_is_reported_not_ignored(policy_dir: Path) -> None:
     path = policy_dir / "default.yaml"
-    _edit(path, "    min_people: 5", "    min_peple: 5")  # the first data class that counts people
+    edit(path, "    min_people: 5", "    min_peple: 5")  # the first data class that counts people
     message = _problem(policy_dir)
     index = next(i for i, c in enumerate(load_yaml(path)["data_classes"]) if "min_peple" in c)
-    assert f"default.yaml:{_line_of(path, 'min_peple')}: data_classes[{index}].min_peple: unknown field" in message
+    assert f"default.yaml:{line_of(path, 'min_peple')}: data_classes[{index}].min_peple: unknown field" in message
 
 
 def test_rule_referring_to_an_unknown_data_class(policy_dir: Path) -> None:
     path = policy_dir / "default.yaml"
-    _edit(path, "data_classes: [payment_card]}", "data_classes: [payment_cards]}")
+    edit(path, "data_classes: [payment_card]}", "data_classes: [payment_cards]}")
     message = _problem(policy_dir)
-    assert f"default.yaml:{_line_of(path, '[payment_cards]')}: rules[0].when.data_classes[0]: " \
+    assert f"default.yaml:{line_of(path, '[payment_cards]')}: rules[0].when.data_classes[0]: " \
            "unknown data class 'payment_cards'" in message
 
 
 def test_unknown_alternative_and_unknown_detector(policy_dir: Path) -> None:
-    _edit(policy_dir / "default.yaml", "alternatives: [secrets-vault, request-review]",
+    edit(policy_dir / "default.yaml", "alternatives: [secrets-vault, request-review]",
           "alternatives: [password-vault, request-review]")
-    _edit(policy_dir / "default.yaml", "detectors: [CREDIT_CARD]", "detectors: [CREDIT_CARDS]")
+    edit(policy_dir / "default.yaml", "detectors: [CREDIT_CARD]", "detectors: [CREDIT_CARDS]")
     message = _problem(policy_dir)
     assert "rules[2].alternatives[0]: unknown alternative 'password-vault'" in message
     assert "data_classes[0].detectors[0]: unknown detector 'CREDIT_CARDS'" in message
@@ -97,7 +81,7 @@ def test_unknown_alternative_and_unknown_detector(policy_dir: Path) -> None:
 
 def test_yaml_syntax_error_names_the_line(policy_dir: Path) -> None:
     path = policy_dir / "destinations.yaml"
-    _edit(path, "      - mega.nz", "      - mega.nz: [")
+    edit(path, "      - mega.nz", "      - mega.nz: [")
     message = _problem(policy_dir)
     assert "destinations.yaml:" in message and "not valid YAML" in message
 
@@ -108,7 +92,7 @@ def test_duplicate_ids_across_files(policy_dir: Path) -> None:
         "    action: warn\n    reason: {en: \"x\"}\n")
     message = _problem(policy_dir)
     index = len(load_policy(POLICIES).document.rules)  # the new rule comes after the shipped ones
-    line = _line_of(policy_dir / "default.yaml", "- id: block-payment-cards-external")
+    line = line_of(policy_dir / "default.yaml", "- id: block-payment-cards-external")
     assert f"extra.yaml:2: rules[{index}].id: id 'block-payment-cards-external' is already used by rules[0] " \
            f"({policy_dir / 'default.yaml'}:{line})" in message  # both places named
 
@@ -119,8 +103,8 @@ def test_a_map_section_may_live_in_one_file_only(policy_dir: Path) -> None:
 
 
 def test_bad_host_pattern_and_unknown_placeholder(policy_dir: Path) -> None:
-    _edit(policy_dir / "destinations.yaml", "      - mega.nz", "      - https://mega.nz/*")
-    _edit(policy_dir / "alternatives.yaml", "?detour={decision_id}", "?detour={decision}")
+    edit(policy_dir / "destinations.yaml", "      - mega.nz", "      - https://mega.nz/*")
+    edit(policy_dir / "alternatives.yaml", "?detour={decision_id}", "?detour={decision}")
     message = _problem(policy_dir)
     assert "destinations.yaml" in message and "is not a host pattern" in message
     assert "alternatives.yaml" in message and "unknown placeholder {decision}" in message
@@ -134,12 +118,12 @@ def test_missing_directory_and_empty_directory(tmp_path: Path) -> None:
 
 
 def test_catalogue_without_a_review_route_is_refused(policy_dir: Path) -> None:
-    _edit(policy_dir / "alternatives.yaml", "kind: request_review", "kind: other")
+    edit(policy_dir / "alternatives.yaml", "kind: request_review", "kind: other")
     assert "request_review" in _problem(policy_dir)
 
 
 def test_policy_limits_override_the_settings(policy_dir: Path, settings: Settings) -> None:
-    _edit(policy_dir / "default.yaml", "  # max_archive_depth: 5 ", "  max_archive_depth: 2 ")
+    edit(policy_dir / "default.yaml", "  # max_archive_depth: 5 ", "  max_archive_depth: 2 ")
     runtime = Runtime.build(settings.model_copy(update={"policies_dir": policy_dir}))
     runtime.close()
     assert runtime.pipeline.limits.max_archive_depth == 2
@@ -147,8 +131,8 @@ def test_policy_limits_override_the_settings(policy_dir: Path, settings: Setting
 
 
 def test_invalid_limit_is_refused_with_its_line(policy_dir: Path) -> None:
-    _edit(policy_dir / "default.yaml", "  # max_ratio: 200 ", "  max_ratio: many ")
-    assert f"default.yaml:{_line_of(policy_dir / 'default.yaml', 'max_ratio: many')}: limits.max_ratio:" in \
+    edit(policy_dir / "default.yaml", "  # max_ratio: 200 ", "  max_ratio: many ")
+    assert f"default.yaml:{line_of(policy_dir / 'default.yaml', 'max_ratio: many')}: limits.max_ratio:" in \
         _problem(policy_dir)
 
 
