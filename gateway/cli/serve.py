@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from typing import Any
 
-from gateway.cli.common import EXIT_ALLOWED, add_policies_option, settings_from
+from gateway.cli.common import EXIT_ALLOWED, EXIT_ERROR, add_policies_option, settings_from
 from gateway.runtime import Runtime
 
 
@@ -23,6 +24,22 @@ def add_commands(commands: Any) -> None:
     serve.set_defaults(run=run)
 
 
+def _unavailable(host: str, port: int) -> str | None:
+    """Why ``host:port`` can't be listened on (in use, not an address of this machine…), or None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as problem:
+        return f"the host can't be resolved ({problem.strerror})"
+    family, kind, protocol, _, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle
+        try:
+            probe.bind(address)
+        except OSError as problem:
+            return problem.strerror or str(problem)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -34,15 +51,24 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     host = args.host or settings.host
     port = args.port or settings.port
+    icap_port = settings.icap_port if args.icap_port is None else args.icap_port
+    for what, number in (("HTTP", port), ("ICAP", icap_port)):
+        problem = _unavailable(host, number) if number else None
+        if problem:  # said before anything starts, in one line (not "serving on…" and a traceback)
+            print(f"detour: can't serve {what} on {host}:{number}: {problem} (another detour serve? choose another "
+                  f"with --{'port' if what == 'HTTP' else 'icap-port'} or DETOUR_{what}_PORT)".replace(
+                      "DETOUR_HTTP_PORT", "DETOUR_PORT"), file=sys.stderr)
+            return EXIT_ERROR
     logging.getLogger().setLevel(settings.log_level)
     logging.getLogger("detour").setLevel(settings.log_level)
+    if settings.log_level.upper() != "DEBUG":  # presidio announces every recognizer it loads, at INFO
+        logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     runtime = Runtime.build(settings)  # refuses to start with an invalid policy
     app = create_app(settings, runtime)
     warm_up()
     policy = runtime.policy
     print(f"detour: policy {policy.document.policy.name} {policy.document.policy.version} "
           f"({', '.join(policy.files)} in {policy.directory}) loaded", file=sys.stderr)
-    icap_port = settings.icap_port if args.icap_port is None else args.icap_port
     print(f"detour: serving on http://{host}:{port} (API docs at /docs)", file=sys.stderr)
     GuardedH11Protocol.header_seconds = settings.header_seconds
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(),

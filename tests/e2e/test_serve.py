@@ -32,6 +32,19 @@ def test_serves_decisions_over_real_http(server: str, detour_service: DetourServ
     assert httpx.get(f"{server}/docs", timeout=5).status_code == 200
 
 
+def test_starts_quietly_and_a_busy_port_is_one_clear_line(detour_service: DetourService, tmp_path: Path) -> None:
+    log = detour_service.log.read_text(errors="replace")
+    assert "serving on" in log and "presidio-analyzer" not in log  # no line per recognizer loaded
+    busy = int(detour_service.http.rsplit(":", 1)[1])
+    result = subprocess.run([DETOUR, "serve", "--port", str(busy), "--icap-port", "0"], capture_output=True,
+                            text=True, timeout=60, env={**detour_service.environment,
+                                                        "DETOUR_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"detour: can't serve HTTP on 127.0.0.1:{busy}: Address already in use (another detour serve? choose "
+        "another with --port or DETOUR_PORT)"]
+
+
 def test_refuses_to_start_with_an_invalid_policy(tmp_path: Path) -> None:
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES, policies)
