@@ -104,8 +104,12 @@ def _work(sender: Connection, blob: bytes, origin: str, mime_type: str, encoding
 
 
 def warm_up() -> None:
-    """Start the forkserver now (it preloads the parsers), so the first upload does not wait for it."""
+    """Start the forkserver now (it preloads the parsers), so the first upload does not wait for it; and load the
+    parsers here too (they are imported when a format is first seen): an import needs descriptors, which a server
+    under a flood of connections may have none of just then."""
     from multiprocessing import forkserver
+
+    from detectors.extract import archive, image, mail, office, pdf  # noqa: F401 - loaded now, used later
 
     keep_main_out_of_workers()
     forkserver.ensure_running()
