@@ -208,6 +208,7 @@ class _Replayer:
         self.store, self.draft, self.result, self.granted = store, draft, result, granted
         self.max_upload_bytes = max_upload_bytes
         self._limits: dict[str | None, tuple[int | None, bool]] = {}  # recorded policy → upload limit, others same
+        self._versions: dict[str, Policy | None] = {}
         self._same: dict[str | None, frozenset[str]] = {}
         self._all: dict[str | None, frozenset[str] | None] = {}  # recorded policy → every detector it had
         self._entities: dict[frozenset[str], frozenset[str]] = {}
@@ -233,12 +234,15 @@ class _Replayer:
         return self._same[digest]
 
     def _recorded(self, digest: str | None) -> Policy | None:
+        """The policy version ``digest`` from the history, read and checked once per replay (None: not there)."""
         if not digest:
             return None
-        try:
-            return stored_policy(self.store, digest)
-        except DetourError:  # not in the policy history, or no longer readable: measure everything
-            return None
+        if digest not in self._versions:
+            try:
+                self._versions[digest] = stored_policy(self.store, digest)
+            except DetourError:  # not in the policy history, or no longer readable: measure everything
+                self._versions[digest] = None
+        return self._versions[digest]
 
     def entities_of(self, same: frozenset[str]) -> frozenset[str]:
         """The detectors whose findings measure the draft's data classes not in ``same`` (names, when one
