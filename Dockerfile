@@ -1,22 +1,48 @@
-# Detour gateway: the HTTP API on port 8080 with the bundled policies.
-FROM python:3.11-slim-bookworm
+# Detour: the HTTP API and pages on 8080, ICAP on 1344, as a non-root user.
+# No registry and no index is needed while it builds (make image does all three steps):
+#   bash deploy/container/base.sh                   the base, from Debian packages (mmdebstrap)
+#   pip download --require-hashes --no-deps -r requirements-runtime.lock -d build/wheels
+#   podman build -t localhost/detour:0.1.0 .
+#   podman run -p 8080:8080 -p 1344:1344 -v detour-data:/data -e DETOUR_HASH_KEY=… localhost/detour:0.1.0
+# Your policy: -v /etc/detour/policies:/etc/detour/policies:ro (edits are reloaded without a restart).
+ARG BASE=localhost/detour-base:bookworm
+FROM ${BASE}
 
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libmagic1 \
- && rm -rf /var/lib/apt/lists/*
+ENV PATH=/opt/detour/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DETOUR_DATA_DIR=/data \
+    DETOUR_POLICIES_DIR=/etc/detour/policies \
+    DETOUR_HOST=0.0.0.0
 
-WORKDIR /app
-COPY requirements.lock pyproject.toml README.md ./
-RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
+# the pinned, hash-checked dependencies first, from the wheels downloaded beside (no index reached while
+# building); this layer is kept while only Detour's code changes
+RUN --mount=type=bind,source=build/wheels,target=/tmp/wheels \
+    --mount=type=bind,source=requirements-runtime.lock,target=/tmp/requirements-runtime.lock \
+    python3 -m venv /opt/detour \
+ && /opt/detour/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --find-links /tmp/wheels \
+        --require-hashes --no-deps -r /tmp/requirements-runtime.lock
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY detectors ./detectors
 COPY alternatives ./alternatives
-COPY policies ./policies
-RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
- && useradd --system --uid 10001 detour
-# The bundled policies live beside the code; mount your own over /app/policies.
-ENV DETOUR_POLICIES_DIR=/app/policies
-USER detour
-EXPOSE 8080
-HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
-CMD ["detour", "serve", "--host", "0.0.0.0", "--port", "8080"]
+RUN /opt/detour/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation . \
+ && rm -rf /src
+
+COPY policies/*.yaml /etc/detour/policies/
+RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home detour \
+ && mkdir -p /data \
+ && chown detour:detour /data \
+ && chmod 0700 /data
+
+WORKDIR /data
+VOLUME ["/data"]
+USER 10001:10001
+EXPOSE 8080 1344
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+  CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+STOPSIGNAL SIGTERM
+# tini as PID 1: it reaps what a worker's extraction processes leave when the worker ends
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["detour", "serve"]

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.detour-installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: install run test lint typecheck bench lock translations clean
+.PHONY: install run test lint typecheck bench lock translations image clean
 
 install: $(STAMP)
 
@@ -62,8 +62,19 @@ translations: install
 lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --universal -o requirements.lock
+	@# the container image's: pyproject's dependencies only (no dev tools), at the versions of requirements.lock
+	$(BIN)/uv pip compile pyproject.toml deploy/container/build.in -c requirements.lock --python-version 3.11 \
+		--generate-hashes --universal -o requirements-runtime.lock
 	$(BIN)/uv pip compile bench/requirements.in --python-version 3.11 --generate-hashes --universal -o requirements-bench.lock
 	$(BIN)/uv pip compile tests/oidc/requirements.in --python-version 3.11 --generate-hashes --universal -o requirements-oidc.lock
+
+# The container image, without any registry: a base made from Debian packages (mmdebstrap), then podman build.
+image: install
+	bash deploy/container/base.sh
+	rm -rf build/wheels
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements-runtime.lock -d build/wheels
+	podman build --format docker -t localhost/detour:0.1.0 .
 
 clean:
 	rm -rf $(VENV) .venv-mitmproxy .venv-bench .venv-oidc .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,10 @@ required=(
   "postgresql:/usr/lib/postgresql/*/bin/postgres"  # the decision store on PostgreSQL (tests start a throwaway server)
   "rsyslog:/usr/sbin/rsyslogd"           # SIEM export tests: a real syslog receiver (UDP, TCP)
   "rsyslog-openssl:/usr/lib/*/rsyslog/lmnsd_ossl.so"  # … and TLS
+  "haproxy:/usr/sbin/haproxy"            # the replica topology test: Squid → HAProxy → 3 Detours → PostgreSQL
+  "podman:podman"                        # the container test: the image built and run
+  "mmdebstrap:mmdebstrap"                # … its base made from Debian packages (no registry)
+  "runc:runc"                            # … an OCI runtime that runs where crun can't (hybrid cgroups)
 )
 
 missing=()

@@ -65,10 +65,12 @@ class FingerprintSet:
                    {h: tuple(ids) for h, ids in data["index"].items()})
 
 
-def build(name: str, rows: Iterable[Mapping[str, str]], columns: Sequence[str], min_fields: int = 2) -> FingerprintSet:
+def build(name: str, rows: Iterable[Mapping[str, str]], columns: Sequence[str], min_fields: int = 2,
+          key: str | None = None) -> FingerprintSet:
+    """The set of ``rows``' values in ``columns``, hashed with ``key`` (hex; default: a random one)."""
     if not NAME.match(name):
         raise ValueError("the name must be lower-case letters, digits, '-' or '_'")
-    key = secrets.token_hex(32)
+    key = key or secrets.token_hex(32)
     probe = FingerprintSet(name, tuple(columns), 0, min_fields, key, {})
     index: dict[str, list[int]] = defaultdict(list)
     records = 0

@@ -28,6 +28,7 @@ import dataclasses
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,7 @@ from gateway.pool import InspectionPool, PoolFull
 from gateway.records import Action, Channel, Content, Envelope, Evidence, Exemption, Inspection, Upload
 from gateway.render.report import Report, render
 from gateway.settings import Settings
+from gateway.store.metrics import Metrics
 from gateway.store.recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class _Attempt:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owner: str | None = None
+        self.began = time.monotonic()  # when the upload was handed over (the metrics' latency)
 
     def _claim(self, who: str) -> bool:
         with self._lock:
@@ -105,8 +108,10 @@ class Pipeline:
     """Inspects uploads: extract → scan → decide → render → record, within the limits and the deadline."""
 
     def __init__(self, settings: Settings, policy: Policy, scanner: Scanner, recorder: Recorder,
-                 pool: InspectionPool, exemptions: Callable[[], Sequence[Exemption]] = tuple) -> None:
+                 pool: InspectionPool, exemptions: Callable[[], Sequence[Exemption]] = tuple,
+                 metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or recorder.audit.metrics
         self.exemptions = exemptions  # the exceptions IT granted that are in force now
         self.policy = policy
         self.scanner = scanner
@@ -202,6 +207,7 @@ class Pipeline:
             raise _Cancelled
         report = reports[language]
         self.recorder.record(inspection, report, reports, later=self._other_languages(inspection, policy, report))
+        self.metrics.inspected(inspection, upload.channel.value, time.monotonic() - attempt.began)
         return report
 
     def _scan(self, content: Content, upload: Upload, policy: Policy, attempt: _Attempt,
@@ -331,6 +337,7 @@ class Pipeline:
         report = render(inspection, policy, started.language)
         self.recorder.record(inspection, report, {started.language: report},
                              later=self._other_languages(inspection, policy, report))
+        self.metrics.inspected(inspection, upload.channel.value, time.monotonic() - started.attempt.began)
         return report
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +19,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detectors.limits import Limits
+from gateway.errors import ConfigurationError
 
 BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "var"
@@ -36,8 +38,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="Detour's own data: EDM fingerprint sets (edm/)")
     hash_key: SecretStr | None = Field(
         default=None,
-        description="Key for the salted hashes of findings. Required in production; "
-        "in development a random key per process is used.",
+        description="Key for the keyed hashes of findings, the signatures of forms and console sessions. "
+        "Required in production, the same on every replica; in development a key is generated once and kept in "
+        "DETOUR_DATA_DIR/hash.key.",
     )
     default_destination: str = Field(
         default="https://unknown-external.invalid/",
@@ -72,6 +75,9 @@ class Settings(BaseSettings):
                               "in DETOUR_DATA_DIR (detour.db)")
     public_url: str = Field(default="", description="Where people reach Detour's pages (e.g. https://detour.corp."
                             "example); block pages served by a proxy link there")
+    workers: int | None = Field(default=None, ge=1, le=64, description="Processes that answer HTTP and ICAP "
+                                "(each with its own inspection threads, queue, memory and connection limits); "
+                                "unset: one per core")
     icap_port: int = Field(default=1344, ge=0, le=65535, description="ICAP (REQMOD) port for proxies; 0: off")
     idle_seconds: float = Field(default=60.0, gt=0, le=3600, description="A connection (HTTP keep-alive, ICAP "
                                 "persistent) that sends nothing for this long is closed")
@@ -146,10 +152,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_key_in_production(self) -> Settings:
+        key = self.hash_key.get_secret_value() if self.hash_key else ""
         if self.environment == "production":
-            key = self.hash_key.get_secret_value() if self.hash_key else ""
             if key.lower() in PLACEHOLDER_KEYS or len(key) < 16:
                 raise ValueError("DETOUR_HASH_KEY must be set to a random value of 16+ characters in production")
+        elif key and len(key) < 16:  # set, but too short to be used: not silently replaced by another key
+            raise ValueError("DETOUR_HASH_KEY must be 16+ characters (or unset in development: a key is made in "
+                             "DETOUR_DATA_DIR/hash.key)")
         return self
 
     @property
@@ -157,14 +166,56 @@ class Settings(BaseSettings):
         return (self.api_auth or ("required" if self.environment == "production" else "optional")) == "required"
 
     def hash_key_bytes(self) -> bytes:
+        """The key of finding hashes and signatures: DETOUR_HASH_KEY, or (development) the key generated for this
+        data folder, so every worker and every restart hashes and signs alike."""
         if self.hash_key is not None and len(self.hash_key.get_secret_value()) >= 16:
             return self.hash_key.get_secret_value().encode()
-        log.info("DETOUR_HASH_KEY is not set: finding hashes use a random key and won't match across restarts")
-        return secrets.token_bytes(32)
+        return _development_key(self.data_dir)
 
     def limits(self) -> Limits:
         return Limits(max_upload_bytes=self.max_upload_bytes, file_seconds=self.file_seconds,
                       upload_seconds=self.upload_seconds, worker_memory_bytes=self.worker_memory_mb * 1024 * 1024)
+
+
+HASH_KEY_FILE = "hash.key"
+
+
+def _development_key(data_dir: Path) -> bytes:
+    """The key kept in ``data_dir/hash.key`` (made on first use, readable by Detour's user only). A file that
+    can't be read or written is an error: a key of its own per process would make workers disagree."""
+    path = data_dir / HASH_KEY_FILE
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError) as problem:  # every worker and restart must hash alike: never a key of its own
+        raise ConfigurationError(f"{path} can't be read ({getattr(problem, 'strerror', None) or problem}): it holds "
+                                 "this installation's hash key. Restore it, or remove it to make a new one (finding "
+                                 "hashes and EDM sets made with the old key no longer match)") from problem
+    else:
+        if len(key) < 16:
+            raise ConfigurationError(f"{path} holds no usable key ({len(key)} bytes): restore it, or remove it to "
+                                     "make a new one")
+        return key
+    key = secrets.token_bytes(32)
+    temporary = data_dir / f".{HASH_KEY_FILE}.{os.getpid()}"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(key.hex() + "\n")
+        os.link(temporary, path)  # whole or not at all: a worker starting meanwhile reads all of it or nothing
+    except FileExistsError:  # another worker made it meanwhile
+        return _development_key(data_dir)
+    except OSError as problem:
+        raise ConfigurationError(f"DETOUR_HASH_KEY is not set and {path} can't be written "
+                                 f"({problem.strerror or problem}): set DETOUR_HASH_KEY, or let Detour write "
+                                 "DETOUR_DATA_DIR") from problem
+    finally:
+        temporary.unlink(missing_ok=True)
+    log.info("DETOUR_HASH_KEY is not set: a key was generated for this installation in %s (set DETOUR_HASH_KEY "
+             "in production, the same on every replica)", path)
+    return key
 
 
 def networks(listing: str) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -119,3 +119,14 @@ def dechunk(data: bytes) -> bytes:
         if size == 0:
             return out
         out, data = out + data[:size], data[size + 2 :]
+
+
+def answer_head(port: int, blob: bytes) -> bytes:
+    """REQMOD of a POST carrying ``blob``, on a connection of its own: the answer up to its first blank line."""
+    first, rest = reqmod(http_head(headers=f"Content-Length: {len(blob)}\r\n"), blob)
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+        connection.sendall(first + rest)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += connection.recv(65536)
+    return answer

@@ -214,7 +214,7 @@ def start_origin() -> Iterator[Origin]:
         server.server_close()
 
 
-# What the tests add to the squid.conf of docs/integrations/squid.md: their own folder, loopback only,
+# What the tests add to the squid.conf of docs/integrations/squid.md: their own folder,
 # no cache, and the origin server's name (an external site, as far as the policy can tell).
 SQUID_TEST_CONF = """\
 visible_hostname detour-test
@@ -227,9 +227,6 @@ hosts_file {dir}/hosts
 cache deny all
 cache_mem 8 MB
 shutdown_lifetime 1 seconds
-acl localnet src 127.0.0.1/32
-http_access allow localnet
-http_access deny all
 """
 
 

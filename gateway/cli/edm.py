@@ -1,4 +1,5 @@
-"""``detour edm add|list|remove``: exact data match sets, stored as salted hashes of chosen columns."""
+"""``detour edm add|list|remove``: exact data match sets, kept in the decision store as keyed hashes of chosen
+columns."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from detectors import edm
 from detectors.extract.text import decode
 from gateway.cli.common import EXIT_ALLOWED, settings_from
 from gateway.errors import DetourError
-from gateway.runtime import edm_folder, load_fingerprints
+from gateway.runtime import load_fingerprints
+from gateway.store import edm as edm_store
+from gateway.store.store import DecisionStore, sqlite_url
 
 
 def add_commands(commands: Any) -> None:
@@ -42,20 +45,32 @@ def run_add(args: argparse.Namespace) -> int:
     if missing:
         raise DetourError(f"{args.csv}: no column {', '.join(missing)}; the header has: "
                           f"{', '.join(reader.fieldnames or [])}")
+    settings = settings_from(args)
+    key = settings.hash_key_bytes()
     try:
-        fingerprints = edm.build(args.name, reader, columns, args.min_fields)
+        fingerprints = edm.build(args.name, reader, columns, args.min_fields, edm_store.set_key(key, args.name))
     except ValueError as exc:
         raise DetourError(f"{args.csv}: {exc}") from exc
-    path = edm_folder(settings_from(args)) / f"{args.name}.json"
-    fingerprints.save(path)
+    store = _store(settings)
+    edm_store.save(store, fingerprints, key)
+    store.close()
     print(f"{args.name}: {fingerprints.records:,} records, columns {', '.join(columns)}, "
-          f"a match needs {fingerprints.min_fields} of them; stored as salted hashes in {path}")
-    print(f"Refer to it in a data class as: detectors: [{fingerprints.entity}]")
+          f"a match needs {fingerprints.min_fields} of them; stored in the decision store as hashes keyed by "
+          "DETOUR_HASH_KEY")
+    print(f"Refer to it in a data class as: detectors: [{fingerprints.entity}]. Running detour serve processes "
+          "find it when they start: restart them (every replica).")
     return EXIT_ALLOWED
 
 
+def _store(settings: Any) -> DecisionStore:
+    return DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
+
+
 def run_list(args: argparse.Namespace) -> int:
-    sets = load_fingerprints(settings_from(args))
+    settings = settings_from(args)
+    store = _store(settings)
+    sets = load_fingerprints(settings, store)
+    store.close()
     for fingerprints in sets:
         print(f"{fingerprints.entity}: {fingerprints.records:,} records, columns {', '.join(fingerprints.columns)}")
     if not sets:
@@ -64,9 +79,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    path = edm_folder(settings_from(args)) / f"{args.name}.json"
-    if not path.is_file():
+    store = _store(settings_from(args))
+    removed = edm_store.remove(store, args.name)
+    store.close()
+    if not removed:
         raise DetourError(f"no dataset named {args.name}")
-    path.unlink()
-    print(f"{args.name}: removed")
+    print(f"{args.name}: removed (restart detour serve, every replica, to stop finding it)")
     return EXIT_ALLOWED

@@ -10,7 +10,9 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -78,6 +80,35 @@ async def _purge_old(runtime: Runtime) -> None:
         await asyncio.sleep(retention.PURGE_SECONDS)
 
 
+DOCS_STATIC = "/static-offline-docs"
+# The API docs' pages load only Detour's own files: ReDoc's bundle would fetch its logo from a CDN otherwise
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; worker-src blob:; connect-src 'self'; base-uri 'none'; "
+            "frame-ancestors 'none'")
+
+
+def _api_docs(app: FastAPI) -> None:
+    """Swagger UI (/docs) and ReDoc (/redoc) from the files fastapi-offline ships, not a CDN: they work where
+    Detour runs without the internet, and their pages may load nothing from elsewhere."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="Detour API",
+                                   swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_STATIC}/favicon.png")
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        page = get_redoc_html(openapi_url="/openapi.json", title="Detour API", with_google_fonts=False,
+                              redoc_js_url=f"{DOCS_STATIC}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_STATIC}/favicon.png")
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Raises ``PolicyError`` when the policy is invalid: the service won't start."""
     runtime = runtime or Runtime.build(settings or get_settings())
@@ -95,8 +126,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  redirect_slashes=False)  # a redirect would be built from the client's Host header
+    app = FastAPIOffline(title="Detour", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                         docs_url=None, redoc_url=None, static_url=DOCS_STATIC,
+                         redirect_slashes=False)  # a redirect would be built from the client's Host header
+    _api_docs(app)
     app.state.runtime = runtime
     app.add_middleware(ApiCallers, runtime=runtime)  # innermost: a /v1/ call is identified before anything else
     console.configure(app, runtime.settings)
@@ -112,6 +145,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(pages.router)
     app.include_router(health.router)
     app.include_router(admin.router)
+    app.include_router(admin.scrape)
     app.include_router(console.router)
 
     @app.exception_handler(console.SignInFirst)

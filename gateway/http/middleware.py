@@ -135,7 +135,8 @@ class BodyTimeout:
 
 
 access = logging.getLogger("detour.access")
-KNOWN_SEGMENTS = frozenset({"v1", "d", "docs", "openapi.json", "healthz", "readyz"})
+KNOWN_SEGMENTS = frozenset({"v1", "d", "docs", "redoc", "openapi.json", "healthz", "readyz", "metrics",
+                            "static-offline-docs"})
 
 
 class AccessLog:

@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any
 
+from prometheus_client import Gauge
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,13 @@ class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, with a deadline for each request's head (``header_seconds``)."""
 
     header_seconds = 30.0  # set by ``detour serve`` from the settings
+    open_gauge: Gauge | None = None  # open connections (the metrics), set by ``detour serve``
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._head_timer: asyncio.TimerHandle | None = None
         super().connection_made(transport)
+        if self.open_gauge is not None:
+            self.open_gauge.inc()
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -40,6 +44,8 @@ class GuardedH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self.open_gauge is not None:
+            self.open_gauge.dec()
         super().connection_lost(exc)
 
     def _in_request(self) -> bool:

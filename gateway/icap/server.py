@@ -30,6 +30,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import socket
 import tempfile
 import time
 from collections.abc import Awaitable
@@ -42,6 +43,7 @@ from gateway.errors import ProtocolError
 from gateway.icap import protocol
 from gateway.icap.protocol import IcapRequest, bad_request
 from gateway.pipeline import Pipeline
+from gateway.policy.loader import Policy
 from gateway.proxy.answer import blocked_response
 from gateway.proxy.body import BodyReader, HttpRequestHead, request_file_name
 from gateway.proxy.decide import decide_request
@@ -81,6 +83,11 @@ class IcapConfig:
 class _Stalled(Exception):  # noqa: N818 - a control-flow signal: the client stopped sending
     pass
 
+def istag(policy: Policy) -> str:
+    """The service's ISTag: changes whenever the policy does, so proxies drop cached OPTIONS and verdicts."""
+    return f'"detour-{policy.digest[:24]}"'
+
+
 class IcapServer:
     """REQMOD service at ``icap://host:port/reqmod``; OPTIONS on the same URI."""
 
@@ -88,16 +95,35 @@ class IcapServer:
         self.pipeline = pipeline
         self.config = config or IcapConfig()
         self.open = 0  # connections being served
+        self._idle: set[asyncio.StreamWriter] = set()  # connections waiting for their next request
+        self._draining = False
         self._refused = 0  # connections from addresses it does not serve, since the last line about them
         self._refused_logged = -REFUSED_LOG_SECONDS
 
     @property
     def istag(self) -> str:
         """Changes whenever the policy does, so proxies drop cached OPTIONS and verdicts."""
-        return f'"detour-{self.pipeline.policy.digest[:24]}"'
+        return istag(self.pipeline.policy)
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self.handle, host, port, limit=protocol.MAX_LINE)
+
+    async def start_on(self, listener: socket.socket) -> asyncio.Server:
+        """Serve on a socket already listening (``detour serve``'s, shared by its workers)."""
+        return await asyncio.start_server(self.handle, sock=listener, limit=protocol.MAX_LINE)
+
+    async def drain(self, server: asyncio.Server, seconds: float) -> None:
+        """Stop: accept no more connections, close those waiting for a request (the proxy opens new ones to
+        another worker or replica), let those in a request finish it (at most ``seconds``), then close."""
+        server.close()
+        self._draining = True
+        for waiting in list(self._idle):
+            waiting.close()  # its read ends as at the client's own close: the handler closes it quietly
+        deadline = time.monotonic() + seconds
+        while self.open and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.open:
+            log.warning("ICAP: %d request(s) still running after %g s; closed", self.open, seconds)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -110,9 +136,11 @@ class IcapServer:
             await self._close(writer, protocol.status(503, "Service Unavailable", self.istag, close=True))
             return
         self.open += 1
+        connections = self.pipeline.metrics.connection("icap")
+        connections.inc()
         answer = b""
         try:
-            while await self._one(reader, writer):
+            while not self._draining and await self._one(reader, writer):
                 pass
         except _Stalled as stalled:
             log.info("ICAP: a client stopped sending (%s); connection closed", stalled)
@@ -123,6 +151,7 @@ class IcapServer:
             log.exception("ICAP connection failed")
         finally:
             self.open -= 1
+            connections.dec()
             await self._close(writer, answer)
 
     def _refuse(self, address: str) -> None:
@@ -150,7 +179,11 @@ class IcapServer:
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         """Serve one request; False when the connection should close."""
         try:
-            request = await self._read_request(reader)
+            self._idle.add(writer)  # waiting for the next request: a drain closes it now
+            try:
+                request = await self._read_request(reader)
+            finally:
+                self._idle.discard(writer)
             if request is None:
                 return False
             if request.method == "OPTIONS":

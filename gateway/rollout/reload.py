@@ -21,6 +21,7 @@ from typing import Literal
 from gateway.errors import PolicyError
 from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy, folder_digest, load_policy, policy_files
+from gateway.store.metrics import Metrics
 from gateway.store.store import DecisionStore
 from gateway.store.versions import record_version
 
@@ -57,6 +58,7 @@ class PolicyReloader:
         self.known = frozenset(known_detectors)
         self._lock = threading.Lock()
         self._error: str | None = None
+        self.failures = 0  # loads of the folder that failed (the metrics count them)
         self._reloaded: datetime | None = None
         self._how: str | None = None
         self._stamps = self._look()
@@ -79,10 +81,12 @@ class PolicyReloader:
                 stamps = self._stamps_now()
                 policy = load_policy(self.directory, known_detectors=self.known)
             except OSError as problem:  # out of descriptors, a folder being moved: look again next time
+                self.failures += 1
                 log.warning("policy %s can't be read just now (%s); the running policy stays", self.directory,
                             problem.strerror or type(problem).__name__)
                 return self.state()
             except Exception as problem:  # PolicyError, or a bug checking an odd file: the running policy stays
+                self.failures += 1
                 if not isinstance(problem, PolicyError):
                     log.exception("policy %s: checking the folder failed; the running policy stays", self.directory)
                 self._stamps = stamps
@@ -101,6 +105,12 @@ class PolicyReloader:
                             policy.document.policy.version, policy.digest, how,
                             "".join(f"\n  warning: {w}" for w in policy.warnings))
             return self.state()
+
+    def sample(self, metrics: Metrics) -> None:
+        """The policy in force and the failed loads, for the metrics."""
+        policy = self.pipeline.policy
+        metrics.policy_in_force(policy.digest, policy.document.policy.version)
+        metrics.total(metrics.reload_errors, self.failures)
 
     def record(self, policy: Policy, how: str) -> None:
         """Keep ``policy`` in the policy history; when the store can't just now, try again later."""

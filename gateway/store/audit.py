@@ -25,10 +25,10 @@ log = logging.getLogger("detour.audit")
 
 
 class AuditLog:
-    def __init__(self, path: Path | None = None, siem: Siem | None = None) -> None:
+    def __init__(self, path: Path | None = None, siem: Siem | None = None, metrics: Metrics | None = None) -> None:
         self.path = path
         self.siem = siem  # syslog targets (CEF, OCSF) that get each decision and admin event
-        self.metrics = Metrics()  # counted as decisions are recorded (GET /v1/admin/metrics)
+        self.metrics = metrics or Metrics()  # counted as decisions are recorded (GET /metrics)
         self._lock = threading.Lock()
 
     def record(self, report: Report, inspection: Inspection) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -49,6 +49,23 @@ class DecisionRow(Base):
     would: Mapped[str | None] = mapped_column(String(8), index=True)  # monitor-mode rules: block | warn (0011)
     partial: Mapped[bool | None] = mapped_column()  # decided on part of the findings (0012; None: not known)
     looked_for: Mapped[list[str] | None] = mapped_column(JSON)  # detectors run, when fewer than the policy's (0012)
+
+
+class EdmSetRow(Base):
+    """An exact data match set (migration 0013): keyed hashes of a dataset's chosen values, never the values.
+    ``key`` is empty for a set keyed by DETOUR_HASH_KEY; a set moved in from an older file keeps its own, wrapped
+    with a key derived from DETOUR_HASH_KEY."""
+
+    __tablename__ = "edm_sets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    columns: Mapped[list[str]] = mapped_column(JSON)
+    records: Mapped[int] = mapped_column(Integer)
+    min_fields: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str | None] = mapped_column(String(64))  # a moved-in set's own key, wrapped
+    key_check: Mapped[str] = mapped_column(String(64))  # a keyed hash of a constant: the key in use is the set's
+    fingerprints: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed JSON: hash → record ids
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PolicyVersionRow(Base):

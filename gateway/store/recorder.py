@@ -19,15 +19,14 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from alternatives.catalogue import Language
 from gateway.records import Inspection
 from gateway.render.report import Report
 from gateway.store.audit import AuditLog
+from gateway.store.metrics import Metrics
 from gateway.store.spool import Row, Spool
 from gateway.store.store import DecisionStore, StoredDecision, row_of, stored_from_row
 
@@ -61,11 +60,12 @@ class Recorder:
         self._stored = threading.Condition(self._lock)  # notified whenever decisions reach the store
         self._error: str | None = None
         self._full = False
+        self.write_failures = 0  # batches the store refused (the metrics count them)
         self._idle = threading.Event()
         self._idle.set()
         self._writer = threading.Thread(target=self._write, name="recorder", daemon=True)
         self._writer.start()
-        audit.metrics.watch(self._figures)
+        audit.metrics.sample(self._sample)
 
     # --- the record stage ------------------------------------------------------------------------------
 
@@ -92,24 +92,16 @@ class Recorder:
         except queue.Full:
             self._to_spool([row])
 
-    def _figures(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def _sample(self, metrics: Metrics) -> None:
         """The recorder's and the SIEM's state, for the metrics."""
         health = self.health()
-        yield GaugeMetricFamily("detour_recorder_queued", "Decisions waiting in memory for the store",
-                                value=health.queued)
-        yield GaugeMetricFamily("detour_recorder_spooled", "Decisions waiting on disk while the store can't be "
-                                "written", value=health.spooled)
-        yield GaugeMetricFamily("detour_store_up", "1 when the decision store takes decisions, 0 when they wait",
-                                value=1 if health.state == "ok" else 0)
-        senders = self.audit.siem.senders if self.audit.siem is not None else []
-        sent = CounterMetricFamily("detour_siem_events_sent", "Events sent to a SIEM target", labels=["target"])
-        dropped = CounterMetricFamily("detour_siem_events_dropped", "Events dropped: a SIEM target's queue was "
-                                      "full", labels=["target"])
-        for sender in senders:
-            sent.add_metric([str(sender.target)], sender.sent)
-            dropped.add_metric([str(sender.target)], sender.dropped)
-        yield sent
-        yield dropped
+        metrics.queued.set(health.queued)
+        metrics.spooled.set(health.spooled)
+        metrics.store_up.set(1 if health.state == "ok" else 0)
+        metrics.total(metrics.store_failures, self.write_failures)
+        for sender in self.audit.siem.senders if self.audit.siem is not None else []:
+            metrics.total(metrics.siem_sent, sender.sent, str(sender.target))
+            metrics.total(metrics.siem_dropped, sender.dropped, str(sender.target))
 
     def settle(self, decision_id: str, seconds: float = SETTLE_SECONDS) -> bool:
         """Wait (briefly) for a decision that is queued to reach the store, while the store takes writes:
@@ -247,6 +239,7 @@ class Recorder:
         self._full = True
 
     def _failed(self, exc: Exception) -> None:
+        self.write_failures += 1
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         if self._error is None:  # one line when the store goes away, not one per decision
             log.error("the decision store can't be written (%s); decisions go to the spool", error)

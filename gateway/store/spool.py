@@ -72,13 +72,7 @@ class Spool:
 
     def find(self, decision_id: str) -> Row | None:
         """A spooled decision by its reference (the page of a decision on its way to the store)."""
-        needle = f'"id":"{decision_id}"'
-        for line in self._lines():
-            if needle in line:
-                row: Row = json.loads(line)
-                if row.get("id") == decision_id:
-                    return row
-        return None
+        return find_in(self.path, decision_id)
 
     def clear(self, replayed: int) -> None:
         """Forget the first ``replayed`` rows (they are in the store); rows appended meanwhile stay."""
@@ -93,9 +87,48 @@ class Spool:
             self._rows = len(lines)
 
     def _lines(self) -> Iterator[str]:
-        if not self.path.exists():
-            return
-        with self.path.open(encoding="utf-8") as spool:
-            for line in spool:
-                if line.strip():
-                    yield line.rstrip("\n")
+        return _lines(self.path)
+
+
+def find_in(path: Path, decision_id: str) -> Row | None:
+    """A decision in the spool at ``path`` (this worker's, or another worker's: read only)."""
+    needle = f'"id":"{decision_id}"'
+    for line in _lines(path):
+        if needle in line:
+            try:
+                row: Row = json.loads(line)
+            except ValueError:  # being written by its worker
+                continue
+            if row.get("id") == decision_id:
+                return row
+    return None
+
+
+def adopt(folder: Path, keep: Path, workers: int) -> int:
+    """Move the rows of spools no worker will replay (left by more workers than now run) to the end of ``keep``;
+    called before the workers start. Returns how many rows moved."""
+    moved = 0
+    for orphan in sorted(folder.glob("decisions-*.jsonl")):
+        number = orphan.stem.removeprefix("decisions-")
+        if not number.isdigit() or int(number) < workers:
+            continue
+        rows = list(_lines(orphan))
+        if rows:
+            with keep.open("a", encoding="utf-8") as spool:
+                spool.writelines(row + "\n" for row in rows)
+                spool.flush()
+                os.fsync(spool.fileno())
+        orphan.unlink()
+        moved += len(rows)
+    return moved
+
+
+def _lines(path: Path) -> Iterator[str]:
+    try:
+        spool = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with spool:
+        for line in spool:
+            if line.strip():
+                yield line.rstrip("\n")

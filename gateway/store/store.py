@@ -23,7 +23,7 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from pydantic import TypeAdapter
-from sqlalchemy import Engine, create_engine, event, or_, select, update
+from sqlalchemy import Engine, create_engine, event, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import DetourError
@@ -239,6 +239,13 @@ class DecisionStore:
             session.flush()
             return row.id
 
+    def outbox(self) -> dict[str, int]:
+        """The helpdesk webhook's messages not delivered yet: pending (to be tried) and failed (given up)."""
+        with self._sessions() as session:
+            rows = session.execute(select(TicketRow.status, func.count()).where(
+                TicketRow.status.in_(("pending", "failed"))).group_by(TicketRow.status)).all()
+            return {status: count for status, count in rows}
+
     def due_tickets(self, limit: int = 50) -> list[PendingTicket]:
         """Claim the tickets whose next attempt is due, oldest first. A claim pushes the next attempt a
         lease ahead, so another Detour sharing the database does not deliver the same ticket meanwhile."""
@@ -271,11 +278,17 @@ class DecisionStore:
         self.engine.dispose()
 
 
+MIGRATION_LOCK = 0x64657430  # "det0": the advisory lock replicas take while migrating (PostgreSQL)
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+    """Bring the schema to the newest migration (idempotent). On PostgreSQL, replicas starting together take
+    turns (an advisory lock held for the transaction): the first migrates, the others find it done."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -204,3 +204,28 @@ def test_a_warning_through_squid_goes_on_after_a_business_reason(browser: Any, s
         context.close()
     [arrived] = [r for r in origin.received if r.method == "POST"]
     assert upload.read_bytes() in arrived.body
+
+
+def test_the_api_docs_render_from_detours_own_files(browser: Any, detour_service: DetourService) -> None:
+    """/docs (Swagger UI) and /redoc load nothing from a CDN: requests to any other host are refused, and the
+    pages still render Detour's API."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        elsewhere: list[str] = []
+
+        def only_detour(route: Any) -> None:
+            if route.request.url.startswith(detour_service.http):
+                route.continue_()
+            else:
+                elsewhere.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_detour)
+        page.goto(f"{detour_service.http}/docs")
+        page.locator(".opblock-summary-path", has_text="/v1/inspect").first.wait_for(timeout=30_000)
+        page.goto(f"{detour_service.http}/redoc")
+        page.get_by_text("Inspect", exact=False).first.wait_for(timeout=30_000)
+        assert elsewhere == []
+    finally:
+        context.close()

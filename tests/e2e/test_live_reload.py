@@ -30,7 +30,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DetourSer
     tmp = tmp_path_factory.mktemp("reload")
     folder = tmp / "policies"
     shutil.copytree(POLICIES, folder, ignore=shutil.ignore_patterns("examples", "tests"))
-    for service in start_detour(tmp, {"DETOUR_POLICIES_DIR": str(folder)}):
+    # one worker: /readyz then always comes from the process that reloaded (each worker watches the folder on
+    # its own; tests/e2e/test_workers.py shows they all follow)
+    for service in start_detour(tmp, {"DETOUR_POLICIES_DIR": str(folder), "DETOUR_WORKERS": "1"}):
         yield service, folder
 
 

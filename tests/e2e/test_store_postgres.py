@@ -285,3 +285,39 @@ def test_the_admin_explorer_on_postgresql(runtime: Runtime) -> None:
     """The explorer's filters, counts, pages and exports on decisions stored in PostgreSQL (JSON columns there
     are another type than in SQLite): the same checks as on SQLite."""
     explorer_holds(create_app(runtime.settings, runtime))
+
+
+def test_replicas_starting_together_on_an_empty_database_all_start(postgres_url: str) -> None:
+    """Three replicas opening the store of an empty database at once: one migrates, the others wait for it
+    (an advisory lock) instead of failing on tables made meanwhile."""
+    name = f"detour_{secrets.token_hex(6)}"
+    server = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(server, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    problems: list[BaseException] = []
+    opened: list[DecisionStore] = []
+    start = threading.Barrier(3)
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            opened.append(DecisionStore(url))
+        except BaseException as problem:  # noqa: BLE001 - what a replica would crash on
+            problems.append(problem)
+
+    threads = [threading.Thread(target=open_store) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    try:
+        assert problems == [] and len(opened) == 3
+        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+            version = connection.execute("select version_num from alembic_version").fetchall()
+        assert len(version) == 1
+    finally:
+        for store in opened:
+            store.close()
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

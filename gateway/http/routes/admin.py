@@ -618,12 +618,19 @@ def simulation_start(since: str | None) -> datetime:
     return start
 
 
-@router.get("/metrics", summary="Operators' metrics in Prometheus' text format (decisions by action and channel, "
-                                "monitor mode's would-block and would-warn, on_error, the recorder, the SIEM)",
+@router.get("/metrics", summary="Operators' metrics in Prometheus' text format (also at /metrics)",
             response_class=PlainTextResponse)
 async def metrics(runtime: RuntimeDep, admin: Viewer) -> PlainTextResponse:
-    exposition = await run_in_threadpool(runtime.recorder.audit.metrics.exposition)
-    return PlainTextResponse(exposition, media_type=METRICS_CONTENT_TYPE)
+    """Decisions by action, channel, destination category and rule; latency per channel and size class; bytes
+    and parts read; content that could not be checked; the recorder, the store, the webhook outbox, the SIEM;
+    open connections; the policy in force and failed reloads. Any admin token (a scraper's: role viewer)."""
+    exposition = await run_in_threadpool(runtime.metrics.exposition)
+    return PlainTextResponse(exposition, media_type=METRICS_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+
+scrape = APIRouter(tags=["admin"])
+scrape.add_api_route("/metrics", metrics, methods=["GET"], response_class=PlainTextResponse,
+                     summary="Operators' metrics in Prometheus' text format (an admin token: Authorization: Bearer)")
 
 
 @router.get("/actions", summary="What admins did: who, what, on what, when, from where")

@@ -36,7 +36,8 @@ from tests.services import Origin, start_origin
 CONTACTS = (CORPUS / "customers_q3.csv").read_bytes()
 BENIGN = b"Meeting notes: the spring campaign starts in May.\n"
 ADMIN_PATHS = ["/v1/admin/whoami", "/v1/admin/decisions", "/v1/admin/decisions/export",
-               "/v1/admin/decisions/DTR-AAAA-BBBB-CCCC-DDDD", "/v1/admin/reviews", "/v1/admin/actions"]
+               "/v1/admin/decisions/DTR-AAAA-BBBB-CCCC-DDDD", "/v1/admin/reviews", "/v1/admin/actions",
+               "/v1/admin/metrics", "/metrics"]
 
 
 @pytest.fixture(scope="module")
@@ -602,8 +603,11 @@ def test_metrics_need_an_admin_token_and_count_decisions(app: Any, runtime: Runt
     assert AppClient(app).get("/v1/admin/metrics").status_code == 401
     answer = admin_client(app, Role.VIEWER).get("/v1/admin/metrics")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain; version=0.0.4")
-    allowed = re.search(r'^detour_decisions_total\{action="allow",channel="api"\} (\d+)\.0$', answer.text, re.M)
+    allowed = re.search(r'^detour_decisions_total\{action="allow",channel="api",destination="personal_file_sharing"\} '
+                        r"(\d+)\.0$", answer.text, re.M)
     assert allowed and int(allowed.group(1)) >= 1
     assert re.search(r"^detour_recorder_queued \d+", answer.text, re.M)
     assert re.search(r"^detour_store_up 1\.0$", answer.text, re.M)
     assert "metrics-user" not in answer.text and "wetransfer" not in answer.text  # no person, no destination
+    assert admin_client(app, Role.VIEWER).get("/metrics").text.startswith("# HELP")  # where Prometheus looks
+    assert AppClient(app).get("/metrics").status_code == 401

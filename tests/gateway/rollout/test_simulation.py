@@ -207,8 +207,9 @@ def test_a_monitor_rule_is_recorded_as_would_block_and_the_upload_passes(setting
             ("allow", "block", "monitor-contact-lists-anywhere"), ("block", "", "")}
         metrics = runtime.recorder.audit.metrics.exposition().decode()
         assert 'detour_monitor_would_total{rule="monitor-contact-lists-anywhere",would="block"} 1.0' in metrics
-        assert 'detour_decisions_total{action="allow",channel="api"} 1.0' in metrics
-        assert 'detour_decisions_total{action="block",channel="api"} 1.0' in metrics
+        assert 'detour_decisions_total{action="allow",channel="api",destination="company"} 1.0' in metrics
+        assert 'detour_decisions_total{action="block",channel="api",destination="personal_file_sharing"} 1.0' \
+            in metrics
     finally:
         runtime.close()
 
