@@ -88,6 +88,7 @@ def test_blocked_reviewed_approved_for_a_group_and_expired(context: Any, detour_
     exception_id = int(re.search(r"exception (\d+)", done).group(1))  # type: ignore[union-attr]
     shot(reviewer, "console-review-approved.png")
 
+    time.sleep(REFRESH_SECONDS + 0.5)  # at once in the worker that granted it, within this in every other
     allowed = upload(detour_service, "max", "marketing")
     assert allowed["decision"] == "allow" and allowed["reasons"][0]["rule"] == f"exception-{exception_id}"
     assert upload(detour_service, "sam", "sales")["decision"] == "block"
