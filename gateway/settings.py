@@ -23,6 +23,7 @@ from gateway.errors import ConfigurationError
 
 BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "var"
+LISTEN_BACKLOG = 2048  # connections the kernel holds for a listening socket (capped by net.core.somaxconn)
 PLACEHOLDER_KEYS = {"", "change-me", "changeme", "secret", "detour"}
 
 log = logging.getLogger(__name__)

@@ -33,13 +33,14 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from gateway.settings import LISTEN_BACKLOG
+
 log = logging.getLogger(__name__)
 
 CANNOT_START = 3  # a worker's exit code when it can't start (an invalid policy, an unreachable store): no retry
-BACKLOG = 2048  # connections the kernel holds for the workers to accept (capped by net.core.somaxconn)
 MAX_PAUSE = 30.0  # the longest wait before a worker that keeps ending is started again
 RESTART_WINDOW = 60.0  # ends within this count towards the wait
-STOP_SECONDS = 30.0
+STOP_SECONDS = 45.0  # drain (DRAIN_SECONDS, 25 s) + closing the runtime (storing what is queued)
 WATCH_SECONDS = 1.0
 
 
@@ -77,7 +78,7 @@ def _listen(family: int, kind: int, protocol: int, address: Any, share: bool) ->
         if share:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         listener.bind(address)
-        listener.listen(BACKLOG)
+        listener.listen(LISTEN_BACKLOG)
     except BaseException:
         listener.close()
         raise

@@ -39,8 +39,7 @@ def run_add(args: argparse.Namespace) -> int:
         text = decode(args.csv.read_bytes())
     except OSError as exc:
         raise DetourError(f"{args.csv}: can't read: {exc.strerror or exc}") from exc
-    dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    reader = csv.DictReader(text.splitlines(), **_dialect(args.csv, text))
     missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
         raise DetourError(f"{args.csv}: no column {', '.join(missing)}; the header has: "
@@ -64,6 +63,20 @@ def run_add(args: argparse.Namespace) -> int:
 
 def _store(settings: Any) -> DecisionStore:
     return DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
+
+
+def _dialect(path: Path, text: str) -> dict[str, Any]:
+    """How the export's columns are separated: the sniffer's guess, else the separator its header uses most."""
+    try:
+        return {"dialect": csv.Sniffer().sniff(text[:65536], delimiters=",;\t|")}
+    except csv.Error:  # quoting or uneven rows the sniffer can't read: the header line tells
+        header = text.split("\n", 1)[0]
+        counts = {separator: header.count(separator) for separator in ",;\t|"}
+        separator = max(counts, key=lambda s: counts[s])
+        if not counts[separator]:
+            raise DetourError(f"{path}: can't tell how its columns are separated (comma, semicolon, tab or |): "
+                              "the header row has one column") from None
+        return {"delimiter": separator}
 
 
 def run_list(args: argparse.Namespace) -> int:

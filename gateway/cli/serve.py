@@ -28,11 +28,11 @@ from gateway.policy.loader import Policy
 from gateway.runtime import Runtime, spool_path
 from gateway.settings import Settings
 from gateway.store.metrics import multiprocess_metrics, worker_ended
-from gateway.supervisor import STOP_SECONDS
 
-# A stop (SIGTERM, SIGINT) lets what is being answered finish within this, then closes what is left: within the
-# supervisor's STOP_SECONDS (after which it kills a worker), and Kubernetes' grace period (deploy/kubernetes)
-DRAIN_SECONDS = STOP_SECONDS - 5
+# A stop (SIGTERM, SIGINT) lets what is being answered finish within this, then closes what is left; the
+# runtime is then closed (what is queued stored) within the supervisor's STOP_SECONDS (45 s, after which it
+# kills a worker) and Kubernetes' grace period (deploy/kubernetes: 10 s preStop + 45 s + margin)
+DRAIN_SECONDS = 25.0
 
 
 def add_commands(commands: Any) -> None:
@@ -73,10 +73,17 @@ def run(args: argparse.Namespace) -> int:
             _close(listeners)
             return EXIT_ERROR
 
-    def sockets(worker: int) -> tuple[Settings, socket.socket, socket.socket | None, str, int, int]:
-        icap = listeners["ICAP"][worker] if "ICAP" in listeners else None
-        return settings, listeners["HTTP"][worker], icap, host, icap_port, workers
+    bound = {group: group_sockets[0].getsockname()[1] for group, group_sockets in listeners.items()}
 
+    def sockets(worker: int) -> tuple[Settings, socket.socket, socket.socket | None, str, int, int]:
+        for group, number in bound.items():  # closed while the worker waited to start again: made anew
+            if listeners[group][worker].fileno() == -1:
+                listeners[group][worker] = bind_another(host, number)
+        icap = listeners["ICAP"][worker] if "ICAP" in listeners else None
+        return worker_settings, listeners["HTTP"][worker], icap, host, icap_port, workers
+
+    # each worker's share of the spool's disk (DETOUR_SPOOL_MB is what the host gives it all)
+    worker_settings = settings.model_copy(update={"spool_mb": max(1, settings.spool_mb // workers)})
     _quiet_start(settings)
     adopt(spool_path(settings).parent, spool_path(settings), workers)  # spools of a larger worker count
     if workers == 1:
@@ -91,15 +98,13 @@ def run(args: argparse.Namespace) -> int:
     settings.hash_key_bytes()
     metrics_folder = multiprocess_metrics()
     try:
-        def anew(worker: int) -> None:  # the sockets of a worker that waits to be started again
+        def pause(worker: int) -> None:  # a worker waits to be started again: its connections go to the others
             for group in listeners.values():
-                number = group[worker].getsockname()[1]
-                group[worker].close()
-                group[worker] = bind_another(host, number)
+                group[worker].close()  # made anew when it starts (sockets())
 
         supervisor = Supervisor(_worker, sockets, workers, on_exit=worker_ended,
                                 on_ready=lambda: _announce(policy, settings, host, port, icap_port, workers),
-                                on_stop=lambda: _close(listeners), on_pause=anew)
+                                on_stop=lambda: _close(listeners), on_pause=pause)
         return EXIT_ERROR if supervisor.run() else EXIT_ALLOWED
     finally:
         _close(listeners)
@@ -188,10 +193,15 @@ def _worker(settings: Settings, http_listener: socket.socket, icap_listener: soc
     """A spawned worker process: ``_serve``, and why it can't start in one line (not a traceback)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.errors import DetourError
+    from gateway.errors import ConfigurationError, DetourError
+    from gateway.settings import HASH_KEY_FILE
     from gateway.supervisor import CANNOT_START
 
     try:
+        if settings.hash_key is None and not (settings.data_dir / HASH_KEY_FILE).exists():
+            # the supervisor made it before any worker started: gone now, a worker must not make its own
+            raise ConfigurationError(f"{settings.data_dir / HASH_KEY_FILE} was removed while detour serve runs; "
+                                     "restore it (or restart detour serve to make a new one)")
         _serve(settings, http_listener, icap_listener, host, icap_port, workers, ready, worker)
     except (DetourError, SQLAlchemyError) as problem:
         said = str(problem) if isinstance(problem, DetourError) else str(problem).splitlines()[0][:500]

@@ -50,7 +50,7 @@ from gateway.proxy.decide import decide_request
 from gateway.records import Channel, Envelope
 from gateway.render.forms import FormTokens
 from gateway.render.report import Report
-from gateway.settings import Settings, address_in, networks, valid_address
+from gateway.settings import LISTEN_BACKLOG, Settings, address_in, networks, valid_address
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -110,7 +110,9 @@ class IcapServer:
 
     async def start_on(self, listener: socket.socket) -> asyncio.Server:
         """Serve on a socket already listening (``detour serve``'s, shared by its workers)."""
-        return await asyncio.start_server(self.handle, sock=listener, limit=protocol.MAX_LINE)
+        # asyncio listens again with its own backlog (100) unless told: keep the one the socket was made with
+        return await asyncio.start_server(self.handle, sock=listener, limit=protocol.MAX_LINE,
+                                          backlog=LISTEN_BACKLOG)
 
     async def drain(self, server: asyncio.Server, seconds: float) -> None:
         """Stop: accept no more connections, close those waiting for a request (the proxy opens new ones to

@@ -223,3 +223,38 @@ def test_a_stop_lets_requests_in_flight_finish_and_closes_idle_connections(tmp_p
     assert "Traceback" not in service.log.read_text()
     with contextlib.suppress(StopIteration):
         next(service_iter)
+
+
+def test_a_worker_that_cannot_start_again_waits_and_its_connections_go_to_the_others(tmp_path: Path) -> None:
+    """A worker killed while its restart can't succeed (here: the installation's hash key was taken away, and a
+    worker never makes a key of its own) is tried again after growing pauses; meanwhile every new connection
+    is answered by the worker still serving. Once the key is back, the worker serves again."""
+    service_iter = start_detour(tmp_path, {"DETOUR_WORKERS": "2"})
+    service = next(service_iter)
+    supervisor = supervisor_of(service)
+    key = Path(service.environment["DETOUR_DATA_DIR"]) / "hash.key"
+    deadline = time.monotonic() + 60
+    while len(children(supervisor)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # worker 1 serves too
+    kept = key.read_bytes()
+    key.unlink()
+    victim = max(children(supervisor))
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(2.5)  # it has failed to start again at least once: it now waits
+    answered = 0
+    for _ in range(12):  # new connections, each spread by the kernel: none may wait for the missing worker
+        with httpx.Client(timeout=3) as fresh:
+            answered += fresh.get(f"{service.http}/healthz").status_code == 200
+    assert answered == 12
+    key.write_bytes(kept)
+    key.chmod(0o600)
+    deadline = time.monotonic() + 40
+    while len(children(supervisor) - {victim}) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(children(supervisor) - {victim}) == 2  # the key is back: the worker serves again
+    log = service.log.read_text()
+    assert "hash.key was removed while detour serve runs" in log and "starting it again in" in log
+    assert "a key was generated" not in log.split("serving on", 1)[1]  # no worker made a key of its own
+    with contextlib.suppress(StopIteration):
+        next(service_iter)

@@ -103,3 +103,12 @@ def test_a_set_is_keyed_by_the_installation_and_older_files_move_into_the_store(
     fewer.save(older / "edm" / "customers.json")
     listed = run("edm", "list", data_dir=older)
     assert "EDM:customers: 10 records" in listed.stdout and "is not used" in listed.stderr
+
+
+def test_an_export_the_csv_sniffer_cannot_read_is_read_by_its_header(tmp_path: Path) -> None:
+    export = tmp_path / "customers.csv"  # the shared corpus's layout: the sniffer gives up on it
+    rows = "".join(f'"Kund{i}, Efternamn",kund{i}@example.se,070-100 {i:02d} 20,Firma {i} AB\n' for i in range(8))
+    export.write_text("Full name,Email,Phone,Company\n" + rows)
+    added = run("edm", "add", "people", str(export), "--columns", "Full name,Email", data_dir=tmp_path / "data")
+    assert added.returncode == 0, added.stderr
+    assert "8 records" in added.stdout
