@@ -135,6 +135,7 @@ class BodyTimeout:
 
 
 access = logging.getLogger("detour.access")
+ROUTINE = frozenset({"/healthz", "/readyz", "/metrics", "/v1/admin/metrics"})
 KNOWN_SEGMENTS = frozenset({"v1", "d", "docs", "redoc", "openapi.json", "healthz", "readyz", "metrics",
                             "static-offline-docs"})
 
@@ -165,8 +166,11 @@ class AccessLog:
         finally:
             client = scope.get("client") or ("-", 0)
             route = getattr(scope.get("route"), "path", None) or _unrouted(scope["path"])
-            access.info('%s "%s %s" %s %.0f ms', client[0], scope["method"], route, status,
-                        (time.perf_counter() - started) * 1000)
+            # probes and scrapes come every few seconds from every load balancer and Prometheus: DEBUG, unless
+            # they fail
+            level = logging.DEBUG if route in ROUTINE and status < 400 else logging.INFO
+            access.log(level, '%s "%s %s" %s %.0f ms', client[0], scope["method"], route, status,
+                       (time.perf_counter() - started) * 1000)
 
 
 def _unrouted(path: str) -> str:
