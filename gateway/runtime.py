@@ -44,7 +44,7 @@ from gateway.store.metrics import Metrics
 from gateway.store.recorder import Recorder
 from gateway.store.siem import Siem
 from gateway.store.spool import Spool
-from gateway.store.store import DecisionStore, StoredDecision, sqlite_url, stored_from_row
+from gateway.store.store import DecisionStore, StoredDecision, store_url, stored_from_row
 
 DECISION_ID = re.compile(r"DTR(?:-[0-9A-Z]{4}){4}")
 # A decision answered by another worker process or replica reaches the store within milliseconds; a page asked
@@ -81,7 +81,7 @@ class Runtime:
         writable(settings.data_dir)
         registry = build_registry(settings)
         key = settings.hash_key_bytes()
-        store = DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
+        store = DecisionStore(store_url(settings))
         fingerprints = load_fingerprints(settings, store)
         known = registry.entities | SPECIAL_ENTITIES | {f.entity for f in fingerprints}
         policy = load_policy(settings.policies_dir, known_detectors=known)

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.cli.common import EXIT_ALLOWED, settings_from
 from gateway.store.admin import DEFAULT_DAYS, MAX_DAYS, AdminTokens, Role
-from gateway.store.store import DecisionStore, sqlite_url
+from gateway.store.store import DecisionStore, store_url
 
 
 def add_commands(commands: Any) -> None:
@@ -39,7 +39,7 @@ def add_commands(commands: Any) -> None:
 
 def _tokens() -> AdminTokens:
     settings = settings_from(argparse.Namespace())
-    url = settings.database_url or sqlite_url(settings.data_dir)
+    url = store_url(settings)
     print(f"store: {url.split('@')[-1] if settings.database_url else url}", file=sys.stderr)  # never a password
     return AdminTokens(DecisionStore(url))
 

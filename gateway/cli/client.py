@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.cli.common import EXIT_ALLOWED, settings_from
 from gateway.store.clients import REFRESH_SECONDS, ApiClients
-from gateway.store.store import DecisionStore, sqlite_url
+from gateway.store.store import DecisionStore, store_url
 
 
 def add_commands(commands: Any) -> None:
@@ -42,7 +42,7 @@ def add_commands(commands: Any) -> None:
 
 def _clients() -> ApiClients:
     settings = settings_from(argparse.Namespace())
-    return ApiClients(DecisionStore(settings.database_url or sqlite_url(settings.data_dir)))
+    return ApiClients(DecisionStore(store_url(settings)))
 
 
 def _show(name: str, token: str) -> None:

@@ -13,8 +13,9 @@ from detectors.extract.text import decode
 from gateway.cli.common import EXIT_ALLOWED, settings_from
 from gateway.errors import DetourError
 from gateway.runtime import load_fingerprints
+from gateway.settings import Settings
 from gateway.store import edm as edm_store
-from gateway.store.store import DecisionStore, sqlite_url
+from gateway.store.store import DecisionStore, store_url
 
 
 def add_commands(commands: Any) -> None:
@@ -61,8 +62,8 @@ def run_add(args: argparse.Namespace) -> int:
     return EXIT_ALLOWED
 
 
-def _store(settings: Any) -> DecisionStore:
-    return DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
+def _store(settings: Settings) -> DecisionStore:
+    return DecisionStore(store_url(settings))
 
 
 def _dialect(path: Path, text: str) -> dict[str, Any]:

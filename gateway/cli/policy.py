@@ -25,7 +25,7 @@ from gateway.policy.loader import load_policy
 from gateway.policy.schema import json_schema
 from gateway.rollout.simulation import Simulation, simulate
 from gateway.rollout.testing import run_policy_tests
-from gateway.store.store import DecisionStore, sqlite_url
+from gateway.store.store import DecisionStore, store_url
 from gateway.store.versions import stored_policy, versions
 
 
@@ -226,4 +226,4 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def _store() -> DecisionStore:
     settings = settings_from(argparse.Namespace())
-    return DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
+    return DecisionStore(store_url(settings))

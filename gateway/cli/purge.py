@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway.cli.common import EXIT_ALLOWED, settings_from
 from gateway.store import retention
-from gateway.store.store import DecisionStore, sqlite_url
+from gateway.store.store import DecisionStore, store_url
 
 
 def add_commands(commands: Any) -> None:
@@ -33,7 +33,7 @@ def run_purge(args: argparse.Namespace) -> int:
     if days < 1:
         print("nothing to purge: decisions are kept for ever (DETOUR_RETENTION_DAYS=0 or --days 0)")
         return EXIT_ALLOWED
-    store = DecisionStore(settings.database_url or sqlite_url(settings.data_dir))
+    store = DecisionStore(store_url(settings))
     try:
         if args.dry_run:
             due = retention.due(store, days)

@@ -50,7 +50,7 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from gateway.policy.loader import load_policy
     from gateway.store.spool import adopt
-    from gateway.store.store import DecisionStore, sqlite_url
+    from gateway.store.store import DecisionStore, store_url
     from gateway.supervisor import Supervisor, bind, bind_another
 
     settings = settings_from(args)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     # What the workers share is made once, before they start: the store's schema, the development hash key,
     # the policy checked (an invalid one is said once, not by every worker)
     policy = load_policy(settings.policies_dir, known_detectors=None)
-    DecisionStore(settings.database_url or sqlite_url(settings.data_dir)).close()
+    DecisionStore(store_url(settings)).close()
     settings.hash_key_bytes()
     metrics_folder = multiprocess_metrics()
     try:

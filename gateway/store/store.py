@@ -39,6 +39,7 @@ from gateway.records import (
     Upload,
 )
 from gateway.render.report import Report
+from gateway.settings import Settings
 from gateway.store.models import (
     DecisionRow,
     ExemptionRow,
@@ -111,6 +112,11 @@ def stored_from_row(row: dict[str, Any], language: str | None) -> StoredDecision
 
 def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'detour.db'}"
+
+
+def store_url(settings: Settings) -> str:
+    """Where the decision store is: DETOUR_DATABASE_URL, else SQLite in DETOUR_DATA_DIR."""
+    return settings.database_url or sqlite_url(settings.data_dir)
 
 
 class DecisionStore:
