@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.detour-installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: install run test lint typecheck bench lock translations image clean
+.PHONY: install run test lint typecheck bench lock translations image extension clean
 
 install: $(STAMP)
 
 $(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock requirements-bench.lock \
-          requirements-oidc.lock pyproject.toml \
+          requirements-oidc.lock pyproject.toml package-lock.json \
           deploy/setup-system.sh
 	@bash deploy/setup-system.sh
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Detour needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -29,6 +29,8 @@ $(STAMP): requirements.lock requirements-ner.lock requirements-mitmproxy.lock re
 	@test -x .venv-oidc/bin/python || $(PYTHON) -m venv .venv-oidc
 	.venv-oidc/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements-oidc.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# the browser extension's lint (web-ext), pinned by package-lock.json; no install scripts run
+	npm ci --silent --no-audit --no-fund --ignore-scripts
 	@touch $(STAMP)
 
 run: install
@@ -41,6 +43,7 @@ lint: install
 	$(BIN)/ruff check gateway detectors alternatives tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	node_modules/.bin/web-ext lint --source-dir extension --self-hosted
 
 bench: install
 	$(BIN)/python bench/detection.py
@@ -76,5 +79,9 @@ image: install
 		-r requirements-runtime.lock -d build/wheels
 	podman build --format docker -t localhost/detour:0.1.0 .
 
+# The browser extension: build/detour-extension-<version>.zip, and with KEY=key.pem a signed .crx too.
+extension: install
+	$(BIN)/python scripts/pack_extension.py $(if $(KEY),--key $(KEY))
+
 clean:
-	rm -rf $(VENV) .venv-mitmproxy .venv-bench .venv-oidc .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-mitmproxy .venv-bench .venv-oidc .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -22,6 +22,8 @@ required=(
   "podman:podman"                        # the container test: the image built and run
   "mmdebstrap:mmdebstrap"                # … its base made from Debian packages (no registry)
   "runc:runc"                            # … an OCI runtime that runs where crun can't (hybrid cgroups)
+  "nodejs:node"                          # the browser extension's lint (web-ext, from npm)
+  "npm:npm"                              # … and its installer
 )
 
 missing=()

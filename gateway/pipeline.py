@@ -311,7 +311,7 @@ class Pipeline:
             identity = f"user:{upload.user}"
         elif upload.client_ip:
             identity = f"ip:{upload.client_ip}"
-            if upload.channel in (Channel.API, Channel.INTERCEPT):  # a program, known by its token or by none
+            if upload.channel in (Channel.API, Channel.EXTENSION, Channel.INTERCEPT):  # known by its token, or none
                 identity += f" via:{upload.api_client or '-'}"
         else:
             return None

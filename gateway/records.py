@@ -46,6 +46,7 @@ class Channel(StrEnum):
     """Where an upload came from."""
 
     API = "api"  # POST /v1/inspect
+    EXTENSION = "extension"  # POST /v1/inspect from the browser extension (X-Detour-Channel: extension)
     INTERCEPT = "intercept"  # POST /v1/intercept: a proxy add-on (mitmproxy)
     ICAP = "icap"  # an ICAP proxy (Squid)
     CLI = "cli"  # detour scan

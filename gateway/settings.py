@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +26,8 @@ BUNDLED_POLICIES = Path(__file__).resolve().parent.parent / "policies"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "var"
 LISTEN_BACKLOG = 2048  # connections the kernel holds for a listening socket (capped by net.core.somaxconn)
 PLACEHOLDER_KEYS = {"", "change-me", "changeme", "secret", "detour"}
+# A browser extension's origin: Chromium's ID is 32 letters a-p; Firefox's is a UUID per installation.
+EXTENSION_ORIGIN = re.compile(r"chrome-extension://[a-p]{32}|moz-extension://[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(default="", description="Addresses (comma-separated, CIDR allowed) of reverse "
                                  "proxies in front of the HTTP API whose X-Forwarded-For names the caller; empty: "
                                  "the address a connection comes from is the caller's")
+    extension_origins: str = Field(default="", description="Origins (comma-separated) of the browser extensions "
+                                   "that may call the API from the browser (CORS), e.g. "
+                                   "chrome-extension://abcdefghijklmnopabcdefghijklmnop; empty: none")
     icap_user_header: str = Field(default="X-Client-Username", description="ICAP header naming the user")
     icap_user_base64: bool = Field(default=False, description="The user header is base64 "
                                    "(Squid: icap_client_username_encode on)")
@@ -149,6 +155,14 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"DETOUR_{name.upper()}: {exc} (give addresses or networks such as "
                                  "10.0.0.5,10.1.0.0/16, separated by commas)") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _extension_origins(self) -> Settings:
+        for origin in extension_origins(self.extension_origins):
+            if not EXTENSION_ORIGIN.fullmatch(origin):
+                raise ValueError(f"DETOUR_EXTENSION_ORIGINS: {shown_url(origin)!r} is not an extension's origin "
+                                 "(chrome-extension://<32 letters a-p>, or moz-extension://<UUID>)")
         return self
 
     @model_validator(mode="after")
@@ -217,6 +231,11 @@ def _development_key(data_dir: Path) -> bytes:
     log.info("DETOUR_HASH_KEY is not set: a key was generated for this installation in %s (set DETOUR_HASH_KEY "
              "in production, the same on every replica)", path)
     return key
+
+
+def extension_origins(listing: str) -> tuple[str, ...]:
+    """The extension origins of DETOUR_EXTENSION_ORIGINS, as the browser sends them (no trailing slash)."""
+    return tuple(origin.strip().rstrip("/") for origin in listing.split(",") if origin.strip())
 
 
 def networks(listing: str) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -18,6 +18,17 @@ from gateway.policy.loader import Policy
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import DecisionStore
+from tests.browser import (
+    Extension,
+    Relay,
+    UploadSite,
+    chromium,
+    configure_on_options_page,
+    managed_policy,
+    prepare_extension,
+    removed,
+    start_upload_site,
+)
 from tests.services import (
     DetourService,
     Origin,
@@ -149,8 +160,14 @@ def oidc_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def extension(tmp_path_factory: pytest.TempPathFactory) -> Extension:
+    """Detour's browser extension as shipped, with a key of this run's (its ID, so its origin, is known)."""
+    return prepare_extension(tmp_path_factory.mktemp("extension"))
+
+
+@pytest.fixture(scope="session")
 def detour_service(tmp_path_factory: pytest.TempPathFactory, helpdesk: Origin,
-                   oidc_issuer: str) -> Iterator[DetourService]:
+                   oidc_issuer: str, extension: Extension) -> Iterator[DetourService]:
     """`detour serve` as a real process: the HTTP API and the ICAP server, with its helpdesk webhook and IT's
     sign-in through the run's OpenID Connect provider (groups: OIDC_ROLES).
 
@@ -163,7 +180,8 @@ def detour_service(tmp_path_factory: pytest.TempPathFactory, helpdesk: Origin,
     yield from start_detour(tmp, {"DETOUR_POLICIES_DIR": str(policies),
                                   "DETOUR_HELPDESK_WEBHOOK_URL": f"{helpdesk.url}/api/now/table/incident",
                                   "DETOUR_OIDC_ISSUER": oidc_issuer, "DETOUR_OIDC_CLIENT_ID": "detour",
-                                  "DETOUR_OIDC_CLIENT_SECRET": "e2e-secret", "DETOUR_OIDC_ROLES": OIDC_ROLES})
+                                  "DETOUR_OIDC_CLIENT_SECRET": "e2e-secret", "DETOUR_OIDC_ROLES": OIDC_ROLES,
+                                  "DETOUR_EXTENSION_ORIGINS": extension.origin})
 
 
 @pytest.fixture(scope="session")
@@ -177,17 +195,50 @@ def squid(tmp_path_factory: pytest.TempPathFactory, detour_service: DetourServic
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download): one per run."""
+def relay(detour_service: DetourService) -> Iterator[Relay]:
+    """The extension's way to Detour: a test switches it off to see what the extension does with Detour down."""
+    port = int(detour_service.http.rsplit(":", 1)[1])
+    relayed = Relay(port)
+    yield relayed
+    relayed.close()
+
+
+@pytest.fixture(scope="session")
+def upload_site() -> Iterator[UploadSite]:
+    yield from start_upload_site()
+
+
+EXTENSION_USER = "e.lindqvist"  # who the extension says is uploading (managed settings)
+EXTENSION_TIMEOUT = 12  # seconds the extension waits for Detour's answer (managed settings)
+
+
+@pytest.fixture(scope="session")
+def browser(extension: Extension, relay: Relay, detour_service: DetourService, squid: str,
+            origin: Origin) -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright over the DevTools protocol (no browser download): one
+    per run. Its default context (``browser.contexts[0]``) has Detour's extension, configured by enterprise
+    policy to reach Detour through ``relay``; contexts the tests open are plain. Uploads to the origin's
+    external name go through the run's Squid (a PAC script), the rest straight."""
     from playwright.sync_api import sync_playwright
 
     executable = require("chromium", "chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    settings = {"detourUrl": relay.url, "apiToken": detour_service.token, "userSource": "managed",
+                "user": EXTENSION_USER, "pasteTextMinChars": 500, "timeoutSeconds": EXTENSION_TIMEOUT}
+    policy = managed_policy(extension, settings)
+    squid_host = squid.split("://", 1)[1]
+    pac = (f'function FindProxyForURL(url, host) {{ return host == "{origin.host}" ? "PROXY {squid_host}" '
+           ': "DIRECT"; }')
+    try:
+        with chromium(executable, extension, pac) as endpoint, sync_playwright() as playwright:
+            browser = playwright.chromium.connect_over_cdp(endpoint)
+            try:
+                if policy is None:  # not root: set up as a small install would, on the options page
+                    configure_on_options_page(browser.contexts[0], extension, settings)
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        removed(policy)
 
 
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots of what people see; not committed

@@ -14,6 +14,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
 from gateway.errors import BadRequest, PolicyError
@@ -30,9 +31,9 @@ from gateway.http.middleware import (
 from gateway.http.routes import admin, console, health, inspect, intercept, pages
 from gateway.render.console import render_console
 from gateway.render.i18n import negotiate
-from gateway.render.pages import render_not_found, wants_json
+from gateway.render.pages import DECISION_HEADER, render_not_found, wants_json
 from gateway.runtime import Runtime
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings, extension_origins, get_settings
 from gateway.staff.webhook import HelpdeskWebhook
 from gateway.store import retention
 
@@ -43,6 +44,9 @@ Detour inspects outbound uploads, decides by the policy files IT edits, and when
 blocks, answers with the approved alternative routes and a helpdesk message.
 """
 WEBHOOK_RETRY_SECONDS = 30.0
+CORS_MAX_AGE = 600  # seconds a browser may keep the answer to a preflight
+EXTENSION_HEADERS = ("Authorization", "Content-Type", "Accept-Language", "X-Detour-Filename", "X-Detour-Destination",
+                     "X-Detour-User", "X-Detour-Group", "X-Detour-Channel")  # what the extension sends
 STREAMED_ROUTES = ("/v1/inspect", "/v1/intercept")  # read as streams; the policy decides on large files
 FIELDS_ONLY = ("/justify", "/review", "/wrong", "/ticket", "/justification")  # forms and JSON without a file
 
@@ -139,6 +143,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.pipeline.limits.max_upload_bytes, exempt=STREAMED_ROUTES,
                        limit_for=body_limit)
     app.add_middleware(BodyTimeout, seconds=runtime.settings.body_seconds)
+    origins = extension_origins(runtime.settings.extension_origins)
+    if origins:  # the browser extension calls the API from its own origin; nothing else may from a page
+        app.add_middleware(CORSMiddleware, allow_origins=list(origins), allow_methods=["GET", "POST"],
+                           allow_headers=list(EXTENSION_HEADERS), expose_headers=[DECISION_HEADER, "X-Detour-Action"],
+                           max_age=CORS_MAX_AGE)
     app.add_middleware(AccessLog)
     app.include_router(inspect.router)
     app.include_router(intercept.router)

@@ -62,7 +62,7 @@ CASES = [
     # The CLI reads files, not forms: its counterpart of a body that does not parse is a file that does not.
     Case("does-not-parse", files.zip_of([("c.csv", "name\nA\n")])[:-30], "block", "can't", form=BROKEN_FORM),
 ]
-CHANNELS = ["api", "intercept", "icap", "cli"]
+CHANNELS = ["api", "extension", "intercept", "icap", "cli"]
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,18 @@ def send_api(client: AppClient, case: Case, name: str) -> Answer:
                            headers={"Content-Type": content_type})
     assert response.status_code == 200, response.text
     report = response.json()
+    return Answer(report["decision"], report["decision_id"])
+
+
+def send_extension(client: AppClient, case: Case, name: str) -> Answer:
+    """As the browser extension sends a file it caught in a page: the raw file (never a form), its name and
+    the page's address in headers."""
+    response = client.post("/v1/inspect", content=case.file, headers={
+        "Content-Type": "application/octet-stream", "X-Detour-Filename": name, "X-Detour-Destination": SITE,
+        "X-Detour-Channel": "extension", "Accept-Language": "sv-SE, sv;q=0.9, en;q=0.8"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["language"] == "sv"
     return Answer(report["decision"], report["decision_id"])
 
 
@@ -152,6 +164,7 @@ def test_every_channel_decides_the_same_and_records_it(case: Case, channel: str,
         monkeypatch.setenv(key, str(value))
     send: dict[str, Callable[[], Answer]] = {
         "api": lambda: send_api(client, case, name),
+        "extension": lambda: send_extension(client, case, name),
         "intercept": lambda: send_intercept(client, case, name),
         "icap": lambda: send_icap(icap_ports[case.hurried], case, name),
         "cli": lambda: send_cli(case, name, folder, capsys),

@@ -13,20 +13,22 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 
 from gateway.errors import BadRequest
-from gateway.http.auth import Caller, CallerDep
+from gateway.http.auth import Caller, CallerDep, api_caller
 from gateway.http.deps import PipelineDep
 from gateway.proxy.body import MAX_FILES, Body, BodyReader, clean_file_name, disposition_filename
-from gateway.records import Channel, Content, Envelope
+from gateway.records import Action, Channel, Content, Envelope
 from gateway.render.i18n import negotiate, parse_language
 from gateway.render.pages import DECISION_HEADER
 from gateway.render.report import Report
 
 router = APIRouter(tags=["inspect"])
+MAX_URL = 8192  # characters of a destination URL asked about
 
 _REQUEST_BODY: dict[str, Any] = {
     "required": True,
@@ -98,6 +100,25 @@ async def inspect(
     return JSONResponse(answer, headers={**answer_headers, "Cache-Control": "no-store"})
 
 
+class DestinationOut(BaseModel):
+    host: str
+    category: str
+    sanctioned: bool
+    on_error: Action = Field(description="What the policy does with an upload there that can't be checked (Detour "
+                             "unreachable, a timeout): the browser extension's answer when it can't ask")
+
+
+@router.get("/v1/destinations", response_model=DestinationOut, dependencies=[Depends(api_caller)],
+            summary="How the policy sees a destination: its category, whether it is sanctioned, and on_error")
+async def destination(pipeline: PipelineDep,
+                      url: str = Query(..., min_length=1, max_length=MAX_URL, description="A URL or host")) -> Any:
+    policy = pipeline.policy
+    where = policy.destinations.classify(url)
+    on_error = policy.document.policy.on_error
+    return DestinationOut(host=where.host, category=where.category, sanctioned=where.sanctioned,
+                          on_error=on_error.sanctioned if where.sanctioned else on_error.unsanctioned)
+
+
 Uploads = list[tuple[str, Callable[[], Content], bool]]
 
 
@@ -105,9 +126,10 @@ def _uploads(body: Body, form: bool, received: int, destination: str | None, hea
              caller: Caller) -> tuple[Envelope, Uploads]:
     """Who sends it where (form fields or X-Detour-* headers), and each upload with a way to load it."""
     client_ip = headers.get("x-detour-client-ip")
+    channel = _channel(headers.get("x-detour-channel"))
     if form:
         fields = dict(body.fields)
-        envelope = replace(caller.sender(Channel.API, fields.get("user"), fields.get("group"), client_ip),
+        envelope = replace(caller.sender(channel, fields.get("user"), fields.get("group"), client_ip),
                            destination=fields.get("destination") or destination or "")
         if body.problem is not None:
             problem = body.problem
@@ -119,9 +141,18 @@ def _uploads(body: Body, form: bool, received: int, destination: str | None, hea
     if received == 0:
         raise BadRequest("The request body is empty. Send the file as the body (with an X-Detour-Filename "
                          "header) or as multipart/form-data.")
-    envelope = replace(caller.sender(Channel.API, headers.get("x-detour-user"), headers.get("x-detour-group"),
+    envelope = replace(caller.sender(channel, headers.get("x-detour-user"), headers.get("x-detour-group"),
                                      client_ip), destination=headers.get("x-detour-destination") or destination or "")
     return envelope, [(f.name, f.content, f.on_disk) for f in body.files]
+
+
+def _channel(named: str | None) -> Channel:
+    """The channel a caller says it is (``X-Detour-Channel``): the API, or the browser extension."""
+    if named is None or named.strip().lower() in ("", Channel.API.value):
+        return Channel.API
+    if named.strip().lower() == Channel.EXTENSION.value:
+        return Channel.EXTENSION
+    raise BadRequest("X-Detour-Channel is api or extension.")
 
 
 def header_filename(explicit: str | None, disposition: str | None) -> str:

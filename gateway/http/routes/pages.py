@@ -25,7 +25,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -189,6 +189,16 @@ async def justify_api(decision_id: str, body: Annotated[JustificationIn, Body()]
                                             settings.justification_minutes)
     return JustificationOut(decision_id=decision_id, justified=True,
                             expires=justification.expires.isoformat(timespec="seconds"))
+
+
+@router.get("/v1/decisions/{decision_id}", tags=["inspect"], dependencies=[Depends(api_caller)],
+            summary="A decision as /v1/inspect answered it, in the asked language (the browser extension shows "
+                    "it when a proxy stopped an upload)",
+            responses={404: {"description": "No decision with this reference"}})
+async def decision_api(decision_id: str, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    stored = await run_in_threadpool(_get, runtime, decision_id, _language(request))
+    answer = stored.report.model_dump(mode="json")
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/d/{decision_id}/review", summary="Ask IT to review the destination (what tool, why, by when)")
