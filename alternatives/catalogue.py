@@ -58,6 +58,8 @@ class AlternativeKind(StrEnum):
 
 class AlternativeText(Model):
     title: str = Field(min_length=1, max_length=120)
+    action: str = Field(default="", max_length=80, description="The button that takes the route, as a verb: "
+                        "'Share it on the partner SharePoint site' (default: the title)")
     summary: str = Field(default="", max_length=300)
     instructions: list[str] = Field(min_length=1)
 
@@ -186,6 +188,7 @@ class Offer(Model):
     kind: AlternativeKind
     rank: int
     title: str
+    action: str = ""  # the button that takes it, as a verb
     summary: str
     url: str
     instructions: list[str]
@@ -199,6 +202,7 @@ def render_offer(alternative: Alternative, rank: int, language: Language, contex
         kind=alternative.kind,
         rank=rank,
         title=text.title,
+        action=text.action or text.title,
         summary=text.summary,
         url=alternative.url.format_map(values),
         instructions=list(text.instructions),

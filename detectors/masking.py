@@ -29,6 +29,8 @@ _LONGEST_FIRST = sorted(SECRET_PREFIXES, key=len, reverse=True)
 _DIGIT = re.compile(r"\d")
 _ALNUM = re.compile(r"[^\W_]")
 _COMPACT = re.compile(r"[\s.\-]")  # how IBANs and NINOs are written in groups
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d+\s*$", re.IGNORECASE)
+_COUNTRY = re.compile(r"(?:\+|00)\d{1,3}(?=[\s.\-(/])")  # +46 70…, 0031-20…: the country code, written apart
 
 
 def normalize(entity: str, raw: str) -> str:
@@ -61,7 +63,7 @@ def mask(entity: str, raw: str) -> str:
     if entity == entities.CREDIT_CARD:
         return _keep_last(value, 4, str.isdigit)
     if entity == entities.PHONE_NUMBER:
-        return _keep_last(value, 2, str.isdigit)
+        return _phone(value)
     if entity in NATIONAL_IDS:
         return _keep_last(value, 2, str.isalnum)
     if entity == entities.IBAN_CODE:
@@ -84,6 +86,18 @@ def mask(entity: str, raw: str) -> str:
         prefix = next((p for p in _LONGEST_FIRST if value.startswith(p)), "")
         return f"{prefix}… ({len(value)} chars)"
     return f"[redacted {len(value)} chars]"
+
+
+def _phone(value: str) -> str:
+    """The number's shape, its country code when written apart (+46 …, 0031 …) and its last two digits; an
+    extension is only said to be there: "+46 ** *** ** 67", "(***) ***-**67 ext."."""
+    number, extension = value, ""
+    found = _EXTENSION.search(value)
+    if found is not None and digits(value[: found.start()]):
+        number, extension = value[: found.start()].rstrip(), " ext."
+    country = _COUNTRY.match(number)
+    head = country.group(0) if country is not None else ""
+    return head + _keep_last(number[len(head):], 2, str.isdigit) + extension
 
 
 def _star_after(text: str, keep: int) -> str:

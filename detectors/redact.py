@@ -17,7 +17,8 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +53,28 @@ def redactable(mime_type: str) -> bool:
     return mime_type.split(";")[0].strip() in REDACTABLE_TYPES
 
 
+_CHOSEN_LABELS: ContextVar[Mapping[str, str]] = ContextVar("redaction_labels", default=LABELS)
+
+
 def label(entity: str) -> str:
-    return LABELS.get(entity, SECRET_LABEL)
+    chosen = _CHOSEN_LABELS.get()
+    return chosen.get(entity) or LABELS.get(entity, chosen.get("*", SECRET_LABEL))
 
 
-def redact(blob: bytes, mime_type: str, spans: Spans, entities: Iterable[str]) -> Redacted:
+def redact(blob: bytes, mime_type: str, spans: Spans, entities: Iterable[str],
+           labels: Mapping[str, str] | None = None) -> Redacted:
     """The copy of ``blob`` with the values of ``entities`` masked. ``spans`` finds values in a part
-    (``Scanner.spans``). Raises ``Unredactable`` for other formats and for content that doesn't parse."""
+    (``Scanner.spans``); ``labels`` are what each entity's values become, in the reader's language (entity →
+    label, "*" for the rest; default: English). Raises ``Unredactable`` for other formats and for content
+    that doesn't parse."""
+    token = _CHOSEN_LABELS.set({**LABELS, **(labels or {})})
+    try:
+        return _redact(blob, mime_type, spans, entities)
+    finally:
+        _CHOSEN_LABELS.reset(token)
+
+
+def _redact(blob: bytes, mime_type: str, spans: Spans, entities: Iterable[str]) -> Redacted:
     wanted = frozenset(entities)
     mime = mime_type.split(";")[0].strip()
 

@@ -147,7 +147,7 @@
         "data-route": route.id,
       },
       index === 0 ? element("span", { class: "badge", text: strings.recommended }) : null,
-      element("span", { class: "title", text: route.title }),
+      element("span", { class: "title", text: index === 0 ? route.action || route.title : route.title }),
       route.summary ? element("span", { class: "summary", text: route.summary }) : null);
       list.append(anchor);
     });

@@ -19,7 +19,8 @@ from gateway.cli.common import (
     runtime_from,
 )
 from gateway.records import Action, Channel, Content, Envelope
-from gateway.render.text import format_text
+from gateway.render.report import Report
+from gateway.render.text import Printed, format_brief, format_summary, format_text
 
 
 def add_commands(commands: Any) -> None:
@@ -35,6 +36,7 @@ def add_commands(commands: Any) -> None:
     scan.add_argument("--lang", choices=LANGUAGES, default=None, help="language of the answer (default: the "
                       "policy's)")
     scan.add_argument("--format", choices=("text", "json"), default="text", help="json: one object per line")
+    scan.add_argument("--brief", action="store_true", help="one line per file, then a summary")
     scan.set_defaults(run=run)
 
 
@@ -42,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     runtime = runtime_from(args)
     pipeline = runtime.pipeline
     status = EXIT_ALLOWED
+    printed = Printed()
+    reports: list[Report] = []
     try:
         for path in _expand(args.paths):
             stdin = path == Path("-")
@@ -54,12 +58,17 @@ def run(args: argparse.Namespace) -> int:
                 print(f"detour: {path}: can't read: {exc.strerror or exc}", file=sys.stderr)
                 status = EXIT_ERROR
                 continue
+            reports.append(report)
             if args.format == "json":
                 print(json.dumps(report.model_dump(mode="json"), ensure_ascii=False))
+            elif args.brief:
+                print(format_brief(report))
             else:
-                print(format_text(report))
+                print(format_text(report, printed))
             if report.decision is Action.BLOCK and status == EXIT_ALLOWED:
                 status = EXIT_BLOCKED
+        if args.format == "text" and (len(reports) > 1 or args.brief):
+            print(("" if args.brief else "") + format_summary(reports, args.lang or pipeline.default_language))
     finally:
         runtime.close()
     return status

@@ -30,7 +30,7 @@ from gateway.http.middleware import (
 )
 from gateway.http.routes import admin, console, health, inspect, intercept, pages
 from gateway.render.console import render_console
-from gateway.render.i18n import negotiate
+from gateway.render.i18n import negotiate, parse_language
 from gateway.render.pages import DECISION_HEADER, render_not_found, wants_json
 from gateway.runtime import Runtime
 from gateway.settings import Settings, extension_origins, get_settings
@@ -200,8 +200,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         path = request.url.path
         if exc.status_code == 404 and path.startswith("/d/") and path.count("/") == 2 and \
                 not wants_json(request.headers.get("accept", "text/html")):  # a person following a reference
-            language = negotiate(request.headers.get("accept-language"), runtime.pipeline.default_language)
-            return HTMLResponse(render_not_found(language), status_code=404,
+            language = parse_language(request.query_params.get("lang")) or negotiate(
+                request.headers.get("accept-language"), runtime.pipeline.default_language)
+            contact = runtime.pipeline.policy.document.helpdesk.contact.details(language)
+            return HTMLResponse(render_not_found(language, contact), status_code=404,
                                 headers={"Cache-Control": "no-store", "Content-Language": language})
         if path.startswith("/admin") and not wants_json(request.headers.get("accept", "text/html")):
             return HTMLResponse(render_console("message", title="Not here", text=str(exc.detail), link="/admin"),

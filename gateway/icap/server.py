@@ -51,6 +51,7 @@ from gateway.records import Channel, Envelope
 from gateway.render.forms import FormTokens
 from gateway.render.report import Report
 from gateway.settings import LISTEN_BACKLOG, Settings, address_in, networks, valid_address
+from gateway.staff.redaction import offered
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -245,7 +246,8 @@ class IcapServer:
     def _blocked(self, report: Report, accept: str) -> bytes:
         tokens = self.config.form_tokens
         body, headers = blocked_response(report, accept, self.config.public_url,
-                                         tokens.issue(report.decision_id) if tokens is not None else "")
+                                         tokens.issue(report.decision_id) if tokens is not None else "",
+                                         offered(self.pipeline, report))
         return protocol.http_response(self.istag, "HTTP/1.1 403 Forbidden", headers, body)
 
     async def _echo_body(self, writer: asyncio.StreamWriter, http_head: bytes, body: IO[bytes]) -> None:

@@ -17,10 +17,10 @@ from gateway.render.report import Report
 PROXIED_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
 
 
-def blocked_response(report: Report, accept: str, public_url: str = "",
-                     form_token: str = "") -> tuple[bytes, list[tuple[str, str]]]:
+def blocked_response(report: Report, accept: str, public_url: str = "", form_token: str = "",
+                     copy_offered: bool = False) -> tuple[bytes, list[tuple[str, str]]]:
     """Body and headers of the HTTP 403 answer to a stopped request; ``form_token`` goes with the page's
-    justification form (render.forms)."""
+    justification form (render.forms); ``copy_offered``: the decision's page offers a redacted copy (linked)."""
     base = public_url.rstrip("/") if public_url else None
     if wants_json(accept):
         answer = report.model_dump(mode="json")
@@ -29,7 +29,8 @@ def blocked_response(report: Report, accept: str, public_url: str = "",
         body, content_type = json.dumps(answer, ensure_ascii=False, indent=1).encode(), "application/json"
     else:
         options = PageOptions(link_base=base, action_base=base, form_token=form_token,
-                              page_link=f"{base}/d/{report.decision_id}" if base is not None else None)
+                              page_link=f"{base}/d/{report.decision_id}" if base is not None else None,
+                              copy_offered=copy_offered)
         body, content_type = render_block_page(report, options).encode(), "text/html; charset=utf-8"
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))),
                (DECISION_HEADER, report.decision_id), ("X-Detour-Action", report.decision.value),

@@ -11,6 +11,7 @@ internal error, no capacity) is worded by Detour's own translated texts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
@@ -21,6 +22,7 @@ from gateway.policy.engine import EXEMPTION_RULE
 from gateway.policy.loader import Policy
 from gateway.records import Action, DataClassHit, Decision, DetectorSummary, Inspection, Upload
 from gateway.render.i18n import N_, translator
+from gateway.render.labels import label, shown
 
 FAILURE_REASONS = {
     "timeout": N_("Detour could not finish checking this file in time."),
@@ -60,7 +62,8 @@ class LocationOut(BaseModel):
 
 
 class FindingOut(BaseModel):
-    type: str
+    type: str = Field(description="The detector (for programs): EMAIL_ADDRESS, SLACK_TOKEN…")
+    label: str = Field(default="", description="What was found, for people, in the answer's language")
     count: int
     distinct: int
     examples: list[str] = Field(description="Masked examples; never a raw value")
@@ -199,7 +202,7 @@ def render(inspection: Inspection, policy: Policy, language: Language) -> Report
         sha256=upload.sha256,
         file_type=FileTypeOut(mime=evidence.mime_type),
         reasons=reasons,
-        findings=[_finding_out(summary) for summary in evidence.detectors],
+        findings=[_finding_out(summary, _) for summary in evidence.detectors],
         data_classes=[_data_class_out(hit, policy, language, phrases[hit.id]) for hit in decision.data_classes],
         alternatives=offers,
         helpdesk=helpdesk,
@@ -209,9 +212,9 @@ def render(inspection: Inspection, policy: Policy, language: Language) -> Report
     )
 
 
-def _finding_out(summary: DetectorSummary) -> FindingOut:
-    return FindingOut(type=summary.entity, count=summary.count, distinct=summary.distinct,
-                      examples=list(summary.examples),
+def _finding_out(summary: DetectorSummary, _: Callable[[str], str]) -> FindingOut:
+    return FindingOut(type=summary.entity, label=label(summary.entity, _), count=summary.count,
+                      distinct=summary.distinct, examples=[shown(example, _) for example in summary.examples],
                       locations=[LocationOut(origin=p.origin, record=p.record, column=p.column)
                                  for p in summary.places])
 

@@ -12,6 +12,7 @@ from gateway.errors import BadRequest
 from gateway.metadata import Masker
 from gateway.records import Action, Justification
 from gateway.render.i18n import translator
+from gateway.render.pages import DECISIONS
 from gateway.store import DecisionStore, StoredDecision
 from gateway.store.store import Anonymous
 
@@ -26,7 +27,7 @@ def justify(store: DecisionStore, masker: Masker, stored: StoredDecision, text: 
     _ = translator(stored.report.language)
     if stored.report.decision is not Action.WARN:
         raise BadRequest(_("Only a warning can be passed with a reason; this upload was %(decision)s.")
-                         % {"decision": stored.report.decision.value})
+                         % {"decision": _(DECISIONS[stored.report.decision.value])})
     reason = one_line(text, MAX_CHARACTERS)
     if len(reason) < MIN_CHARACTERS:
         raise BadRequest(_("Please say in a sentence why this file needs to go there."))

@@ -21,6 +21,7 @@ from gateway.pipeline import Pipeline
 from gateway.policy.engine import FAILURE_RULE
 from gateway.records import Action, Channel, Envelope
 from gateway.render.i18n import translator
+from gateway.render.labels import label
 from gateway.render.report import Report, display_name
 
 REDACTED_ROUTE = "redacted-copy"  # recorded with the routes taken, so IT sees the copy is used
@@ -57,10 +58,13 @@ def make_copy(pipeline: Pipeline, report: Report, blob: bytes) -> Copy:
         raise Unredactable(_("This is not the file that was stopped. Choose %(file)s, as it was when you tried "
                              "to upload it.") % {"file": display_name(report.file)})
     document = pipeline.policy.document
-    masked_entities = {detector for data_class in document.data_classes
-                       if data_class.id in document.redaction.data_classes for detector in data_class.detectors}
+    chosen = [data_class for data_class in document.data_classes if data_class.id in document.redaction.data_classes]
+    masked_entities = {detector for data_class in chosen for detector in data_class.detectors}
+    if any(data_class.min_people for data_class in chosen):
+        masked_entities.add(entities.PERSON)  # the names that made them people go too (the page listed them)
+    labels = {entity: f"[{label(entity, _)}]" for entity in masked_entities}  # in the person's language
     try:
-        copy: Redacted = redact(blob, report.file_type.mime, pipeline.scanner.spans, masked_entities)
+        copy: Redacted = redact(blob, report.file_type.mime, pipeline.scanner.spans, masked_entities, labels)
     except Unredactable as exc:
         raise Unredactable(_("Detour could not make a copy of this file: %(reason)s.") % {"reason": exc}) from exc
     _check(pipeline, report, copy.data)

@@ -74,6 +74,22 @@ class StoredDecision:
     recording: bool = False  # on its way to the store (queued, or spooled while the store was down)
 
 
+@dataclass(frozen=True)
+class RecentStop:
+    """One of a person's recent decisions, and what became of it (their "recent stops" page)."""
+
+    id: str
+    created: datetime
+    file_name: str
+    destination_host: str
+    decision: str
+    route_taken: bool
+    reviews: tuple[str, ...]  # the statuses of review requests: open | approved | declined
+    reason_given: bool  # a business reason for a warning
+    let_go: bool  # an exception, or an earlier reason, let it go
+    wrong: str | None  # a "looks wrong" report: open | confirmed | rejected
+
+
 _EVIDENCE = TypeAdapter(Evidence)
 _DECISION = TypeAdapter(Decision)
 
@@ -191,6 +207,41 @@ class DecisionStore:
                             api_client=row.api_client)
             return Inspection(upload, _EVIDENCE.validate_python(row.evidence), _DECISION.validate_python(row.outcome),
                               row.policy_digest or "", row.failure, row.who)
+
+    def recent_of(self, who: str, since: datetime, limit: int) -> list[RecentStop]:
+        """The decisions one person sent since ``since`` (by ``who``, the keyed hash of their user name), newest
+        first, with what became of each: routes taken, review requests and their answers, a reason given, an
+        exception that let it go, a "looks wrong" report and IT's verdict."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(DecisionRow.id, DecisionRow.created, DecisionRow.file_name, DecisionRow.destination_host,
+                       DecisionRow.decision, DecisionRow.exemption_id, DecisionRow.justified_by)
+                .where(DecisionRow.who == who, DecisionRow.user.is_not(None), DecisionRow.created >= since)
+                .order_by(DecisionRow.created.desc()).limit(limit)).all()
+            ids = [row.id for row in rows]
+            taken = {d for (d,) in session.execute(
+                select(RouteTakenRow.decision_id).where(RouteTakenRow.decision_id.in_(ids)))}
+            reviews: dict[str, list[str]] = {}
+            for decision_id, status in session.execute(
+                    select(ReviewRequestRow.decision_id, ReviewRequestRow.status)
+                    .where(ReviewRequestRow.decision_id.in_(ids)).order_by(ReviewRequestRow.id)):
+                reviews.setdefault(decision_id, []).append(status)
+            reasons = {d for (d,) in session.execute(
+                select(JustificationRow.decision_id).where(JustificationRow.decision_id.in_(ids)))}
+            wrong = {decision_id: status for decision_id, status in session.execute(
+                select(WrongReportRow.decision_id, WrongReportRow.status).where(WrongReportRow.decision_id.in_(ids)))}
+            return [RecentStop(row.id, aware(row.created), row.file_name, row.destination_host, row.decision,
+                               row.id in taken, tuple(reviews.get(row.id, ())), row.id in reasons,
+                               row.exemption_id is not None or row.justified_by is not None, wrong.get(row.id))
+                    for row in rows]
+
+    def user_of(self, decision_id: str) -> tuple[str | None, str | None]:
+        """Who sent a decision: the keyed hash, and the user name the channel named (None: only an address was
+        known, which may be several people's)."""
+        with self._sessions() as session:
+            row = session.execute(select(DecisionRow.who, DecisionRow.user)
+                                  .where(DecisionRow.id == decision_id)).first()
+            return (row.who, row.user) if row is not None else (None, None)
 
     def route_taken(self, decision_id: str, alternative_id: str) -> None:
         with self._sessions.begin() as session:

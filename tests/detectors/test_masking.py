@@ -14,7 +14,11 @@ from detectors.masking import mask, normalize
         (E.EMAIL_ADDRESS, "anna.berg@example.com", "a***@e***.com"),
         (E.EMAIL_ADDRESS, "j@mail.corp.co.uk", "j***@m***.c***.c***.uk"),
         (E.CREDIT_CARD, "4111 1111 1111 1111", "**** **** **** 1111"),
-        (E.PHONE_NUMBER, "+46 70 123 45 67", "+** ** *** ** 67"),
+        (E.PHONE_NUMBER, "+46 70 123 45 67", "+46 ** *** ** 67"),  # the country code, written apart, stays
+        (E.PHONE_NUMBER, "+46701234567", "+*********67"),
+        (E.PHONE_NUMBER, "0031 20 123 4567", "0031 ** *** **67"),
+        (E.PHONE_NUMBER, "(555)123-4567x1248", "(***)***-**67 ext."),  # the number's last digits, not the extension's
+        (E.PHONE_NUMBER, "+1 (415) 555-0134 ext. 22", "+1 (***) ***-**34 ext."),
         (E.US_SSN, "891-13-2933", "***-**-**33"),
         (E.SE_PERSONNUMMER, "811218-9876", "******-**76"),
         (E.UK_NINO, "AB 12 34 56 C", "** ** ** *6 C"),

@@ -29,8 +29,8 @@ TITLES = {"en": "Sorry, this file can't go here", "sv": "Tyvärr, den här filen
           "nl": "Sorry, dit bestand kan hier niet naartoe"}
 ROUTES = {"en": "What you can do instead, right now", "sv": "Det här kan du göra i stället, redan nu",
           "nl": "Dit kun je nu in plaats daarvan doen"}
-FIRST_ROUTE = {"en": "Partner SharePoint site with guest access", "sv": "Partnerplatsen i SharePoint med gäståtkomst",
-               "nl": "Partnersite in SharePoint met gasttoegang"}
+FIRST_ROUTE = {"en": "Share it on the partner SharePoint site", "sv": "Dela den på partnerplatsen i SharePoint",
+               "nl": "Deel het via de partnersite in SharePoint"}  # the route to take, as a verb
 
 
 @pytest.fixture

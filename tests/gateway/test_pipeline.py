@@ -122,8 +122,8 @@ def test_only_what_the_policy_can_act_on_is_looked_for(make_runtime: Callable[..
 
 SLOW = files.png_with_text([f"line {i} of a scanned page of meeting notes" for i in range(40)])  # OCR: ~1.5 s
 MESSAGES = {"en": ("Detour could not finish checking this file in time.", "Sorry — slow.png was stopped"),
-            "sv": ("Detour hann inte kontrollera filen färdigt.", "Tyvärr — slow.png stoppades"),
-            "nl": ("Detour kon dit bestand niet op tijd helemaal controleren.", "Sorry — slow.png is tegengehouden")}
+            "sv": ("Detour hann inte kontrollera filen färdigt.", "Tyvärr – slow.png stoppades"),
+            "nl": ("Detour kon dit bestand niet op tijd helemaal controleren.", "Sorry, slow.png is tegengehouden")}
 
 
 @pytest.mark.parametrize("language", ["en", "sv", "nl"])

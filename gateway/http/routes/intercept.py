@@ -19,6 +19,7 @@ from gateway.proxy.answer import blocked_response
 from gateway.proxy.body import BodyReader, HttpRequestHead, request_file_name
 from gateway.proxy.decide import decide_request
 from gateway.records import Channel
+from gateway.staff.redaction import offered
 
 router = APIRouter(tags=["proxies"])
 
@@ -58,5 +59,6 @@ async def intercept(request: Request, pipeline: PipelineDep, settings: SettingsD
     if stopping is None:
         return Response(status_code=204)
     answer, answer_headers = blocked_response(stopping, head.header("Accept"), settings.public_url,
-                                              runtime.form_tokens.issue(stopping.decision_id))
+                                              runtime.form_tokens.issue(stopping.decision_id),
+                                              offered(pipeline, stopping))
     return Response(answer, status_code=403, headers={k: v for k, v in answer_headers if k != "Content-Length"})

@@ -21,6 +21,7 @@ showed in the destination's name): a form posted from another site is refused.
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -35,9 +36,10 @@ from gateway.errors import BadRequest, DetourError
 from gateway.http.auth import api_caller
 from gateway.http.deps import PipelineDep, RuntimeDep, SettingsDep, StoreDep, WebhookDep
 from gateway.render.i18n import negotiate, parse_language, translator
-from gateway.render.pages import PageOptions, render_block_page, render_message
+from gateway.render.pages import PageOptions, render_block_page, render_message, render_recent
 from gateway.runtime import Runtime
 from gateway.staff.justification import MAX_CHARACTERS, MIN_CHARACTERS, justify, one_line
+from gateway.staff.recent import MAX_LISTED, RECENT_DAYS, RecentLinks
 from gateway.staff.redaction import REDACTED_ROUTE, make_copy, offered
 from gateway.staff.webhook import payload
 from gateway.store import StoredDecision
@@ -97,12 +99,33 @@ async def decision_page(decision_id: str, request: Request, runtime: RuntimeDep)
     stored = await run_in_threadpool(_get, runtime, decision_id, _language(request))
     nonce = secrets.token_urlsafe(16)
     recording = stored.recording  # on its way to the store: the routes work, the forms come when it is there
+    who, user = (None, None) if recording else await run_in_threadpool(runtime.store.user_of, decision_id)
+    recent = f"/me?t={_recent_links(runtime).issue(who)}&lang={stored.report.language}" if who and user else None
     options = PageOptions(link_base=None if recording else "", action_base=None if recording else "", nonce=nonce,
                           switcher=True, form_token=runtime.form_tokens.issue(stored.id), recording=recording,
                           redaction=not recording and offered(runtime.pipeline, stored.report),
-                          helpdesk_webhook=runtime.webhook is not None)
+                          helpdesk_webhook=runtime.webhook is not None, recent_link=recent)
     return HTMLResponse(render_block_page(stored.report, options, None if recording else stored.history),
                         headers=_page_headers(stored.report.language, nonce))
+
+
+def _recent_links(runtime: Runtime) -> RecentLinks:
+    return RecentLinks(runtime.form_tokens.derived("recent stops"))
+
+
+@router.get("/me", response_class=HTMLResponse, summary="A person's recent stops (the link on their decision pages)")
+async def recent_stops(request: Request, runtime: RuntimeDep, t: str = "") -> HTMLResponse:
+    language = _language(request) or runtime.pipeline.default_language
+    opened = _recent_links(runtime).open(t)
+    if opened.who is None:
+        status = 410 if opened.expired else 403
+        return HTMLResponse(render_recent(language, None, RECENT_DAYS, expired=opened.expired), status_code=status,
+                            headers=_page_headers(language))
+    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+    stops = await run_in_threadpool(runtime.store.recent_of, opened.who, since, MAX_LISTED)
+    nonce = secrets.token_urlsafe(16)
+    return HTMLResponse(render_recent(language, stops, RECENT_DAYS, nonce=nonce, token=t),
+                        headers=_page_headers(language, nonce))
 
 
 @router.get("/d/{decision_id}/go/{alternative_id}", summary="Take an offered route (recorded), then go there")

@@ -110,7 +110,7 @@ def test_sanctioned_destination_allows_a_contact_list() -> None:
     ("lang", "blocked", "sorry", "instead"),
     [("en", "BLOCKED", "Sorry", "What you can do instead"),
      ("sv", "STOPPAD", "Tyvärr", "Det här kan du göra i stället"),
-     ("nl", "GEBLOKKEERD", "Sorry", "Dit kun je in plaats daarvan doen")],
+     ("nl", "TEGENGEHOUDEN", "Sorry", "Dit kun je in plaats daarvan doen")],
 )
 def test_text_answer_for_people_in_each_language(lang: str, blocked: str, sorry: str, instead: str) -> None:
     result = detour("scan", "--lang", lang, "--destination", "wetransfer.com", str(CORPUS / "customers_q3.csv"))
@@ -119,6 +119,41 @@ def test_text_answer_for_people_in_each_language(lang: str, blocked: str, sorry:
     assert blocked in out and sorry in out and instead in out
     assert "1. " in out and "2. " in out  # ranked routes
     assert "wetransfer.com" in out
+
+
+def test_a_folder_ends_with_a_summary_and_each_routes_steps_are_printed_once(
+        corpus_labels: dict[str, dict[str, str]]) -> None:
+    files = [str(CORPUS / name) for name in sorted(corpus_labels)]
+    result = detour("scan", *files)
+    out = result.stdout
+    expected = {verdict: sum(1 for label in corpus_labels.values() if label["expect"] == verdict)
+                for verdict in ("block", "allow")}
+    assert f"{len(files)} files: {expected['block']} blocked, 0 warnings, {expected['allow']} allowed" in out
+    blocked = out.split("\nBlocked:\n", 1)[1]
+    assert sorted(line.split(" (DTR-")[0].strip().rsplit("/", 1)[1] for line in blocked.splitlines() if line) == \
+        sorted(name for name, label in corpus_labels.items() if label["expect"] == "block")
+    step = "Choose Share, enter the consultant's e-mail address and send."  # a step of the partner SharePoint
+    assert out.count(step) == 1 and out.count("(the steps are above, under ") >= 3
+    assert "EMAIL_ADDRESS" not in out and "e-mail address: " in out  # what was found, named for people
+    assert "(55 characters)" in out and "chars)" not in out
+
+
+def test_brief_prints_a_line_per_file_then_the_summary() -> None:
+    files = [str(CORPUS / name) for name in ("customers_q3.csv", "roadmap.docx", "bot.env")]
+    result = detour("scan", "--brief", "--lang", "sv", *files)
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 1
+    assert lines[0].startswith("STOPPAD") and "customers_q3.csv" in lines[0] and "60 personer" in lines[0]
+    assert lines[1].startswith("TILLÅTEN") and "roadmap.docx" in lines[1]
+    assert lines[2].startswith("STOPPAD") and "bot.env" in lines[2]
+    assert lines[3] == "3 filer: 2 stoppade, 0 varningar, 1 tillåten"
+    assert "Partnerplatsen" not in result.stdout  # no routes in brief
+
+
+def test_phone_masks_show_the_shape_and_the_last_two_digits() -> None:
+    result = detour("scan", "--format", "json", "-", stdin=b"Ring Anna pa +46 70 123 45 67 eller kontoret.\n")
+    phones = [f for f in json_lines(result.stdout)[0]["findings"] if f["type"] == "PHONE_NUMBER"]
+    assert phones and phones[0]["examples"] == ["+46 ** *** ** 67"] and phones[0]["label"] == "phone number"
 
 
 def test_json_in_swedish_translates_routes_and_reasons() -> None:

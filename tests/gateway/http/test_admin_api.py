@@ -295,7 +295,8 @@ def test_an_approval_is_an_exception_that_expires(app: Any, runtime: Runtime, re
 
     for language, words in (("en", "until"), ("sv", "till och med"), ("nl", "tot en met")):
         page = AppClient(app).get(f"/d/{decision_id}", params={"lang": language}).text
-        assert f"{words} {exception['expires'][:10]}" in page and "Until the partner site is up." in page
+        assert f'{words} <time datetime="' in page and f'data-local="date">{exception["expires"][:10]}</time>' in page
+        assert "Until the partner site is up." in page
     messages = [json.loads(r.body) for r in receiver.received if decision_id.encode() in r.body]
     assert [m["exception"]["id"] for m in messages if m["event"] == "review_approved"] == [exception["id"]]
 

@@ -35,8 +35,16 @@ def test_the_decision_page_shows_the_routes_in_the_decisions_language(app: tuple
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     html = page.text
     assert "Tyvärr, den här uppladdningen stoppades" in html and report["decision_id"] in html
-    for offer in report["alternatives"]:
-        assert f'href="/d/{report["decision_id"]}/go/{offer["id"]}"' in html
+    first, *others = report["alternatives"]
+    # the first route is the one to take: a primary button with a verb; the others are secondary choices
+    assert (f'<a class="go" href="/d/{report["decision_id"]}/go/{first["id"]}">{first["action"]}</a>' in html)
+    assert first["action"] == "Dela den på partnerplatsen i SharePoint"
+    for offer in others:
+        if offer["kind"] == "request_review":  # one review path: Detour's own form, not a link away
+            assert f'/go/{offer["id"]}"' not in html and 'id="review"' in html
+        else:
+            assert f'<a class="go secondary" href="/d/{report["decision_id"]}/go/{offer["id"]}">' in html
+    assert html.count('class="go"') == 1
 
 
 def test_a_route_link_is_recorded_and_redirects_to_the_catalogue_url(app: tuple[AppClient, Runtime]) -> None:

@@ -263,7 +263,7 @@ def test_a_ticket_reaches_the_helpdesk_with_masked_details_only(app: tuple[AppCl
     raw = (CORPUS / "customers_q3.csv").read_text()
     emails = [cell for line in raw.splitlines()[1:] for cell in line.split(",") if "@" in cell]
     assert emails and not any(email in request.body.decode() for email in emails)
-    assert "Their ticket: INC0042" in client.get(f"/d/{decision}").text
+    assert 'Ticket number: <strong class="ticket">INC0042</strong>' in client.get(f"/d/{decision}").text
 
 
 def test_review_requests_and_wrong_reports_go_to_the_helpdesk_too(app: tuple[AppClient, Runtime],
@@ -318,7 +318,9 @@ def test_a_redacted_copy_of_the_same_file(app: tuple[AppClient, Runtime]) -> Non
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-disposition"] == "attachment; filename*=UTF-8''customers_q3-redacted.csv"
     rows = list(csv.reader(io.StringIO(answer.content.decode())))
-    assert len(rows) == 61 and rows[1][1] == "[email]" and int(answer.headers["x-detour-masked"]) >= 120
+    assert len(rows) == 61 and rows[1][1] == "[e-mail address]" and int(answer.headers["x-detour-masked"]) >= 180
+    assert rows[1][0] == "[name]"  # the names that made them people are masked too; the company stays
+    assert {row[3] for row in rows[1:]} != {"[name]"}
     # the copy itself may now go where the original could not
     assert inspect(client, answer.content, "customers_q3-redacted.csv")["decision"] == "allow"
     assert "redacted-copy" in runtime.find(decision).history.routes_taken
