@@ -180,7 +180,7 @@ def test_no_capacity_left_is_decided_by_on_error_at_once(make_runtime: Callable[
                                       "sv")
     first.join()
     assert (report.decision, report.reasons[0].rule) == ("block", "internal-busy")
-    assert report.reasons[0].message == "Detour hade för mycket att göra för att kontrollera filen just nu."
+    assert report.reasons[0].message == "Detour är hårt belastat just nu och hann inte kontrollera filen."
     assert runtime.find(report.decision_id) is not None
     again = runtime.pipeline.inspect((CORPUS / "products.csv").read_bytes(), Envelope("p.csv", "wetransfer.com"))
     assert again.decision == "allow"  # capacity is back

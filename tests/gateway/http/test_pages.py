@@ -97,7 +97,7 @@ def test_a_review_request_needs_a_tool_and_a_reason(app: tuple[AppClient, Runtim
     decision = blocked(client)["decision_id"]
     answer = client.submit(decision, "review", {"tool": " ", "why": ""})
     # a page for the person, in the decision's language (Dutch here), with the way back
-    assert answer.status_code == 400 and "Zeg welke tool of site je nodig hebt" in answer.text
+    assert answer.status_code == 400 and "Geef aan welke tool of site je nodig hebt" in answer.text
     assert f'href="/d/{decision}?lang=nl"' in answer.text
     assert client.post("/d/DTR-AAAA-BBBB-CCCC-DDDD/review", data={"tool": "x", "why": "y"}).status_code == 404
 
