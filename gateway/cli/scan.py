@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             if report.decision is Action.BLOCK and status == EXIT_ALLOWED:
                 status = EXIT_BLOCKED
         if args.format == "text" and (len(reports) > 1 or args.brief):
-            print(("" if args.brief else "") + format_summary(reports, args.lang or pipeline.default_language))
+            print(format_summary(reports, args.lang or pipeline.default_language))
     finally:
         runtime.close()
     return status

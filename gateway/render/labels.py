@@ -1,5 +1,6 @@
 """What people read for a detector and a masked example: "e-mail address", not EMAIL_ADDRESS; "55 characters",
-in their language, not "(55 chars)". Programs keep the detector's name (``type``) and the mask as stored."""
+in their language, not "(55 chars)". Programs read the detector's name (``type``); a finding's ``examples``
+are for people, in the decision's language like its other texts (the store keeps them language-neutral)."""
 
 from __future__ import annotations
 

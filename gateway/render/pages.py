@@ -137,7 +137,7 @@ class Stop(Protocol):
 
 
 def render_recent(language: Language, stops: Sequence[Stop] | None, days: int, expired: bool = False,
-                  nonce: str | None = None, token: str = "") -> str:
+                  nonce: str | None = None, token: str = "", unavailable: bool = False, limit: int = 0) -> str:
     """A person's recent stops of the last ``days`` (``stops``), or why the link does not open (None)."""
     _ = translator(language)
     rows = []
@@ -156,6 +156,7 @@ def render_recent(language: Language, stops: Sequence[Stop] | None, days: int, e
                      "steps": steps})
     return _environment(language).get_template("recent.html").render(
         language=language, rows=rows, listed=stops is not None, expired=expired, nonce=nonce, days=days,
+        unavailable=unavailable, cut=bool(limit) and len(rows) >= limit,
         languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES], token=token)
 
 

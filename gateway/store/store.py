@@ -228,20 +228,21 @@ class DecisionStore:
                 reviews.setdefault(decision_id, []).append(status)
             reasons = {d for (d,) in session.execute(
                 select(JustificationRow.decision_id).where(JustificationRow.decision_id.in_(ids)))}
-            wrong = {decision_id: status for decision_id, status in session.execute(
-                select(WrongReportRow.decision_id, WrongReportRow.status).where(WrongReportRow.decision_id.in_(ids)))}
+            wrong = {decision_id: status for decision_id, status in session.execute(  # the newest report wins
+                select(WrongReportRow.decision_id, WrongReportRow.status).where(WrongReportRow.decision_id.in_(ids))
+                .order_by(WrongReportRow.id))}
             return [RecentStop(row.id, aware(row.created), row.file_name, row.destination_host, row.decision,
                                row.id in taken, tuple(reviews.get(row.id, ())), row.id in reasons,
                                row.exemption_id is not None or row.justified_by is not None, wrong.get(row.id))
                     for row in rows]
 
-    def user_of(self, decision_id: str) -> tuple[str | None, str | None]:
-        """Who sent a decision: the keyed hash, and the user name the channel named (None: only an address was
-        known, which may be several people's)."""
+    def sender_of(self, decision_id: str) -> tuple[str | None, str | None, str | None]:
+        """Who sent a decision: the keyed hash, the user name the channel named (None: only an address was
+        known, which may be several people's) and the channel."""
         with self._sessions() as session:
-            row = session.execute(select(DecisionRow.who, DecisionRow.user)
+            row = session.execute(select(DecisionRow.who, DecisionRow.user, DecisionRow.channel)
                                   .where(DecisionRow.id == decision_id)).first()
-            return (row.who, row.user) if row is not None else (None, None)
+            return (row.who, row.user, row.channel) if row is not None else (None, None, None)
 
     def route_taken(self, decision_id: str, alternative_id: str) -> None:
         with self._sessions.begin() as session:

@@ -20,6 +20,7 @@ showed in the destination's name): a form posted from another site is refused.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from alternatives.catalogue import Language
@@ -35,15 +37,18 @@ from detectors.errors import Unredactable
 from gateway.errors import BadRequest, DetourError
 from gateway.http.auth import api_caller
 from gateway.http.deps import PipelineDep, RuntimeDep, SettingsDep, StoreDep, WebhookDep
+from gateway.records import Channel
 from gateway.render.i18n import negotiate, parse_language, translator
 from gateway.render.pages import PageOptions, render_block_page, render_message, render_recent
 from gateway.runtime import Runtime
+from gateway.settings import valid_address
 from gateway.staff.justification import MAX_CHARACTERS, MIN_CHARACTERS, justify, one_line
 from gateway.staff.recent import MAX_LISTED, RECENT_DAYS, RecentLinks
 from gateway.staff.redaction import REDACTED_ROUTE, make_copy, offered
 from gateway.staff.webhook import payload
 from gateway.store import StoredDecision
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["pages"])
 
 MAX_FORM_FIELDS = 10
@@ -99,8 +104,7 @@ async def decision_page(decision_id: str, request: Request, runtime: RuntimeDep)
     stored = await run_in_threadpool(_get, runtime, decision_id, _language(request))
     nonce = secrets.token_urlsafe(16)
     recording = stored.recording  # on its way to the store: the routes work, the forms come when it is there
-    who, user = (None, None) if recording else await run_in_threadpool(runtime.store.user_of, decision_id)
-    recent = f"/me?t={_recent_links(runtime).issue(who)}&lang={stored.report.language}" if who and user else None
+    recent = None if recording else await _recent_link(request, runtime, stored)
     options = PageOptions(link_base=None if recording else "", action_base=None if recording else "", nonce=nonce,
                           switcher=True, form_token=runtime.form_tokens.issue(stored.id), recording=recording,
                           redaction=not recording and offered(runtime.pipeline, stored.report),
@@ -113,6 +117,29 @@ def _recent_links(runtime: Runtime) -> RecentLinks:
     return RecentLinks(runtime.form_tokens.derived("recent stops"))
 
 
+# The channels whose user names Detour can believe: a proxy's (authenticated by the proxy itself). A user an
+# API client or the browser extension names is only as good as a token many people may hold.
+PROXY_USERS = frozenset({Channel.ICAP.value, Channel.INTERCEPT.value})
+
+
+async def _recent_link(request: Request, runtime: Runtime, stored: StoredDecision) -> str | None:
+    """The link to the sender's recent stops, for the sender alone: the decision names a user a proxy vouched
+    for, and the page is opened from the address the upload came from (not by whoever else holds the
+    reference: the helpdesk, a chat, the destination site)."""
+    viewer = valid_address(request.client.host) if request.client else None
+    if viewer is None or viewer != stored.history.client_ip:
+        return None
+    try:
+        who, user, channel = await run_in_threadpool(runtime.store.sender_of, stored.id)
+    except SQLAlchemyError:
+        log.warning("the decision store could not be asked who sent %s; the page has no recent-stops link",
+                    stored.id)
+        return None
+    if not who or not user or channel not in PROXY_USERS:
+        return None
+    return f"/me?t={_recent_links(runtime).issue(who)}&lang={stored.report.language}"
+
+
 @router.get("/me", response_class=HTMLResponse, summary="A person's recent stops (the link on their decision pages)")
 async def recent_stops(request: Request, runtime: RuntimeDep, t: str = "") -> HTMLResponse:
     language = _language(request) or runtime.pipeline.default_language
@@ -122,9 +149,14 @@ async def recent_stops(request: Request, runtime: RuntimeDep, t: str = "") -> HT
         return HTMLResponse(render_recent(language, None, RECENT_DAYS, expired=opened.expired), status_code=status,
                             headers=_page_headers(language))
     since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
-    stops = await run_in_threadpool(runtime.store.recent_of, opened.who, since, MAX_LISTED)
+    try:
+        stops = await run_in_threadpool(runtime.store.recent_of, opened.who, since, MAX_LISTED)
+    except SQLAlchemyError:
+        log.warning("the decision store could not be read for a recent-stops page")
+        return HTMLResponse(render_recent(language, None, RECENT_DAYS, unavailable=True), status_code=503,
+                            headers={**_page_headers(language), "Retry-After": "30"})
     nonce = secrets.token_urlsafe(16)
-    return HTMLResponse(render_recent(language, stops, RECENT_DAYS, nonce=nonce, token=t),
+    return HTMLResponse(render_recent(language, stops, RECENT_DAYS, nonce=nonce, token=t, limit=MAX_LISTED),
                         headers=_page_headers(language, nonce))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.http.app import create_app
+from gateway.records import Channel, Content, Envelope
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.staff.recent import LINK_HOURS, RecentLinks
@@ -36,15 +37,23 @@ def app(runtime: Runtime) -> Any:
     return create_app(runtime.settings, runtime)
 
 
+PERSON_ADDRESS = "127.0.0.1"  # where the person's uploads come from, and where the test client's pages are opened
+
+
 def sent(app: Any, runtime: Runtime, blob: bytes, user: str | None, name: str = "customers.csv",
-         language: str = "en") -> dict[str, Any]:
-    headers = {"X-Detour-Filename": name, "X-Detour-Destination": "https://wetransfer.com/",
-               "Accept-Language": language}
-    if user:
-        headers["X-Detour-User"] = user
-    report = AppClient.with_token(app).post("/v1/inspect", content=blob, headers=headers).json()
+         language: str = "en", channel: Channel = Channel.ICAP, address: str = PERSON_ADDRESS) -> dict[str, Any]:
+    """An upload through the proxy (ICAP: the user is the proxy's), or another channel."""
+    if channel is Channel.ICAP:
+        envelope = Envelope(name, "https://wetransfer.com/", user, None, Channel.ICAP, client_ip=address)
+        report: dict[str, Any] = runtime.pipeline.inspect(Content(blob), envelope, language).model_dump(mode="json")
+    else:
+        headers = {"X-Detour-Filename": name, "X-Detour-Destination": "https://wetransfer.com/",
+                   "Accept-Language": language, "X-Detour-Channel": channel.value}
+        if user:
+            headers["X-Detour-User"] = user
+        report = AppClient.with_token(app).post("/v1/inspect", content=blob, headers=headers).json()
     assert runtime.recorder.flush(30)
-    return dict(report)
+    return report
 
 
 def recent_link(app: Any, decision_id: str) -> str | None:
@@ -100,6 +109,22 @@ def test_a_decision_known_only_by_its_address_has_no_such_link(app: Any, runtime
     """An address may be many people's (an office behind one NAT): their decisions are not listed together."""
     report = sent(app, runtime, CONTACTS, None)
     assert recent_link(app, report["decision_id"]) is None
+
+
+@pytest.mark.parametrize("channel", [Channel.EXTENSION, Channel.API])
+def test_a_user_named_by_a_token_many_hold_gets_no_such_link(app: Any, runtime: Runtime, channel: Channel) -> None:
+    """The extension's token (in every browser's policy) may name any user: naming the CEO must not open the
+    CEO's history. Only a proxy's users (ICAP, the proxy add-on) are believed for it."""
+    sent(app, runtime, CONTACTS, "ceo")  # the real one, through the proxy
+    claimed = sent(app, runtime, CONTACTS, "ceo", channel=channel)
+    assert recent_link(app, claimed["decision_id"]) is None
+
+
+def test_the_link_is_only_on_pages_opened_from_the_persons_own_address(app: Any, runtime: Runtime) -> None:
+    """Whoever else holds the reference (the helpdesk, a chat, the destination site) sees the decision, not the
+    person's history."""
+    report = sent(app, runtime, CONTACTS, "ida.nord", address="10.1.2.3")
+    assert recent_link(app, report["decision_id"]) is None  # the test client is 127.0.0.1
 
 
 def test_one_recommended_route_with_a_verb_and_the_copy_next_to_it(app: Any, runtime: Runtime) -> None:
