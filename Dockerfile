@@ -15,12 +15,13 @@ ENV PATH=/opt/detour/bin:$PATH \
     DETOUR_HOST=0.0.0.0
 
 # the pinned, hash-checked dependencies first, from the wheels downloaded beside (no index reached while
-# building); this layer is kept while only Detour's code changes
+# building); this layer is kept while only Detour's code changes. The lock is copied, not mounted: a changed
+# lock must make a new layer (a mounted file is no part of the build cache's key)
+COPY requirements-runtime.lock /opt/requirements-runtime.lock
 RUN --mount=type=bind,source=build/wheels,target=/tmp/wheels \
-    --mount=type=bind,source=requirements-runtime.lock,target=/tmp/requirements-runtime.lock \
     python3 -m venv /opt/detour \
  && /opt/detour/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --find-links /tmp/wheels \
-        --require-hashes --no-deps -r /tmp/requirements-runtime.lock
+        --require-hashes --no-deps -r /opt/requirements-runtime.lock
 
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -136,7 +136,7 @@ def throughput(pipeline: Pipeline, workdir: Path, mb: float) -> None:
         scan_s, scan = best(3, scan_blob, pipeline.scanner, blob, name, limits)
         pipe_s, report = best(3, pipeline.inspect, blob, Envelope(name, "wetransfer.com"), "en")
         print(f"  {name:<13} {size:5.1f} MB  scan {size / scan_s:8.1f} MB/s  pipeline {size / pipe_s:8.1f} MB/s"
-              f"  findings {len(scan.findings):>7}  decision {report.decision.value}"
+              f"  findings {scan.count:>7} ({len(scan.findings)} one by one)  decision {report.decision.value}"
               f"{' (stopped early)' if report.scan.partial else ''}")
         for locale in ("C", "C.UTF-8"):
             seconds = grep_seconds(path, locale)

@@ -4,6 +4,8 @@ Policies refer to these names (``detectors: [EMAIL_ADDRESS, PHONE_NUMBER]``), so
 they are part of the public contract and never change meaning.
 """
 
+from collections.abc import Iterable
+
 EMAIL_ADDRESS = "EMAIL_ADDRESS"
 PHONE_NUMBER = "PHONE_NUMBER"
 CREDIT_CARD = "CREDIT_CARD"
@@ -69,3 +71,9 @@ CREDENTIAL_ENTITIES = frozenset({
 })
 # Entity types that identify a person's contact channel; used to count people.
 CONTACT_ENTITIES = frozenset({EMAIL_ADDRESS, PHONE_NUMBER, STREET_ADDRESS})
+
+
+def sweepable(detectors: Iterable[str]) -> bool:
+    """Whether a detector's dense table columns may be counted in bulk (``detectors.sweep``): contact data
+    and names, never values with a check digit or a national format (each of those is checked on its own)."""
+    return set(detectors) <= (CONTACT_ENTITIES | {PERSON}) - {STREET_ADDRESS}

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 from detectors.entities import UNSCANNABLE
 
 
@@ -82,6 +84,41 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """Whole table cells a recognizer certainly accepts, all alike (``detectors.sweep``): an anchored RE2
+    ``pattern``, a longest length (in bytes) and a most times ``counted`` may occur in it; and how values of
+    this shape are normalised to tell them apart: ``lower``, ``ascii`` (lower-cased, for ASCII-only shapes),
+    ``phone`` (without the characters in ``remove``, and ``00`` written ``+``), or as they are."""
+
+    pattern: str
+    normal: str = ""
+    max_length: int | None = None
+    remove: str = ""
+    counted: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Swept:
+    """Findings of one detector in one dense table column, counted in bulk (``detectors.sweep``): the 1-based
+    records they are in and, for each, a number standing for its value (the same value, the same number
+    within a scan), with a few masked examples. Never a value, and no per-value digest: these findings are
+    counted, not kept one by one."""
+
+    entity: str
+    score: float
+    part: int
+    origin: str
+    column: int  # 1-based
+    records: np.ndarray  # int64, one per finding
+    values: np.ndarray  # int64, one per finding
+    examples: tuple[str, ...] = ()
+    layout: Layout = Layout.TABLE
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """Everything the scan learned about one upload."""
 
@@ -92,6 +129,12 @@ class ScanResult:
     partial: bool = False  # the scan stopped early: the decision could no longer change
     skipped: bool = False  # not read at all: no rule of the policy could act on this upload
     looked_for: frozenset[str] | None = None  # the detectors it ran, when fewer than the policy has (None: all)
+    swept: tuple[Swept, ...] = ()  # findings of dense table columns, counted in bulk
 
     def of(self, entities: frozenset[str] | set[str]) -> list[Finding]:
         return [f for f in self.findings if f.entity in entities]
+
+    @property
+    def count(self) -> int:
+        """Every finding, those counted in bulk included."""
+        return len(self.findings) + sum(len(s) for s in self.swept)

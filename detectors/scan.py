@@ -24,21 +24,22 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import accumulate
 
+import numpy as np
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
-from detectors import edm, entities
+from detectors import edm, entities, sweep
 from detectors.edm import FingerprintSet
 from detectors.extract import open_upload
-from detectors.findings import CELL_SEPARATOR, EXAMPLES, Finding, Layout, Location, Part, ScanResult, Skipped
+from detectors.findings import CELL_SEPARATOR, EXAMPLES, Finding, Layout, Location, Part, ScanResult, Skipped, Swept
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
 from detectors.prefilter import WHOLE, Prefilter
-from detectors.recognizers.base import CERTAIN, SHAPE_ONLY, analyze_range, traits
+from detectors.recognizers.base import CERTAIN, SHAPE_ONLY, DetourRecognizer, analyze_range, traits
 from detectors.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Progress:
     parts: int = 0  # parts (with text) seen so far, the current one included
     characters: int = 0  # characters of text seen so far
     more: bool = False  # more of the upload follows: stopping now leaves some of it unread
+    swept: tuple[Swept, ...] = ()  # found in this step in dense table columns, counted in bulk
 
 
 # A larger part is scanned in pieces cut between records: the first of about PIECE_CHARS, each next
@@ -84,6 +86,7 @@ class Progress:
 # when it does not, larger pieces keep the per-piece costs (column statistics, windows) small.
 PIECE_CHARS = 1 << 16
 MAX_PIECE_CHARS = 1 << 22
+SWEPT_PIECE_CHARS = 1 << 24  # after the first piece, of a table whose dense columns are swept
 
 
 class _Lines:
@@ -135,10 +138,12 @@ class _Piece:
         return Part(header + text[self.start : self.end], self.source.origin, self.source.layout, self.source.header)
 
 
-def _pieces(part: Part) -> list[_Piece]:
-    """Cut a large part between records (tables, JSON) or paragraphs (prose); small parts stay whole."""
+def _pieces(part: Part, swept: bool = False) -> list[_Piece]:
+    """Cut a large part between records (tables, JSON) or paragraphs (prose); small parts stay whole. A table
+    whose dense columns are swept goes in two steps (an early decision on its first piece, then the rest):
+    columnar kernels cost the same per row however large the piece."""
     text = part.text
-    if len(text) <= PIECE_CHARS + PIECE_CHARS // 2:
+    if _whole(part):
         return [_Piece(part)]
     header = text[: text.find("\n") + 1] if part.header else ""
     separator = "\n\n" if part.layout is Layout.PROSE else "\n"  # a PEM block never holds a blank line
@@ -148,11 +153,15 @@ def _pieces(part: Part) -> list[_Piece]:
     size = PIECE_CHARS
     while start < len(text):
         cut = text.find(separator, start + size) if len(text) - start > size * 3 // 2 else -1
-        size = min(size * 2, MAX_PIECE_CHARS)
+        size = SWEPT_PIECE_CHARS if swept else min(size * 2, MAX_PIECE_CHARS)
         end = len(text) if cut < 0 else cut + len(separator)
         pieces.append(_Piece(part, start, end, len(header) if start else 0, lines))
         start = end
     return pieces
+
+
+def _whole(part: Part) -> bool:
+    return len(part.text) <= PIECE_CHARS + PIECE_CHARS // 2
 
 
 class _Records:
@@ -226,6 +235,8 @@ class Scanner:
             for recognizer, own in zip(registry.recognizers, self._traits, strict=True) if own.anti_context
             for entity in recognizer.supported_entities
         }
+        self._entities = frozenset(e for r in registry.recognizers for e in r.supported_entities)
+        self._sweepable = _sweepable(registry.recognizers)  # the detectors whose dense columns are swept
 
     def narrowed(self, wanted: frozenset[str]) -> Scanner:
         """A scanner that runs only the recognizers (and exact-match sets) reporting one of ``wanted``:
@@ -244,6 +255,7 @@ class Scanner:
         piece: a caller that learns a detector can no longer change anything stops running it."""
         remaining = iter(items)
         parts = characters = 0
+        values = sweep.Values()  # the numbers of swept values, the same across the upload
         try:
             item = next(remaining, None)
             while item is not None:
@@ -254,20 +266,84 @@ class Scanner:
                     item = following
                     continue
                 characters += len(item.text)
-                pieces = _pieces(item)
+                dense: tuple[sweep.Column, ...] = ()
+                if not _whole(item) and item.layout is Layout.TABLE and item.header:
+                    dense = (narrowing() if narrowing is not None else self)._dense_columns(item)
+                pieces = _pieces(item, bool(dense))
                 for number, piece in enumerate(pieces):  # large parts in pieces: an early decision comes early
                     scanner = narrowing() if narrowing is not None else self
-                    found = scanner.scan_part(piece.part, parts, piece)
+                    found, swept = scanner._scan_piece(piece, parts, dense, values)
                     if number + 1 < len(pieces):
-                        yield Progress(found, parts + 1, characters, True)
+                        yield Progress(found, parts + 1, characters, True, swept)
                         continue
                     following = next(remaining, None)  # the next part is read ahead: is there more?
-                    yield Progress(found, parts + 1, characters, following is not None)
+                    yield Progress(found, parts + 1, characters, following is not None, swept)
                 parts += 1
                 item = following
         finally:
             if isinstance(remaining, Generator):  # stop the extraction behind it
                 remaining.close()
+
+    def _dense_columns(self, part: Part) -> tuple[sweep.Column, ...]:
+        """The dense columns of a large table (``detectors.sweep``), learnt from its first rows."""
+        sampled = sweep.sample(part.text) if self._sweepable else None
+        if sampled is None:
+            return ()
+        text = Part(sampled.text, part.origin, part.layout, part.header)
+        piece = _Piece(text)
+        candidates, errors = self._accepted(text, 0, piece, _Records(text.text, False, piece))
+        if errors:
+            return ()
+        return sweep.learn(sampled, [(c.start, c.end, c.entity, c.score) for c in candidates], self._sweepable)
+
+    def _scan_piece(self, piece: _Piece, index: int, dense: Sequence[sweep.Column],
+                    values: sweep.Values) -> tuple[list[Finding], tuple[Swept, ...]]:
+        """Findings in one piece of a part: its dense columns' cells counted in bulk, the rest one by one."""
+        part = piece.part
+        wanted = [column for column in dense if column.entity in self._entities]
+        if wanted:
+            swept = sweep.sweep(part.text, wanted, values, index, part.origin, piece.first_record)
+            return self._scan_swept(part, index, piece, swept, wanted, values)  # not swept: one by one, to the counts
+        return self.scan_part(part, index, piece), ()
+
+    def _scan_swept(self, whole: Part, index: int, piece: _Piece, swept: sweep.Piece, dense: Sequence[sweep.Column],
+                    values: sweep.Values) -> tuple[list[Finding], tuple[Swept, ...]]:
+        """The rest of a swept piece, one by one: its other columns, and the cells of its swept columns no
+        shape matched (those still go to their column's count, so that a value is one value however it was
+        found)."""
+        part = Part(swept.text, whole.origin, whole.layout, whole.header)
+        piece = replace(piece, repeated=swept.text.find("\n") + 1 if piece.repeated else 0)
+        records = _Records(part.text, False, piece)
+        candidates, errors = self._accepted(part, index, piece, records)
+        if swept.leftovers:
+            candidates = _without_overlaps(candidates + self._leftover_candidates(part.text, records, swept.leftovers))
+        columns = {(c.index, c.entity) for c in dense}
+        kept: list[_Candidate] = []
+        bulk: dict[tuple[int, str, float], list[tuple[int, str]]] = {}
+        for candidate in candidates:
+            line = records.index(candidate.start)
+            column = part.text.count(CELL_SEPARATOR, records.starts[line], candidate.start)
+            if (column, candidate.entity) in columns:
+                bulk.setdefault((column, candidate.entity, candidate.score), []).append(
+                    (records.first_record + line + 1, part.text[candidate.start:candidate.end]))
+            else:
+                kept.append(candidate)
+        more = tuple(self._swept_of(values, index, part.origin, column, entity, score, found)
+                     for (column, entity, score), found in bulk.items())
+        exact = self._exact_matches(whole, index, piece) if self.fingerprints else []
+        examples = _Examples()
+        return errors + exact + [self._finding(part, index, records, c, examples) for c in kept], swept.swept + more
+
+    @staticmethod
+    def _swept_of(values: sweep.Values, index: int, origin: str, column: int, entity: str, score: float,
+                  found: list[tuple[int, str]]) -> Swept:
+        import pyarrow as pa
+
+        normalised = pa.array([normalize(entity, raw) for _, raw in found], pa.string())
+        shown = tuple(dict.fromkeys(mask(entity, raw) for _, raw in found[:sweep.EXAMPLE_TRIES]))[:EXAMPLES]
+        records = np.fromiter((record for record, _ in found), dtype=np.int64, count=len(found))
+        return Swept(entity, round(min(score, 1.0), 2), index, origin, column + 1, records,
+                     values.ids(entity, normalised), shown)
 
     def scan_part(self, part: Part, index: int, piece: _Piece | None = None) -> list[Finding]:
         """Findings in ``part`` (the ``index``-th of the upload), or in one piece of it."""
@@ -281,6 +357,20 @@ class Scanner:
             return errors + exact
         examples = _Examples()
         return errors + exact + [self._finding(part, index, records, c, examples) for c in candidates]
+
+    def _leftover_candidates(self, text: str, records: _Records,
+                             leftovers: Sequence[tuple[sweep.Column, int, str]]) -> list[_Candidate]:
+        found = []
+        for column, row, value in leftovers:
+            judged = self._sweepable[column.entity].column_cell(value)
+            if judged is None:
+                continue
+            line_start = records.starts[row + 1]  # the header is line 0
+            line = text[line_start:text.find("\n", line_start) if "\n" in text[line_start:] else len(text)]
+            cell_start = line_start + sum(len(cell) + 1 for cell in line.split(CELL_SEPARATOR)[:column.index])
+            start, end, score = judged
+            found.append(_Candidate(cell_start + start, cell_start + end, column.entity, score))
+        return found
 
     def spans(self, part: Part) -> list[tuple[int, int, str]]:
         """Where the values are in ``part``: (start, end, entity), for a redacted copy. Raises if a
@@ -430,6 +520,17 @@ class _Examples:
         return example
 
 
+def _sweepable(recognizers: Iterable[EntityRecognizer]) -> dict[str, DetourRecognizer]:
+    """Contact detectors whose recognizers name the shapes of a dense column's values, by detector."""
+    found: dict[str, DetourRecognizer] = {}
+    for recognizer in recognizers:
+        reported = recognizer.supported_entities
+        if isinstance(recognizer, DetourRecognizer) and entities.sweepable(reported) \
+                and type(recognizer).column_shapes is not DetourRecognizer.column_shapes:
+            found[reported[0]] = recognizer
+    return found
+
+
 def _compiled(recognizer: PatternRecognizer, pattern: str,
               linear: bool) -> Callable[[str, int, int], Iterator[re.Match[str]]]:
     """``finditer`` for one pattern. Patterns declared linear (Detour's own) use the standard library's
@@ -514,8 +615,10 @@ def scan_blob(scanner: Scanner, blob: bytes, name: str, limits: Limits) -> ScanR
     early decision). For library users and measurements; the gateway's pipeline drives the stages itself."""
     extraction = open_upload(blob, name, limits)
     findings: list[Finding] = []
+    swept: list[Swept] = []
     parts = characters = 0
     for step in scanner.scan(extraction.items):
         findings.extend(step.findings)
+        swept.extend(step.swept)
         parts, characters = step.parts, step.characters
-    return ScanResult(extraction.mime_type, tuple(findings), parts, characters)
+    return ScanResult(extraction.mime_type, tuple(findings), parts, characters, swept=tuple(swept))

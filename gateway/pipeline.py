@@ -37,7 +37,7 @@ from alternatives.catalogue import LANGUAGES, Language
 from detectors.errors import DetourError
 from detectors.extract import open_upload
 from detectors.filetype import sniff
-from detectors.findings import Finding, ScanResult
+from detectors.findings import Finding, ScanResult, Swept
 from detectors.limits import Limits
 from detectors.scan import Scanner
 from gateway.metadata import Masker
@@ -228,6 +228,7 @@ class Pipeline:
         looked_for = wanted if wanted != detectors_of(policy, {d.id for d in policy.document.data_classes}) else None
         extraction = open_upload(content.data, upload.file_name, limits, attempt.cancelled)
         findings: list[Finding] = []
+        swept: list[Swept] = []
         parts = characters = 0
         next_check = 1  # ask decide() as findings grow by half: O(n) work over the whole scan
         scanner, narrowed = self._scanner_for(wanted), False
@@ -237,19 +238,22 @@ class Pipeline:
                 if attempt.cancelled():
                     raise _Cancelled
                 findings.extend(step.findings)
+                swept.extend(step.swept)
                 parts, characters = step.parts, step.characters
-                if step.more and len(findings) >= next_check:
-                    next_check = len(findings) + max(1, len(findings) // 2)
-                    still_open = detectors_still_open(findings, upload, policy, exemptions)
+                found = len(findings) + sum(len(s) for s in swept)
+                if step.more and found >= next_check:
+                    next_check = found + max(1, found // 2)
+                    so_far = ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=True,
+                                        looked_for=looked_for, swept=tuple(swept))
+                    still_open = detectors_still_open(so_far, upload, policy, exemptions)
                     if not still_open:  # the action is certain: the rest cannot change it
-                        return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=True,
-                                          looked_for=looked_for)
+                        return so_far
                     if still_open != wanted:  # the rest is read only for what could still change it
                         wanted, scanner, narrowed = still_open, self._scanner_for(still_open), True
         finally:
             steps.close()  # stops the extraction behind it (an isolated worker is killed)
         return ScanResult(extraction.mime_type, tuple(findings), parts, characters, partial=narrowed,
-                          looked_for=looked_for)
+                          looked_for=looked_for, swept=tuple(swept))
 
     def _scanner_for(self, wanted: frozenset[str]) -> Scanner:
         """The scanner for what a policy can act on here: one per set of detectors (a handful per policy:

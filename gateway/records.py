@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
-from detectors.findings import EXAMPLES, Finding, Layout, Location, ScanResult
-from detectors.people import count_people
+from detectors.findings import EXAMPLES, Finding, Layout, Location, ScanResult, Swept
+from detectors.people import count_people, distinct_swept
 
 MAX_EXAMPLES = EXAMPLES  # masked examples kept per detector
 MAX_LOCATIONS = 5  # first places kept per detector
@@ -273,9 +273,9 @@ class Evidence:
 
     @classmethod
     def of(cls, scan: ScanResult) -> Evidence:
-        traced = len(scan.findings) <= MAX_TRACE
+        traced = len(scan.findings) <= MAX_TRACE and not scan.swept  # findings counted in bulk are not kept
         trace = tuple(_trace(f) for f in scan.findings[:MAX_TRACE])
-        return cls(scan.mime_type, scan.parts, scan.scanned_chars, scan.partial, _summaries(scan.findings),
+        return cls(scan.mime_type, scan.parts, scan.scanned_chars, scan.partial, _summaries(scan),
                    trace, traced, scan.skipped, tuple(sorted(scan.looked_for)) if scan.looked_for is not None else None)
 
     def scan(self) -> ScanResult:
@@ -358,16 +358,30 @@ def _trace(finding: Finding) -> Trace:
     return Trace(finding.entity, digest, finding.score, where.part, where.record, where.block, finding.layout)
 
 
-def _summaries(findings: Iterable[Finding]) -> tuple[DetectorSummary, ...]:
-    """Group findings by detector: counts, distinct values, people, masked examples, first places."""
+def _summaries(scan: ScanResult) -> tuple[DetectorSummary, ...]:
+    """Group findings by detector: counts, distinct values, people, masked examples, first places (those
+    counted in bulk included: a swept column's first records)."""
     grouped: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
+    for finding in scan.findings:
         grouped[finding.entity].append(finding)
+    bulk: dict[str, list[Swept]] = defaultdict(list)
+    for counted in scan.swept:
+        bulk[counted.entity].append(counted)
     out = []
-    for entity, items in grouped.items():
-        examples = tuple(dict.fromkeys(shown for f in items if (shown := f.masked or f.note)))[:MAX_EXAMPLES]
+    for entity in dict.fromkeys([*grouped, *bulk]):
+        items, swept = grouped.get(entity, []), bulk.get(entity, [])
+        shown = [shown for f in items if (shown := f.masked or f.note)] + [e for s in swept for e in s.examples]
+        examples = tuple(dict.fromkeys(shown))[:MAX_EXAMPLES]
         places = tuple(dict.fromkeys(Place(f.location.origin, f.location.record, f.location.column)
                                      for f in items))[:MAX_LOCATIONS]
-        out.append(DetectorSummary(entity, len(items), len({(f.digest, f.note) for f in items}),
-                                   count_people(items, frozenset({entity})), examples, places))
+        if swept:  # the first places of both, in the order of the upload
+            where = {place: (f.location.part, f.location.record) for f in items
+                     if (place := Place(f.location.origin, f.location.record, f.location.column)) in places}
+            where.update({Place(s.origin, int(record), s.column): (s.part, int(record))
+                          for s in swept for record in s.records[:MAX_LOCATIONS]})
+            places = tuple(sorted(where, key=lambda place: where[place]))[:MAX_LOCATIONS]
+        count = len(items) + sum(len(s) for s in swept)
+        distinct = len({(f.digest, f.note) for f in items}) + distinct_swept(swept)
+        out.append(DetectorSummary(entity, count, distinct, count_people(items, frozenset({entity}), swept),
+                                   examples, places))
     return tuple(sorted(out, key=lambda s: (-s.count, s.entity)))

@@ -11,6 +11,9 @@ A Detour recognizer is a presidio-analyzer recognizer (``PatternRecognizer`` or
 - ``ANTI_CONTEXT``: labels of values that are not its own (a phone recognizer's
   "EAN", "order no"): a candidate in a column with such a header, or right after
   such a label, is dropped unless it is certain (score ``CERTAIN``);
+- ``column_shapes``: optionally, the shapes of whole table cells it certainly
+  accepts, learnt from a dense column's first cells, so that the rest of the
+  column is counted in bulk (``detectors.sweep``);
 - ``analyze_range``: optionally, its results within a window of a text, with
   lookarounds seeing the real neighbours (otherwise the slice is analysed);
   a result of the entity ``SHAPE_ONLY`` marks a span that is no value of
@@ -22,12 +25,13 @@ Presidio's own) gets the defaults: whole text, every layout, patterns with a tim
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from detectors.findings import Layout
+from detectors.findings import Layout, Shape
 from detectors.prefilter import Trigger
 
 # A recognizer may report a span as a shape only: written like one of its values but failing its checks
@@ -48,6 +52,23 @@ class DetourRecognizer:
         """Results within ``text[start:end]``, offsets in ``text``, for a recognizer whose lookarounds
         should see past the window; None (the default): the scanner analyses the slice."""
         return None
+
+    def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
+        """Shapes of whole table cells this recognizer accepts as it accepted ``values`` (the sampled cells of
+        a dense column, each one whole-cell finding of it), every cell of a shape with one and the same result;
+        None (the default): its values are checked one by one (``detectors.sweep``)."""
+        return None
+
+    def column_cell(self, value: str) -> tuple[int, int, float] | None:
+        """For a recognizer that judges a column by its statistics: where in a cell of a column it accepted
+        (a swept column's cell no shape matched) its value is, and the score; None: not its value there.
+        The default (recognizers that judge each value on its own) is never asked: such cells are scanned."""
+        return None
+
+    @classmethod
+    def judges_columns(cls) -> bool:
+        """Whether it accepts a column by statistics over its values (``column_cell`` then decides a cell)."""
+        return cls.column_cell is not DetourRecognizer.column_cell
 
 
 CERTAIN = 0.8  # a candidate this sure of itself is not dropped for its anti-context

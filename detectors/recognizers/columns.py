@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors import entities
+from detectors.findings import Shape
 from detectors.prefilter import Scope, Trigger
 from detectors.recognizers.base import DetourRecognizer
 
@@ -74,6 +76,13 @@ class _ColumnRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[mis
 
     def value_ok(self, value: str) -> bool:
         raise NotImplementedError
+
+    def column_cell(self, value: str) -> tuple[int, int, float] | None:
+        stripped = value.strip()
+        if not stripped or not self.value_ok(stripped):
+            return None
+        start = value.index(stripped)
+        return start, start + len(stripped), self.SCORE
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: object = None) -> list[RecognizerResult]:
         if "\t" not in text and ": " not in text:
@@ -193,6 +202,7 @@ PERSON_WORDS = "nam|person|contact|kontakt|attendee|participant|patient|employee
                "ansprechpartner|anst\u00e4lld|surname|forename|kund|klant|kunde|customer|client|nom|nimi|navn|" \
                "apellido|cognome|fornavn|efternavn|etternavn"
 _NAME_WORD = regex.compile(r"^[\p{L}][\p{L}'’.\-]*$")
+_NAME_LENGTH = 60  # characters at most in a name
 _PARTICLES = frozenset({"van", "von", "de", "der", "den", "het", "ter", "ten", "af", "la", "le", "di", "da", "du",
                         "del", "dos", "das", "zu", "y"})
 MIN_SHAPE_SHARE = 0.7  # share of a column's values that look like names
@@ -214,7 +224,7 @@ def person_header(name: str) -> str | None:
 
 def looks_like_name(value: str) -> bool:
     words = value.split()
-    return 1 <= len(words) <= 5 and len(value) <= 60 and all(_NAME_WORD.match(w) for w in words)
+    return 1 <= len(words) <= 5 and len(value) <= _NAME_LENGTH and all(_NAME_WORD.match(w) for w in words)
 
 
 @cache
@@ -271,3 +281,7 @@ class PersonColumnRecognizer(_ColumnRecognizer):
 
     def value_ok(self, value: str) -> bool:
         return looks_like_name(value)
+
+    def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
+        """A name column (accepted by its statistics): one to five words of letters, single-spaced."""
+        return [Shape(r"^\pL(?:[\pL'’.\-]| \pL)*$", "lower", max_length=_NAME_LENGTH, counted=(" ", 4))]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 import phonenumbers
 import regex
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 
 from detectors import entities
+from detectors.findings import Shape
 from detectors.prefilter import Trigger
 from detectors.recognizers.base import CERTAIN, SHAPE_ONLY, DetourRecognizer
 from detectors.recognizers.checksums import (
@@ -65,6 +67,22 @@ class EmailRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc
         local, _, domain = pattern_text.rpartition("@")
         tld = domain.rsplit(".", 1)[-1].lower()
         return bool(local) and not local.endswith(".") and ".." not in pattern_text and tld not in FILE_EXTENSIONS
+
+    def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
+        """An e-mail column: addresses of the pattern's ASCII form, with the top-level domains seen in it."""
+        tlds = sorted({t for v in values if _ASCII_TLD.fullmatch(t := v.rsplit(".", 1)[-1].lower())}
+                      - FILE_EXTENSIONS)[:_MAX_TLDS]
+        if not tlds:
+            return None
+        # no "..", no "." ending the local part (``validate_result``), at most 65 characters: so at most 64
+        # before the @ and 63 in a label, as the pattern has it
+        return [Shape(r"^[A-Za-z0-9](?:[A-Za-z0-9_%+\-]|\.[A-Za-z0-9_%+\-])*@"
+                      rf"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.){{1,10}}(?i:{'|'.join(tlds)})$", "ascii",
+                      max_length=65)]
+
+
+_ASCII_TLD = re.compile(r"[a-z]{2,24}")
+_MAX_TLDS = 64
 
 
 class CreditCardRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
@@ -361,6 +379,43 @@ class PhoneRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
                 results.append(RecognizerResult(self.supported_entities[0], at, at + len(candidate), score))
         return results
 
+    def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
+        """A phone column: its layouts (digits as ``\\d``; the country code and the first digits written out,
+        so that the checks this recognizer makes on them give one answer per layout), the most common first."""
+        counts: dict[str, int] = {}
+        for value in values:
+            template = self._template(value)
+            if template is not None:
+                counts[template] = counts.get(template, 0) + 1
+        chosen = sorted(counts, key=lambda t: -counts[t])[:_MAX_LAYOUTS]
+        return [Shape(f"^{template}$", "phone", remove="".join(sorted(set(_SEPARATOR_CHARS) & set(template))))
+                for template in chosen] or None
+
+    def _template(self, value: str) -> str | None:
+        """The layout of a phone value whose score follows from its layout alone, or None."""
+        if not _LAYOUT_CHARS.fullmatch(value) or self.score(value) < 0.5:
+            return None
+        international = value.startswith(("+", "00"))
+        if international and "(" in value:  # +44 (0)…: the digit in brackets matters
+            return None
+        if not international:
+            plain = value.replace("(", "").replace(")", "")
+            if plain.isdigit() or self._ISBN10.match(value) or self._DATE.match(plain) \
+                    or self._DATE.match(self._HOUR.sub("", plain)):
+                return None  # check digits and dates: each value on its own
+        prefix = 2 if value.startswith("00") else 0
+        out, written = [], 0
+        for char in value[prefix:]:
+            if char.isdigit() and written >= 3:
+                out.append(r"\d")
+            else:
+                written += char.isdigit()
+                out.append(re.escape(char))
+        digits = "".join(filter(str.isdigit, value))
+        if len(digits) == 13 and digits.startswith(("978", "979")):
+            return None  # an ISBN-13 when its check digit fits
+        return ("00" if prefix else "") + "".join(out)
+
     def score(self, candidate: str) -> float:
         """0 when not a phone number; otherwise how sure its formatting makes us."""
         core = self._EXTENSION.sub("", candidate) if _MAYBE_EXTENSION.search(candidate) else candidate
@@ -416,6 +471,9 @@ def _possible_length(code: int, national_digits: int) -> bool:
 
 
 _MAYBE_EXTENSION = regex.compile(r"[xX#]|ext")
+_SEPARATOR_CHARS = " .-/()"
+_LAYOUT_CHARS = re.compile(r"\+?[0-9 .\-/()]+")  # what a phone column's layout may hold
+_MAX_LAYOUTS = 16
 _DECIMAL = regex.compile(r"\d+\.\d{1,2}")
 
 

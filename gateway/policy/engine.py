@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from alternatives.rank import rank
 from detectors.entities import PERSON, UNSCANNABLE
-from detectors.findings import Finding, ScanResult
-from detectors.people import count_people
+from detectors.findings import ScanResult
+from detectors.people import count_people, distinct_swept
 from gateway.policy.loader import Policy
 from gateway.policy.schema import DataClass, Rule
 from gateway.records import Action, DataClassHit, Decision, Destination, Exemption, Reason, Upload
@@ -111,9 +111,9 @@ def _monitor_open(decision: Decision, upload: Upload, policy: Policy, every_clas
             and rule.action is not Action.ALLOW for c in _applies(rule, decision.destination, upload, every_class)}
 
 
-def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Policy,
+def detectors_still_open(scan: ScanResult, upload: Upload, policy: Policy,
                          exemptions: Sequence[Exemption] = ()) -> frozenset[str]:
-    """The detectors whose findings could still change the action decided on ``findings`` (the upload's so far).
+    """The detectors whose findings could still change the action decided on ``scan`` (the upload's so far).
 
     More findings can only trigger more rules, and the most severe triggered action wins: once some rule
     has triggered, only the data classes of more severe rules that could apply here are still open (a
@@ -121,7 +121,7 @@ def detectors_still_open(findings: Sequence[Finding], upload: Upload, policy: Po
     has triggered, everything ``detectors_that_matter`` named still is. Empty: the action is certain, and
     the rest of the upload cannot change it.
     """
-    decision = decide(ScanResult("", tuple(findings)), upload, policy, "probe", exemptions)
+    decision = decide(scan, upload, policy, "probe", exemptions)
     if not decision.reasons:
         return detectors_that_matter(upload, policy)
     document = policy.document
@@ -155,23 +155,28 @@ def _ranked(policy: Policy, classes: Sequence[str], offered: Sequence[str], grou
 def measure(scan: ScanResult, policy: Policy, only: Sequence[DataClass] | None = None) -> tuple[DataClassHit, ...]:
     """What the upload holds of each data class of the policy (or of ``only`` those), never values."""
     classes = policy.document.data_classes if only is None else only
-    return tuple(h for h in (_measure(dc, scan.findings) for dc in classes) if h is not None)
+    return tuple(h for h in (_measure(dc, scan) for dc in classes) if h is not None)
 
 
-def _measure(data_class: DataClass, findings: tuple[Finding, ...]) -> DataClassHit | None:
+def _measure(data_class: DataClass, scan: ScanResult) -> DataClassHit | None:
     detectors = frozenset(data_class.detectors)
-    matches = [f for f in findings if f.entity in detectors and f.score >= data_class.min_score]
-    if not matches:
+    matches = [f for f in scan.findings if f.entity in detectors and f.score >= data_class.min_score]
+    swept = [s for s in scan.swept if s.entity in detectors and s.score >= data_class.min_score]
+    if not matches and not swept:
         return None
-    distinct = len({(f.entity, f.digest, f.note) for f in matches})
-    names = [f for f in findings if f.entity == PERSON and PERSON not in detectors]  # names tell people apart
-    people = count_people(matches + names, detectors) if data_class.min_people else 0
+    count = len(matches) + sum(len(s) for s in swept)
+    distinct = len({(f.entity, f.digest, f.note) for f in matches}) + distinct_swept(swept)
+    people = 0
+    if data_class.min_people:
+        names = [f for f in scan.findings if f.entity == PERSON and PERSON not in detectors]  # tell people apart
+        named = [s for s in scan.swept if s.entity == PERSON and PERSON not in detectors]
+        people = count_people(matches + names, detectors, swept + named)
     triggered = (
-        len(matches) >= data_class.min_count
+        count >= data_class.min_count
         and distinct >= data_class.min_distinct
         and (data_class.min_people is None or people >= data_class.min_people)
     )
-    return DataClassHit(data_class.id, len(matches), distinct, people, triggered)
+    return DataClassHit(data_class.id, count, distinct, people, triggered)
 
 
 def _applies(rule: Rule, destination: Destination, upload: Upload, found: set[str]) -> tuple[str, ...]:

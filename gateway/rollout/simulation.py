@@ -342,7 +342,7 @@ class _Replayer:
                         if d.id in kept or d.id in measured]
                 now = decide(scan, upload, draft, row.id, exemptions, hits)
                 if scan.partial:  # more of the upload could change what the draft decides
-                    uncertain = uncertain or bool(detectors_still_open(scan.findings, upload, draft, exemptions))
+                    uncertain = uncertain or bool(detectors_still_open(scan, upload, draft, exemptions))
                 else:
                     uncertain = uncertain or self.needs_more(row, upload)
         result.uncertain += uncertain

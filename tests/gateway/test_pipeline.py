@@ -104,6 +104,29 @@ def test_after_a_warning_the_rest_is_read_for_what_could_still_block(make_runtim
     assert full.decision == "block"
 
 
+def test_a_threshold_only_the_whole_list_reaches_counts_every_row(make_runtime: Callable[..., Runtime],
+                                                                   tmp_path: Path) -> None:
+    """A data class counting 30,000 people: the first piece can't decide it, so the whole list is read, its
+    dense columns counted in bulk, and every row is a person; one row short of it, nothing triggers."""
+    policies = tmp_path / "policies"
+    shutil.copytree(POLICIES, policies, ignore=shutil.ignore_patterns("examples", "tests"))
+    default = policies / "default.yaml"
+    text = default.read_text()
+    contact = text.index("  - id: contact_data")
+    default.write_text(text[:contact] + text[contact:].replace("    min_people: 5\n", "    min_people: 30000\n", 1))
+    runtime = make_runtime(policies_dir=policies)
+    for rows, action in ((30_000, "block"), (29_999, "allow")):
+        blob = ("email,phone\n" + "".join(f"person.{i}@corp.example,+46 70 {i // 10_000:03d} {i // 100 % 100:02d} "
+                                           f"{i % 100:02d}\n" for i in range(rows))).encode()
+        report = runtime.pipeline.inspect(blob, Envelope("customers.csv", "wetransfer.com"), "en")
+        assert report.decision == action
+        [contacts] = [c for c in report.data_classes if c.id == "contact_data"]
+        assert contacts.people == rows and contacts.threshold_reached == (action == "block")
+        emails = next(f for f in report.findings if f.type == "EMAIL_ADDRESS")
+        assert emails.count == emails.distinct == rows and emails.examples
+        assert all("*" in example for example in emails.examples)
+
+
 def test_only_what_the_policy_can_act_on_is_looked_for(make_runtime: Callable[..., Runtime],
                                                         tmp_path: Path) -> None:
     """A rule about contact lists on sanctioned sites: there, the card number is not looked for (no rule

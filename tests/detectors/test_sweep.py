@@ -1,0 +1,237 @@
+"""Dense table columns counted in bulk (``detectors.sweep``) count what the value-by-value scan counts.
+
+Each table is scanned twice: as Detour scans it (its dense columns swept) and with sweeping switched off
+(every value a finding of its own). Counts, distinct values, people, first places and the default policy's
+data classes must agree, on tables with the mess real exports have: odd cells, several layouts, shared
+switchboard numbers, upper-case duplicates, names with accents, first and last name columns, ragged rows.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from detectors import entities, sweep
+from detectors.findings import ScanResult
+from detectors.limits import Limits
+from detectors.recognizers.columns import PersonColumnRecognizer, looks_like_name
+from detectors.recognizers.pii import EmailRecognizer, PhoneRecognizer
+from detectors.registry import Registry, default_recognizers
+from detectors.scan import Scanner, ValueHasher, scan_blob
+from gateway.policy.engine import measure
+from gateway.policy.loader import Policy
+from gateway.records import Evidence
+
+EMAIL, PHONE, PERSON = entities.EMAIL_ADDRESS, entities.PHONE_NUMBER, entities.PERSON
+SCANNER = Scanner(Registry(default_recognizers()), ValueHasher(b"s" * 32))
+FIRST = "Anna Bram Carla David Eva Frank Greta Hugo Ines Jonas Karin Lars Maja Nils Olga Pieter Åsa Örjan Zoë".split()
+LAST = "Berg Vries Jones Smith Lind Olsen Jansen Svensson Bakker Visser Nilsson Meijer Öberg Ström".split()
+COMPANIES = "Lamp AB|Chair BV|Desk Ltd|Cable GmbH|Screen AS".split("|")
+
+
+def _both(blob: bytes, name: str, monkeypatch: pytest.MonkeyPatch) -> tuple[ScanResult, ScanResult]:
+    swept = scan_blob(SCANNER, blob, name, Limits())
+    with monkeypatch.context() as patched:
+        patched.setattr(sweep, "MIN_ROWS", 10**9)  # every value a finding of its own
+        one_by_one = scan_blob(SCANNER, blob, name, Limits())
+    return swept, one_by_one
+
+
+def _summary(scan: ScanResult) -> dict[str, tuple[int, int, int, tuple[object, ...]]]:
+    return {d.entity: (d.count, d.distinct, d.people, d.places) for d in Evidence.of(scan).detectors}
+
+
+def _assert_same(blob: bytes, name: str, policy: Policy, monkeypatch: pytest.MonkeyPatch,
+                 swept_entities: set[str]) -> ScanResult:
+    swept, one_by_one = _both(blob, name, monkeypatch)
+    assert {s.entity for s in swept.swept} == swept_entities
+    assert not one_by_one.swept
+    assert _summary(swept) == _summary(one_by_one)
+    assert measure(swept, policy) == measure(one_by_one, policy)
+    assert swept.count == one_by_one.count
+    assert len(swept.findings) < len(one_by_one.findings) // 2  # most values were counted in bulk
+    return swept
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    return ("\n".join(",".join(row) for row in rows) + "\n").encode()
+
+
+def _name(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+
+
+def _phone(rng: random.Random) -> str:
+    layout = rng.random()
+    if layout < 0.5:
+        return f"+46 70 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
+    if layout < 0.7:
+        return f"070-{rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}"
+    if layout < 0.85:
+        return f"+31 6 {rng.randint(10_000_000, 99_999_999)}"
+    return f"0031 20 {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
+
+
+def _email(rng: random.Random, i: int) -> str:
+    domain = ["example.com", "mail.example.se", "Example.NL", "corp.example.org"][i % 4]
+    address = f"p.{i}_x@{domain}"
+    return address.upper() if rng.random() < 0.05 else address
+
+
+def test_a_contact_list_swept_counts_what_one_by_one_counts(policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(1)
+    rows = [["name", "email", "phone", "company"]]
+    for i in range(4_000):
+        rows.append([_name(rng), _email(rng, i % 3_100), _phone(rng), rng.choice(COMPANIES)])
+    # what exports hold besides: empty cells, placeholders, a typo, an address with a space, double spaces
+    rows[50][2] = ""
+    rows[700][1] = "n/a"
+    rows[1500][1] = "anna..berg@example.com"
+    rows[2100][0] = "Anna  Berg"
+    rows[2600][2] = "+46 70 123 45 67 ext 12"
+    rows[3000][1] = " eva@example.com"
+    scan = _assert_same(_csv(rows), "customers.csv", policy, monkeypatch, {PERSON, EMAIL, PHONE})
+    summary = _summary(scan)
+    assert summary[EMAIL][0] == 4_000 - 2  # "n/a" and "anna..berg@…" are no addresses
+    addresses = {row[1].strip().lower() for row in rows[1:] if "@" in row[1] and ".." not in row[1]}
+    assert summary[EMAIL][1] == len(addresses) < 3_200  # upper-case copies are the same address
+
+
+def test_rows_without_names_join_by_shared_values(policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(2)
+    rows = [["email", "phone", "city"]]
+    switchboard = "+46 8 555 123 45"
+    for i in range(3_000):
+        phone = switchboard if i % 10 == 0 else f"+46 70 {rng.randint(100, 999)} {rng.randint(10, 99)} {i % 97:02d}"
+        rows.append([f"person{i % 2_500}@example.com", phone, rng.choice(["Lund", "Delft", "Malmö"])])
+    _assert_same(_csv(rows), "contacts.csv", policy, monkeypatch, {EMAIL, PHONE})
+
+
+def test_first_and_last_name_columns(policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(3)
+    rows = [["first name", "last name", "e-mail", "mobile"]]
+    for i in range(2_500):
+        rows.append([rng.choice(FIRST), rng.choice(LAST), f"{i}.x@example.com", _phone(rng)])
+    _assert_same(_csv(rows), "people.csv", policy, monkeypatch, {PERSON, EMAIL, PHONE})
+
+
+def test_a_ragged_piece_is_checked_value_by_value(policy: Policy, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(4)
+    rows = [["name", "email", "phone"]]
+    for i in range(5_000):
+        rows.append([_name(rng), f"p{i}@example.com", _phone(rng)])
+    rows[4_500].append("a note")  # one row with an extra cell, in a later piece
+    blob = _csv(rows)
+    swept, one_by_one = _both(blob, "ragged.csv", monkeypatch)
+    assert swept.swept and _summary(swept) == _summary(one_by_one)
+    assert measure(swept, policy) == measure(one_by_one, policy)
+
+
+def test_barcodes_and_order_numbers_are_never_swept_as_phones(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(5)
+    rows = [["name", "email", "ean", "order no"]]
+    for i in range(3_000):
+        rows.append([_name(rng), f"p{i}@example.com", f"73{rng.randint(10**10, 10**11 - 1)}",
+                     f"00{rng.randint(10**8, 10**9 - 1)}"])
+    swept, one_by_one = _both(_csv(rows), "orders.csv", monkeypatch)
+    assert {s.entity for s in swept.swept} == {PERSON, EMAIL}
+    assert PHONE not in _summary(swept) and _summary(swept) == _summary(one_by_one)
+
+
+def test_nothing_swept_holds_a_value() -> None:
+    rng = random.Random(6)
+    rows = [["name", "email", "phone"]] + [[_name(rng), f"p{i}@example.com", _phone(rng)] for i in range(3_000)]
+    scan = scan_blob(SCANNER, _csv(rows), "c.csv", Limits())
+    assert scan.swept
+    for swept in scan.swept:
+        assert swept.records.dtype == np.int64 and swept.values.dtype == np.int64
+        for example in swept.examples:
+            assert "*" in example  # masked
+            assert example.encode() not in _csv(rows)
+
+
+def test_a_small_table_keeps_every_finding() -> None:
+    rows = [["name", "email"]] + [[f"Anna Berg{i}", f"p{i}@example.com"] for i in range(300)]
+    scan = scan_blob(SCANNER, _csv(rows), "small.csv", Limits())
+    assert not scan.swept and len(scan.of({EMAIL})) == 300
+
+
+# --- the shapes: every cell a shape matches, the recognizer accepts with the one score ----------------------
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    return re.sub(r"\\d", lambda _: str(rng.randint(0, 9)), template).replace("\\", "")
+
+
+@pytest.mark.parametrize("layout", ["+46 70 123 45 67", "0046 70 123 45 67", "070-123 45 67", "(555) 123-4567",
+                                    "555-123-4567", "+31 6 12345678", "+1 415.555.0100", "020/123 45 67"])
+def test_every_phone_of_a_layout_scores_alike(layout: str) -> None:
+    recognizer = PhoneRecognizer()
+    shapes = recognizer.column_shapes([layout])
+    assert shapes is not None and len(shapes) == 1
+    pattern = re.compile(shapes[0].pattern.replace("\\ ", " "))
+    rng = random.Random(layout)
+    expected = recognizer.score(layout)
+    for _ in range(300):
+        value = _fill(shapes[0].pattern[1:-1], rng)
+        assert pattern.fullmatch(value)
+        assert recognizer.score(value) == expected, value
+
+
+@pytest.mark.parametrize("value", ["2024-01-15", "1-234-56789-0", "0701234567", "9781234567897",
+                                   "+44 (0)20 7946 0958", "070 123 45 67 x12"])
+def test_layouts_whose_checks_depend_on_the_digits_are_not_swept(value: str) -> None:
+    assert PhoneRecognizer()._template(value) is None
+
+
+def _random_email(rng: random.Random, tlds: list[str]) -> str:
+    chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_%+-"
+    local = rng.choice("abcXYZ019") + "".join(
+        (("." if rng.random() < 0.2 else "") + rng.choice(chars)) for _ in range(rng.randint(0, 20)))
+    labels = ["".join(rng.choice("abc019") for _ in range(rng.randint(1, 8))) for _ in range(rng.randint(1, 3))]
+    return f"{local}@{'.'.join(labels)}.{rng.choice(tlds)}"
+
+
+def test_every_address_of_the_email_shape_is_an_email() -> None:
+    recognizer = EmailRecognizer()
+    shapes = recognizer.column_shapes(["a@example.com", "b@example.se", "c@x.NL", "d@y.png"])
+    assert shapes is not None
+    assert "png" not in shapes[0].pattern  # a file name is never an address's ending
+    import pyarrow as pa
+
+    rng = random.Random(7)
+    values = [_random_email(rng, ["com", "SE", "nl"]) for _ in range(500)]
+    matched = sweep.matches(pa.array(values), shapes[0]).to_pylist()
+    assert any(matched)
+    pattern = re.compile(recognizer.patterns[0].regex)
+    for value, ok in zip(values, matched, strict=True):
+        if ok:
+            found = pattern.search(f"\t{value}\t")
+            assert found is not None and found.group() == value and recognizer.validate_result(value), value
+
+
+def test_every_name_of_the_name_shape_looks_like_a_name() -> None:
+    shapes = PersonColumnRecognizer().column_shapes(["Anna Berg"])
+    assert shapes is not None
+    import pyarrow as pa
+
+    rng = random.Random(8)
+    letters = "abcåäöéüßłçABCÅÄÖÉ'’.-"
+    values = [" ".join(rng.choice("AÅZÉ") + "".join(rng.choice(letters) for _ in range(rng.randint(0, 9)))
+                       for _ in range(rng.randint(1, 6))) for _ in range(500)]
+    matched = sweep.matches(pa.array(values), shapes[0]).to_pylist()
+    assert any(matched) and not all(matched)
+    for value, ok in zip(values, matched, strict=True):
+        assert ok == looks_like_name(value) or (not ok and len(value.encode()) > 60), value
+
+
+def test_only_contact_detectors_are_swept() -> None:
+    swept_by: Callable[[str], bool] = lambda entity: entities.sweepable([entity])  # noqa: E731
+    assert swept_by(EMAIL) and swept_by(PHONE) and swept_by(PERSON)
+    for entity in (entities.CREDIT_CARD, entities.IBAN_CODE, entities.SE_PERSONNUMMER, entities.US_SSN,
+                   entities.STREET_ADDRESS):
+        assert not swept_by(entity)
