@@ -95,6 +95,19 @@ class Shape:
     max_length: int | None = None
     remove: str = ""
     counted: tuple[str, int] | None = None
+    digitless: bool = False  # its cells hold no digit (no number-shaped value of another detector can be in one)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """What a column judged by its values (names) must show on every ``window`` rows, as its recognizer asks
+    of the first ones: at least ``min_shaped`` of the non-empty cells of its shape, and at least ``min_known``
+    of them starting with one of the ``known`` words (when there are any)."""
+
+    min_shaped: float
+    min_known: float = 0.0
+    known: frozenset[str] = frozenset()
+    window: int = 200
 
 
 @dataclass(frozen=True, eq=False)

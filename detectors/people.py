@@ -226,6 +226,8 @@ def _row_keys(rows: list[np.ndarray], keys: list[np.ndarray]) -> tuple[np.ndarra
     key = np.concatenate(keys).astype(np.uint64)
     order = np.lexsort((key, row))
     row, key = row[order], key[order]
+    first = np.r_[True, (row[1:] != row[:-1]) | (key[1:] != key[:-1])]  # a name twice in a row: once (a set)
+    row, key = row[first], key[first]
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     if len(starts) == len(row):  # one name per row (one name column): the name is the key
         return row, key

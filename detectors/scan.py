@@ -13,8 +13,10 @@ findings piece by piece, with how far it got (``Progress``); it knows nothing of
 policies. The caller decides when it has seen enough (an early decision) and
 closes the generator, which closes the extraction behind it.
 
-The raw matched text exists only inside ``_finding``: it is masked and hashed
-there, and only the masked example and the salted digest leave this module.
+The raw matched text exists only inside ``_finding`` (and, for a table's dense
+columns, inside ``detectors.sweep`` and ``_counted``): it is masked and hashed
+or numbered there, and only masked examples, salted digests and value numbers
+leave this module.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import bisect
 import hashlib
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import accumulate
 
 import numpy as np
+import pyarrow as pa
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer
 
@@ -86,7 +90,6 @@ class Progress:
 # when it does not, larger pieces keep the per-piece costs (column statistics, windows) small.
 PIECE_CHARS = 1 << 16
 MAX_PIECE_CHARS = 1 << 22
-SWEPT_PIECE_CHARS = 1 << 24  # after the first piece, of a table whose dense columns are swept
 
 
 class _Lines:
@@ -140,8 +143,8 @@ class _Piece:
 
 def _pieces(part: Part, swept: bool = False) -> list[_Piece]:
     """Cut a large part between records (tables, JSON) or paragraphs (prose); small parts stay whole. A table
-    whose dense columns are swept goes in two steps (an early decision on its first piece, then the rest):
-    columnar kernels cost the same per row however large the piece."""
+    whose dense columns are swept goes in its first piece (an early decision), then pieces of the largest
+    size (columnar kernels cost little per piece)."""
     text = part.text
     if _whole(part):
         return [_Piece(part)]
@@ -153,7 +156,7 @@ def _pieces(part: Part, swept: bool = False) -> list[_Piece]:
     size = PIECE_CHARS
     while start < len(text):
         cut = text.find(separator, start + size) if len(text) - start > size * 3 // 2 else -1
-        size = SWEPT_PIECE_CHARS if swept else min(size * 2, MAX_PIECE_CHARS)
+        size = MAX_PIECE_CHARS if swept else min(size * 2, MAX_PIECE_CHARS)
         end = len(text) if cut < 0 else cut + len(separator)
         pieces.append(_Piece(part, start, end, len(header) if start else 0, lines))
         start = end
@@ -237,6 +240,7 @@ class Scanner:
         }
         self._entities = frozenset(e for r in registry.recognizers for e in r.supported_entities)
         self._sweepable = _sweepable(registry.recognizers)  # the detectors whose dense columns are swept
+        self._splits: dict[frozenset[str], _Split] = {}
 
     def narrowed(self, wanted: frozenset[str]) -> Scanner:
         """A scanner that runs only the recognizers (and exact-match sets) reporting one of ``wanted``:
@@ -301,49 +305,74 @@ class Scanner:
         """Findings in one piece of a part: its dense columns' cells counted in bulk, the rest one by one."""
         part = piece.part
         wanted = [column for column in dense if column.entity in self._entities]
-        if wanted:
-            swept = sweep.sweep(part.text, wanted, values, index, part.origin, piece.first_record)
-            return self._scan_swept(part, index, piece, swept, wanted, values)  # not swept: one by one, to the counts
-        return self.scan_part(part, index, piece), ()
+        if not wanted:
+            return self.scan_part(part, index, piece), ()
+        split = self._split(frozenset(column.entity for column in wanted))
+        swept = sweep.sweep(part.text, wanted, values, split.screen)
+        return self._scan_swept(part, index, piece, swept, wanted, values, split)
 
     def _scan_swept(self, whole: Part, index: int, piece: _Piece, swept: sweep.Piece, dense: Sequence[sweep.Column],
-                    values: sweep.Values) -> tuple[list[Finding], tuple[Swept, ...]]:
-        """The rest of a swept piece, one by one: its other columns, and the cells of its swept columns no
-        shape matched (those still go to their column's count, so that a value is one value however it was
-        found)."""
-        part = Part(swept.text, whole.origin, whole.layout, whole.header)
-        piece = replace(piece, repeated=swept.text.find("\n") + 1 if piece.repeated else 0)
-        records = _Records(part.text, False, piece)
-        candidates, errors = self._accepted(part, index, piece, records)
-        if swept.leftovers:
-            candidates = _without_overlaps(candidates + self._leftover_candidates(part.text, records, swept.leftovers))
+                    values: sweep.Values, split: _Split) -> tuple[list[Finding], tuple[Swept, ...]]:
+        """The rest of a swept piece, one by one. The other detectors' recognizers read the piece as it is: a
+        swept cell in which one finds something goes back to being a candidate like any (the better one wins,
+        as everywhere); those of numbers (``SCREENED``) read it blanked, as the rows where they could find
+        something were not swept. The swept detectors' recognizers read it blanked: the cells no shape
+        matched, and the other columns. Whatever is found in a dense column of its detector still goes to that
+        column's count (a value is one value however it was found)."""
+        records = _Records(whole.text, False, piece)
+        cells = _CellBounds(whole.text, records)
+        pool, errors = split.others._accepted(whole, index, piece, records, resolve=False) \
+            if split.others else ([], [])
+        counted = {c.column.index: c for c in swept.cells}
+        back: dict[int, set[int]] = defaultdict(set)  # rows of swept cells something else was found in
+        for candidate in list(pool):
+            line = records.index(candidate.start)
+            column, start, end = cells.of(line, candidate.start)
+            bulk = counted.get(column)
+            score = bulk.score_of(line - 1) if bulk is not None and line else None
+            if bulk is not None and score is not None and line - 1 not in back[column]:
+                back[column].add(line - 1)
+                pool.append(_Candidate(start, end, bulk.column.entity, score))
+        blanked = Part(swept.text, whole.origin, whole.layout, whole.header)
+        mine, more = split.blanked._accepted(blanked, index, piece, _Records(blanked.text, False, piece),
+                                             resolve=False)
+        pool += mine + self._leftover_candidates(cells, swept.leftovers)
         columns = {(c.index, c.entity) for c in dense}
         kept: list[_Candidate] = []
-        bulk: dict[tuple[int, str, float], list[tuple[int, str]]] = {}
-        for candidate in candidates:
+        found: dict[str, list[tuple[int, int, float, str]]] = defaultdict(list)  # to the counts: column, record…
+        for candidate in _without_overlaps(pool):
+            if candidate.entity == SHAPE_ONLY:
+                continue
             line = records.index(candidate.start)
-            column = part.text.count(CELL_SEPARATOR, records.starts[line], candidate.start)
+            column = cells.of(line, candidate.start)[0]
             if (column, candidate.entity) in columns:
-                bulk.setdefault((column, candidate.entity, candidate.score), []).append(
-                    (records.first_record + line + 1, part.text[candidate.start:candidate.end]))
+                found[candidate.entity].append((column, records.first_record + line + 1, candidate.score,
+                                                whole.text[candidate.start:candidate.end]))
             else:
                 kept.append(candidate)
-        more = tuple(self._swept_of(values, index, part.origin, column, entity, score, found)
-                     for (column, entity, score), found in bulk.items())
+        bulk_found = [s for c in swept.cells for s in c.swept(index, whole.origin, piece.first_record,
+                                                              back.get(c.column.index, ()))]
+        bulk_found += _counted(values, index, whole.origin, found)
         exact = self._exact_matches(whole, index, piece) if self.fingerprints else []
         examples = _Examples()
-        return errors + exact + [self._finding(part, index, records, c, examples) for c in kept], swept.swept + more
+        findings = [self._finding(whole, index, records, c, examples) for c in kept]
+        return errors + more + exact + findings, tuple(bulk_found)
 
-    @staticmethod
-    def _swept_of(values: sweep.Values, index: int, origin: str, column: int, entity: str, score: float,
-                  found: list[tuple[int, str]]) -> Swept:
-        import pyarrow as pa
-
-        normalised = pa.array([normalize(entity, raw) for _, raw in found], pa.string())
-        shown = tuple(dict.fromkeys(mask(entity, raw) for _, raw in found[:sweep.EXAMPLE_TRIES]))[:EXAMPLES]
-        records = np.fromiter((record for record, _ in found), dtype=np.int64, count=len(found))
-        return Swept(entity, round(min(score, 1.0), 2), index, origin, column + 1, records,
-                     values.ids(entity, normalised), shown)
+    def _split(self, swept: frozenset[str]) -> _Split:
+        """How a piece with these detectors swept is read (made once for each set of them)."""
+        split = self._splits.get(swept)
+        if split is None:
+            screened = [r for r in self.registry.recognizers if isinstance(r, DetourRecognizer) and r.SCREENED
+                        and not swept & set(r.supported_entities)]  # type: ignore[attr-defined]
+            numbers = {e for r in screened for e in r.supported_entities}  # type: ignore[attr-defined]
+            rest = self._entities - swept - numbers
+            # swept cells hold ASCII digits only (their shapes allow no others)
+            patterns = [sweep.superset(pattern, int(getattr(r, "global_regex_flags", 0)) & re.IGNORECASE,
+                                       ascii_digits=True) for r in screened for pattern in _screen_patterns(r)]
+            split = self._splits[swept] = _Split(self.narrowed(rest) if rest else None,
+                                                 self.narrowed(swept | numbers),
+                                                 "|".join(f"(?:{p})" for p in patterns) or None)
+        return split
 
     def scan_part(self, part: Part, index: int, piece: _Piece | None = None) -> list[Finding]:
         """Findings in ``part`` (the ``index``-th of the upload), or in one piece of it."""
@@ -358,18 +387,15 @@ class Scanner:
         examples = _Examples()
         return errors + exact + [self._finding(part, index, records, c, examples) for c in candidates]
 
-    def _leftover_candidates(self, text: str, records: _Records,
+    def _leftover_candidates(self, cells: _CellBounds,
                              leftovers: Sequence[tuple[sweep.Column, int, str]]) -> list[_Candidate]:
         found = []
         for column, row, value in leftovers:
             judged = self._sweepable[column.entity].column_cell(value)
-            if judged is None:
-                continue
-            line_start = records.starts[row + 1]  # the header is line 0
-            line = text[line_start:text.find("\n", line_start) if "\n" in text[line_start:] else len(text)]
-            cell_start = line_start + sum(len(cell) + 1 for cell in line.split(CELL_SEPARATOR)[:column.index])
-            start, end, score = judged
-            found.append(_Candidate(cell_start + start, cell_start + end, column.entity, score))
+            if judged is not None:
+                cell_start = cells.start(row + 1, column.index)  # the header is line 0
+                start, end, score = judged
+                found.append(_Candidate(cell_start + start, cell_start + end, column.entity, score))
         return found
 
     def spans(self, part: Part) -> list[tuple[int, int, str]]:
@@ -383,10 +409,10 @@ class Scanner:
             raise RuntimeError(errors[0].note)
         return [(c.start, c.end, c.entity) for c in candidates]
 
-    def _accepted(self, part: Part, index: int, piece: _Piece,
-                  records: _Records) -> tuple[list[_Candidate], list[Finding]]:
-        """The recognizers' candidates that pass their checks and context, without overlaps; and a
-        finding for each recognizer that failed."""
+    def _accepted(self, part: Part, index: int, piece: _Piece, records: _Records,
+                  resolve: bool = True) -> tuple[list[_Candidate], list[Finding]]:
+        """The recognizers' candidates that pass their checks and context, without overlaps (``resolve``;
+        else all of them, shapes only included); and a finding for each recognizer that failed."""
         candidates: list[_Candidate] = []
         errors: list[Finding] = []
         for number, windows in sorted(self.prefilter.windows(part.text).items()):
@@ -424,8 +450,8 @@ class Scanner:
                 if anti is not None and candidate.score < CERTAIN and anti.labelled(part, records, candidate.start):
                     continue
                 candidates.append(candidate)
-        if not candidates:
-            return [], errors
+        if not candidates or not resolve:
+            return candidates, errors
         return [c for c in _without_overlaps(candidates) if c.entity != SHAPE_ONLY], errors
 
     def _run(self, number: int, recognizer: EntityRecognizer, text: str,
@@ -499,6 +525,66 @@ class Scanner:
             location=Location(index, part.origin, number + 1, block, column),
             layout=part.layout,
         )
+
+
+def _screen_patterns(recognizer: EntityRecognizer) -> list[str]:
+    if isinstance(recognizer, PatternRecognizer):
+        return [pattern.regex for pattern in recognizer.patterns]
+    return list(recognizer.SCREEN_PATTERNS)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """How a swept piece is read: the recognizers that read it as it is, those that read it blanked (the swept
+    detectors' and the screened ones'), and the screen (where a screened recognizer could find a value)."""
+
+    others: Scanner | None
+    blanked: Scanner
+    screen: str | None
+
+
+def _counted(values: sweep.Values, index: int, origin: str,
+             found: dict[str, list[tuple[int, int, float, str]]]) -> list[Swept]:
+    """Values found one by one in dense columns, to the columns' counts: per column and score, numbered with
+    the swept ones (one lookup per detector)."""
+    counted: list[Swept] = []
+    for entity, items in found.items():
+        numbers = values.ids(entity, pa.array([normalize(entity, raw) for *_, raw in items], pa.string()))
+        groups: dict[tuple[int, float], list[int]] = defaultdict(list)
+        for position, (column, _, score, _) in enumerate(items):
+            groups[(column, score)].append(position)
+        for (column, score), positions in groups.items():
+            shown = tuple(dict.fromkeys(mask(entity, items[p][3]) for p in positions[:_Examples.TRIES]))[:EXAMPLES]
+            counted.append(Swept(entity, round(min(score, 1.0), 2), index, origin, column + 1,
+                                 np.array([items[p][1] for p in positions], dtype=np.int64), numbers[positions],
+                                 shown))
+    return counted
+
+
+class _CellBounds:
+    """Where the cells of a table's rows are (made for a row when first asked)."""
+
+    def __init__(self, text: str, records: _Records) -> None:
+        self.text = text
+        self.records = records
+        self._rows: dict[int, list[int]] = {}
+
+    def _starts(self, line: int) -> list[int]:
+        starts = self._rows.get(line)
+        if starts is None:
+            begin, end = self.records.bounds(line)
+            lengths = (len(cell) + 1 for cell in self.text[begin:end].split(CELL_SEPARATOR))
+            starts = self._rows[line] = list(accumulate(lengths, initial=begin))
+        return starts
+
+    def of(self, line: int, offset: int) -> tuple[int, int, int]:
+        """The 0-based column of ``offset`` in a line, and its cell's start and end."""
+        starts = self._starts(line)
+        column = max(0, min(bisect.bisect_right(starts, offset) - 1, len(starts) - 2))
+        return column, starts[column], starts[column + 1] - 1
+
+    def start(self, line: int, column: int) -> int:
+        return self._starts(line)[column]
 
 
 class _Examples:

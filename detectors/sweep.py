@@ -14,35 +14,44 @@ Arrow's compute kernels (RE2, hash tables), in three steps:
    RE2 patterns of whole cells it certainly accepts, each with one score (a
    phone column's "+46 7d ddd dd dd", an e-mail column's address form with the
    top-level domains seen). A shape is kept only when every sampled cell it
-   matches had that one score.
+   matches had that one score. A recognizer that accepts a column by its
+   statistics (names) gives them too, and they are checked again on every
+   ``Statistics.window`` rows: a name column is one only where it looks like one.
 2. **Sweep** (``sweep``): each piece of the table is split into columns; the
-   cells of a dense column that match a shape are counted as findings of its
-   detector, in bulk (``Swept``): the records they are in and a number per
-   distinct normalised value (the same value, the same number, across the
-   whole upload), and a few masked examples. Values never leave this module.
-3. **The rest as usual**: those cells are blanked (an empty cell, the rows
-   and columns unchanged) and the piece goes through the recognizers like any
-   other: a cell that did not match (a typo, an unusual layout) is checked one
-   by one, and so is every other column.
+   cells of a dense column that match a shape are counted in bulk (``Cells``):
+   their rows, their scores, and a number per distinct normalised value (the
+   same value, the same number, across the whole upload: ``Values``), with a
+   few masked examples. They are blanked (spaces: every offset stays where it
+   was) for the recognizers of the swept detectors.
+3. **The rest as usual** (``detectors.scan``): the other recognizers read the
+   piece as it is, swept cells included (a national ID written like a phone
+   number is still found, and the cell goes back to being checked one by
+   one); the swept detectors' recognizers read the blanked piece: a cell no
+   shape matched (a typo, an unusual layout) and every other column is
+   checked one by one.
 
 Only contact detectors (e-mail, phone, names) are swept: values with a check
 digit or a national format (cards, IBANs, national IDs) are always checked one
-by one. A swept value is counted as its column says: a cell shaped like the
-column's values is that column's kind.
+by one. Raw values exist here only while a piece is swept (and in ``Values``
+for the scan's length); what goes out is numbers, masked examples, and the
+cells left for their recognizer (``Piece.leftovers``, to ``detectors.scan``).
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detectors.findings import CELL_SEPARATOR, EXAMPLES, Layout, Shape, Swept
-from detectors.masking import mask
+from detectors.findings import CELL_SEPARATOR, EXAMPLES, Shape, Statistics, Swept
+from detectors.masking import mask, normalize
 from detectors.recognizers.base import DetourRecognizer
 
 SAMPLE_ROWS = 100  # rows of a table its dense columns are learnt from
@@ -61,14 +70,41 @@ class Column:
     entity: str
     shapes: tuple[tuple[Shape, float], ...]  # each shape with the score its cells get
     judged: bool = False  # its recognizer accepts columns by statistics: it decides the cells no shape matched
+    statistics: Statistics | None = None  # those statistics, checked again on every window of rows
+
+
+@dataclass(frozen=True, eq=False)
+class Cells:
+    """The cells of one dense column of a piece counted in bulk: 0-based rows (after the header), sorted,
+    with each one's score and value number, and a few masked examples."""
+
+    column: Column
+    rows: np.ndarray
+    scores: np.ndarray
+    values: np.ndarray
+    examples: tuple[str, ...]
+
+    def swept(self, part: int, origin: str, first_record: int, without: Iterable[int] = ()) -> list[Swept]:
+        """As findings counted in bulk (one ``Swept`` per score), numbered as the scanner numbers the piece's
+        records, without the rows ``without`` (cells that went back to being checked one by one)."""
+        keep = ~np.isin(self.rows, np.fromiter(without, dtype=np.int64)) if without else slice(None)
+        rows, scores, values = self.rows[keep], self.scores[keep], self.values[keep]
+        return [Swept(self.column.entity, float(score), part, origin, self.column.index + 1,
+                      rows[scores == score] + first_record + 2, values[scores == score], self.examples)
+                for score in np.unique(scores)]
+
+    def score_of(self, row: int) -> float | None:
+        """The score of a row's cell when it was counted in bulk."""
+        at = int(np.searchsorted(self.rows, row))
+        return float(self.scores[at]) if at < len(self.rows) and self.rows[at] == row else None
 
 
 @dataclass(frozen=True)
 class Piece:
     """A piece of a table after its sweep."""
 
-    text: str  # with the swept cells blanked (and the header of a column left with nothing to find)
-    swept: tuple[Swept, ...] = ()
+    text: str  # with the swept cells blanked (spaces), and a judged column's header too
+    cells: tuple[Cells, ...] = ()
     leftovers: tuple[tuple[Column, int, str], ...] = ()  # cells of judged columns no shape matched: row, value
 
 
@@ -104,49 +140,45 @@ def learn(sampled: Sample, candidates: Iterable[tuple[int, int, str, float]],
     ``(start, end, entity, score)`` with offsets in ``sampled.text``. ``recognizers``: the recognizer of each
     sweepable detector."""
     text = sampled.text
+    header = text[: sampled.body - 1].split(CELL_SEPARATOR)
     rows = text[sampled.body:].split("\n")[:-1]
-    cells = [row.split(CELL_SEPARATOR) for row in rows]
-    starts: list[int] = []
-    position = sampled.body
-    for row in rows:
-        starts.append(position)
-        position += len(row) + 1
+    starts = list(accumulate((len(row) + 1 for row in rows[:-1]), initial=sampled.body))
+    cell_starts: dict[int, list[int]] = {}  # a sampled row's cells' offsets, made when first asked
+
+    def cell_of(line: int, offset: int) -> tuple[int, int, int]:
+        """The column of ``offset`` in a row, and its cell's start and end."""
+        if line not in cell_starts:
+            cell_starts[line] = list(accumulate((len(c) + 1 for c in rows[line].split(CELL_SEPARATOR)),
+                                                initial=starts[line]))
+        bounds = cell_starts[line]
+        column = bisect.bisect_right(bounds, offset) - 1
+        return column, bounds[column], bounds[column + 1] - 1
+
     found: dict[int, list[tuple[str, float, bool, str]]] = defaultdict(list)  # column -> (entity, score, whole, value)
     for start, end, entity, score in candidates:
         if start < sampled.body:
             continue
-        line = _row_of(starts, start)
-        column = text.count(CELL_SEPARATOR, starts[line], start)
-        cell = cells[line][column] if column < len(cells[line]) else ""
-        cell_start = starts[line] + sum(len(c) + 1 for c in cells[line][:column])
-        whole = start == cell_start and end == cell_start + len(cell)
-        found[column].append((entity, score, whole, text[start:end]))
+        column, cell_start, cell_end = cell_of(bisect.bisect_right(starts, start) - 1, start)
+        found[column].append((entity, score, start == cell_start and end == cell_end, text[start:end]))
+    filled: dict[int, int] = defaultdict(int)
+    for row in rows:
+        for column, cell in enumerate(row.split(CELL_SEPARATOR)):
+            filled[column] += bool(cell)
     columns = []
     for column, hits in sorted(found.items()):
-        filled = sum(1 for row in cells if column < len(row) and row[column])
         entities = {entity for entity, _, _, _ in hits}
-        if filled < MIN_SAMPLED or len(entities) != 1:
+        if filled[column] < MIN_SAMPLED or len(entities) != 1:
             continue
         entity = entities.pop()
         recognizer = recognizers.get(entity)
-        if recognizer is None or not all(whole for _, _, whole, _ in hits) or len(hits) < DENSE_SHARE * filled:
+        if recognizer is None or not all(whole for _, _, whole, _ in hits) or len(hits) < DENSE_SHARE * filled[column]:
             continue
         scored = [(value, score) for _, score, _, value in hits]
         shapes = _scored_shapes(recognizer.column_shapes([v for v, _ in scored]), scored)
-        if shapes:
-            columns.append(Column(column, entity, shapes, recognizer.judges_columns()))
+        statistics = recognizer.column_statistics(header[column]) if column < len(header) else None
+        if shapes and (statistics is not None or not recognizer.judges_columns()):
+            columns.append(Column(column, entity, shapes, recognizer.judges_columns(), statistics))
     return tuple(columns)
-
-
-def _row_of(starts: list[int], offset: int) -> int:
-    lo, hi = 0, len(starts)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if starts[mid] <= offset:
-            lo = mid
-        else:
-            hi = mid
-    return lo
 
 
 def _scored_shapes(shapes: Sequence[Shape] | None, scored: list[tuple[str, float]]) -> tuple[tuple[Shape, float], ...]:
@@ -198,10 +230,11 @@ class Values:
         return numbers[indices]
 
 
-def sweep(text: str, columns: Sequence[Column], values: Values, part: int, origin: str, first_record: int) -> Piece:
+def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | None = None) -> Piece:
     """Count the cells of ``columns`` in a piece of a table (``text``: its header line, then rows) that match
-    their shapes. ``first_record``: as the scanner numbers the piece's records. A piece whose rows do not
-    all have the same number of cells is left as it is (checked value by value)."""
+    their shapes, in the rows ``screen`` (an RE2 pattern: where another recognizer's value could be) does
+    not match. A piece whose rows do not all have the same number of cells is left as it is (checked value
+    by value)."""
     header_end = text.find("\n")
     trailing = text.endswith("\n")
     body_text = text[header_end + 1: len(text) - 1 if trailing else len(text)]
@@ -214,12 +247,19 @@ def sweep(text: str, columns: Sequence[Column], values: Values, part: int, origi
     if widths["min"].as_py() != width or any(c.index >= width for c in columns):
         return Piece(text)
     by_index = [pc.list_element(cells, pa.scalar(i, pa.int32())) for i in range(width)]
-    swept: list[Swept] = []
-    emptied: set[int] = set()
+    found: list[tuple[Column, np.ndarray, np.ndarray, pa.Array, tuple[str, ...]]] = []  # rows, scores, values
     leftovers: list[tuple[Column, int, str]] = []
+    header = text[:header_end].split(CELL_SEPARATOR)
     for column in columns:
         cell_values = by_index[column.index]
-        left = pa.array(np.ones(len(cell_values), dtype=bool))
+        left = _windows(cell_values, column) if column.statistics is not None else _TRUE(len(cell_values))
+        if screen is not None and not all(shape.digitless for shape, _ in column.shapes):
+            # a cell where a screened recognizer could find something (they all need digits) is not swept
+            left = pc.and_(left, pc.invert(pc.fill_null(pc.match_substring_regex(cell_values, screen), False)))
+        rows_of: list[np.ndarray] = []
+        scores_of: list[np.ndarray] = []
+        normalised: list[pa.Array] = []
+        shown: tuple[str, ...] = ()
         for shape, score in column.shapes:
             matched = pc.and_(left, matches(cell_values, shape))
             rows_matched = np.flatnonzero(np.asarray(matched.to_numpy(zero_copy_only=False), dtype=bool))
@@ -227,37 +267,97 @@ def sweep(text: str, columns: Sequence[Column], values: Values, part: int, origi
                 continue
             left = pc.and_(left, pc.invert(matched))
             chosen = cell_values if len(rows_matched) == len(cell_values) else pc.filter(cell_values, matched)
-            numbers = values.ids(column.entity, _normalised(chosen, shape))
-            swept.append(Swept(column.entity, score, part, origin, column.index + 1,
-                               rows_matched.astype(np.int64) + first_record + 2, numbers,
-                               _examples(column.entity, chosen), Layout.TABLE))
-        remaining = pc.if_else(left, cell_values, _EMPTY)
-        by_index[column.index] = remaining
-        filled = pc.not_equal(remaining, _EMPTY)
-        if column.judged:  # its recognizer decides the rest here, without the column's statistics
-            emptied.add(column.index)
-            rows_left = np.flatnonzero(np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool))
+            rows_of.append(rows_matched.astype(np.int64))
+            scores_of.append(np.full(len(rows_matched), score))
+            normalised.append(_normalised(chosen, shape, column.entity))
+            shown = shown or _examples(column.entity, chosen)
+        if rows_of:
+            order = np.argsort(np.concatenate(rows_of), kind="stable")
+            found.append((column, np.concatenate(rows_of)[order], np.concatenate(scores_of)[order],
+                          pa.concat_arrays(normalised).take(pa.array(order)), shown))
+            blank = pc.binary_repeat(_SPACE, pc.utf8_length(cell_values))  # the same length: offsets stay
+            by_index[column.index] = pc.if_else(_swept_mask(rows_of, len(cell_values)), blank, cell_values)
+        if column.judged:  # its recognizer decides the rest here (where its statistics hold), on the cell alone
+            remaining = pc.and_(left, pc.not_equal(cell_values, _EMPTY))
+            rows_left = np.flatnonzero(np.asarray(remaining.to_numpy(zero_copy_only=False), dtype=bool))
             leftovers += [(column, int(row), value) for row, value
-                          in zip(rows_left, pc.filter(remaining, filled).to_pylist(), strict=True)]
-        elif not pc.any(filled).as_py():
-            emptied.add(column.index)
-    if not swept:
+                          in zip(rows_left, pc.filter(cell_values, remaining).to_pylist(), strict=True)]
+            header[column.index] = " " * len(header[column.index])  # its recognizer reads the column no more
+    if not found:
         return Piece(text)
+    counted = _numbered(found, values)
     joined = pc.binary_join_element_wise(*by_index, CELL_SEPARATOR) if width > 1 else by_index[0]
     body = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(joined)], pa.int32()), joined), "\n")[0].as_py()
-    header = text[:header_end].split(CELL_SEPARATOR)
-    header = [("" if i in emptied else name) for i, name in enumerate(header)]  # an emptied column has nothing
-    return Piece(CELL_SEPARATOR.join(header) + "\n" + body + ("\n" if trailing else ""), tuple(swept),
-                 tuple(leftovers))
+    return Piece(CELL_SEPARATOR.join(header) + "\n" + body + ("\n" if trailing else ""), counted, tuple(leftovers))
 
 
-_EMPTY = pa.scalar("", pa.string())  # (a typed scalar: a Python one is converted on every call)
+def _TRUE(size: int) -> pa.Array:  # noqa: N802
+    return pa.array(np.ones(size, dtype=bool))
 
 
-def _normalised(values: pa.Array, shape: Shape) -> pa.Array:
+def _swept_mask(rows_of: list[np.ndarray], size: int) -> pa.Array:
+    swept = np.zeros(size, dtype=bool)
+    for rows in rows_of:
+        swept[rows] = True
+    return pa.array(swept)
+
+
+def _numbered(found: list[tuple[Column, np.ndarray, np.ndarray, pa.Array, tuple[str, ...]]],
+              values: Values) -> tuple[Cells, ...]:
+    """Value numbers for the swept cells: one lookup per detector and piece, whatever the number of columns."""
+    by_entity: dict[str, list[int]] = defaultdict(list)
+    for position, (column, *_) in enumerate(found):
+        by_entity[column.entity].append(position)
+    numbers: dict[int, np.ndarray] = {}
+    for entity, positions in by_entity.items():
+        arrays = [found[p][3] for p in positions]
+        ids = values.ids(entity, pa.concat_arrays(arrays) if len(arrays) > 1 else arrays[0])
+        for p, chunk in zip(positions, np.split(ids, np.cumsum([len(a) for a in arrays])[:-1]), strict=True):
+            numbers[p] = chunk
+    return tuple(Cells(column, rows, scores, numbers[p], shown)
+                 for p, (column, rows, scores, _, shown) in enumerate(found))
+
+
+def _windows(values: pa.Array, column: Column) -> pa.Array:
+    """The rows where a judged column holds what it says, window by window (a name column is judged on every
+    ``window`` rows, as the first ones were): a window whose cells fail the statistics is left alone."""
+    statistics = column.statistics
+    assert statistics is not None
+    trimmed = pc.utf8_trim_whitespace(values)
+    filled = np.asarray(pc.not_equal(trimmed, _EMPTY).to_numpy(zero_copy_only=False), dtype=bool)
+    shaped = np.zeros(len(values), dtype=bool)
+    for shape, _ in column.shapes:
+        shaped |= np.asarray(matches(trimmed, shape).to_numpy(zero_copy_only=False), dtype=bool)
+    known = shaped
+    if statistics.known:
+        first = pc.list_element(pc.utf8_split_whitespace(trimmed, max_splits=1), pa.scalar(0, pa.int32()))
+        first = pc.utf8_trim(pc.utf8_normalize(pc.utf8_lower(first), "NFC"), ".")
+        known = shaped & np.asarray(pc.is_in(first, value_set=_known_values(statistics.known)).to_numpy(
+            zero_copy_only=False), dtype=bool)
+    starts = np.arange(0, len(values), statistics.window)
+    n, hits, words = (np.add.reduceat(a.astype(np.int64), starts) for a in (filled, shaped, known))
+    good = (n < 2) | ((hits >= statistics.min_shaped * n) & (words >= statistics.min_known * n))
+    return pa.array(np.repeat(good, np.diff(np.r_[starts, len(values)])))
+
+
+@functools.lru_cache(maxsize=8)
+def _known_values(words: frozenset[str]) -> pa.Array:
+    return pa.array(sorted(words), pa.string())
+
+
+_EMPTY = pa.scalar("", pa.string())  # (typed scalars: a Python one is converted on every call)
+_SPACE = pa.scalar(" ", pa.string())
+
+
+def _normalised(values: pa.Array, shape: Shape, entity: str) -> pa.Array:
     """Values as ``detectors.masking.normalize`` has them (for the forms shapes allow): same value, same number."""
-    if shape.normal == "lower":
-        return pc.utf8_lower(values)
+    if shape.normal == "lower":  # Unicode lower case as Python has it (Arrow's differs: final sigma, İ)
+        lowered = pc.ascii_lower(values)
+        others = pc.invert(pc.string_is_ascii(values))
+        if pc.any(others).as_py():
+            python = [normalize(entity, v) for v in pc.filter(values, others).to_pylist()]
+            lowered = pc.replace_with_mask(lowered, others, pa.array(python, pa.string()))
+        return lowered
     if shape.normal == "ascii":
         return pc.ascii_lower(values)
     if shape.normal == "phone":  # digits, with + for an international prefix (+ or 00)
@@ -277,3 +377,107 @@ def _examples(entity: str, values: pa.Array) -> tuple[str, ...]:
             if len(shown) >= EXAMPLES:
                 break
     return tuple(shown)
+
+
+def superset(pattern: str, flags: int = 0, ascii_digits: bool = False) -> str:
+    """An RE2 pattern matching wherever a Python ``re``/``regex`` pattern of a recognizer could match (more,
+    never less): lookarounds dropped, a backreference as the group it refers to, possessive quantifiers as
+    plain ones, ``\\w``, ``\\d`` and ``\\s`` as wide as Python's (Unicode). For a dense column's screen: a
+    row where it matches nothing holds no value of that recognizer. ``ascii_digits``: for text that holds no
+    other digits (a swept cell's shapes allow none), ``\\d`` as ``[0-9]``, and no case folding for digits."""
+    wide = dict(_WIDE, **({"\\d": "[0-9]"} if ascii_digits else {}))
+    groups: list[str] = []  # the text of each capturing group, by number
+    out: list[str] = []
+    i = 0
+    opened: list[tuple[int, bool]] = []  # (where in out, capturing)
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            escape = pattern[i:i + 2]
+            if escape[1:].isdigit() and escape[1] != "0":
+                number = int(escape[1])
+                out.append(f"(?:{groups[number - 1]})" if number <= len(groups) else "[\\s\\S]*")
+            else:
+                out.append(wide.get(escape, escape))
+            i += 2
+            continue
+        if char == "[":
+            end = _class_end(pattern, i)
+            body = pattern[i + 1:end]
+            if body.startswith("^") and "\\" in body:
+                out.append("[\\s\\S]")  # a negated class with shorthands: anything (wider)
+            else:
+                for short, wider in (("\\w", "\\pL\\pN_"), ("\\d", "0-9" if ascii_digits else "\\pN"),
+                                     ("\\s", "\\s\\pZ")):
+                    body = body.replace(short, wider)
+                out.append(f"[{body}]")
+            i = end + 1
+            continue
+        if pattern.startswith("(?<![", i) and pattern[_class_end(pattern, i + 4) + 1:][:1] == ")":
+            end = _class_end(pattern, i + 4)  # not after one of a class: after none of it, or at the start
+            body = pattern[i + 5:end]
+            for short, narrow in (("\\w", "A-Za-z0-9_"), ("\\d", "0-9"), ("\\s", " \\t\\n\\r\\f\\v")):
+                body = body.replace(short, narrow)  # (narrower here, so the complement is wider)
+            out.append(f"(?:^|[{body[1:]}])" if body.startswith("^") else f"(?:^|[^{body}])")
+            i = end + 2
+            continue
+        if pattern.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
+            i = _group_end(pattern, i) + 1  # a lookaround: dropped
+            continue
+        if char == "(":
+            capturing = not pattern.startswith("(?", i) or pattern.startswith("(?P<", i)
+            opened.append((len(out), capturing))
+            if pattern.startswith("(?>", i):  # an atomic group
+                out.append("(?:")
+                i += 3
+                continue
+            out.append(char)
+            i += 1
+            continue
+        if char == ")" and opened:
+            start, capturing = opened.pop()
+            out.append(char)
+            if capturing:
+                groups.append("".join(out[start + 1:-1]))
+            i += 1
+            continue
+        if char == "+" and i and pattern[i - 1] in "+*?}" and (i < 2 or pattern[i - 2] != "\\"):
+            i += 1  # possessive: as a plain quantifier
+            continue
+        out.append(char)
+        i += 1
+    prefix = "".join(flag for bit, flag in ((2, "i"), (8, "m"), (16, "s")) if flags & bit)
+    return (f"(?{prefix})" if prefix else "") + "".join(out)
+
+
+_WIDE = {"\\w": "[\\pL\\pN_]", "\\d": "\\pN", "\\s": "[\\s\\pZ]", "\\b": "", "\\B": "", "\\Z": "\\z"}
+
+
+def _class_end(pattern: str, start: int) -> int:
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "^":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i
+
+
+def _group_end(pattern: str, start: int) -> int:
+    depth, i = 0, start
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == "[":
+            i = _class_end(pattern, i) + 1
+            continue
+        if pattern[i] == "(":
+            depth += 1
+        elif pattern[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(pattern) - 1

@@ -24,6 +24,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from detectors.findings import EXAMPLES, Finding, Layout, Location, ScanResult, Swept
 from detectors.people import count_people, distinct_swept
 
@@ -273,8 +275,10 @@ class Evidence:
 
     @classmethod
     def of(cls, scan: ScanResult) -> Evidence:
-        traced = len(scan.findings) <= MAX_TRACE and not scan.swept  # findings counted in bulk are not kept
-        trace = tuple(_trace(f) for f in scan.findings[:MAX_TRACE])
+        traced = len(scan.findings) <= MAX_TRACE and not scan.swept
+        # Findings counted in bulk are not kept one by one, so the others alone are no prefix of the scan (the
+        # names that told people apart would be missing): such a scan keeps none, and is decided again on nothing
+        trace = () if scan.swept else tuple(_trace(f) for f in scan.findings[:MAX_TRACE])
         return cls(scan.mime_type, scan.parts, scan.scanned_chars, scan.partial, _summaries(scan),
                    trace, traced, scan.skipped, tuple(sorted(scan.looked_for)) if scan.looked_for is not None else None)
 
@@ -375,10 +379,10 @@ def _summaries(scan: ScanResult) -> tuple[DetectorSummary, ...]:
         places = tuple(dict.fromkeys(Place(f.location.origin, f.location.record, f.location.column)
                                      for f in items))[:MAX_LOCATIONS]
         if swept:  # the first places of both, in the order of the upload
-            where = {place: (f.location.part, f.location.record) for f in items
+            where = {place: (f.location.part, f.location.record, f.location.column) for f in items
                      if (place := Place(f.location.origin, f.location.record, f.location.column)) in places}
-            where.update({Place(s.origin, int(record), s.column): (s.part, int(record))
-                          for s in swept for record in s.records[:MAX_LOCATIONS]})
+            where.update({Place(s.origin, int(record), s.column): (s.part, int(record), s.column)
+                          for s in swept for record in np.sort(s.records)[:MAX_LOCATIONS]})
             places = tuple(sorted(where, key=lambda place: where[place]))[:MAX_LOCATIONS]
         count = len(items) + sum(len(s) for s in swept)
         distinct = len({(f.digest, f.note) for f in items}) + distinct_swept(swept)

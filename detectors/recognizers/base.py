@@ -31,7 +31,7 @@ from typing import ClassVar
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-from detectors.findings import Layout, Shape
+from detectors.findings import Layout, Shape, Statistics
 from detectors.prefilter import Trigger
 
 # A recognizer may report a span as a shape only: written like one of its values but failing its checks
@@ -44,6 +44,10 @@ class DetourRecognizer:
     """Mixin for Detour's recognizers, listed after the Presidio base: ``X(PatternRecognizer, DetourRecognizer)``."""
 
     TRIGGERS: ClassVar[tuple[Trigger, ...]] = ()
+    # Its values are digit runs, its trigger fires on every phone number: a dense column is screened with its
+    # patterns instead (``detectors.sweep``), a row where they could match is not swept
+    SCREENED: ClassVar[bool] = False
+    SCREEN_PATTERNS: ClassVar[tuple[str, ...]] = ()  # for one without patterns: where each of its values begins
     LAYOUTS: ClassVar[frozenset[Layout] | None] = None
     LINEAR_PATTERNS: ClassVar[bool] = True
     ANTI_CONTEXT: ClassVar[tuple[str, ...]] = ()
@@ -63,6 +67,11 @@ class DetourRecognizer:
         """For a recognizer that judges a column by its statistics: where in a cell of a column it accepted
         (a swept column's cell no shape matched) its value is, and the score; None: not its value there.
         The default (recognizers that judge each value on its own) is never asked: such cells are scanned."""
+        return None
+
+    def column_statistics(self, header: str) -> Statistics | None:
+        """For a recognizer that judges a column by its statistics: what every window of rows of a column so
+        named must show for its cells to be its values (``detectors.sweep`` checks them again and again)."""
         return None
 
     @classmethod

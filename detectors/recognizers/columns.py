@@ -25,7 +25,7 @@ import regex
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 from detectors import entities
-from detectors.findings import Shape
+from detectors.findings import Shape, Statistics
 from detectors.prefilter import Scope, Trigger
 from detectors.recognizers.base import DetourRecognizer
 
@@ -282,6 +282,15 @@ class PersonColumnRecognizer(_ColumnRecognizer):
     def value_ok(self, value: str) -> bool:
         return looks_like_name(value)
 
+    def column_statistics(self, header: str) -> Statistics | None:
+        kind = self.field_kind(header)
+        if kind is None:
+            return None
+        if kind == "strict":
+            return Statistics(MIN_SHAPE_SHARE, window=_SAMPLE)
+        return Statistics(MIN_SHAPE_SHARE, MIN_GIVEN_SHARE, given_names(), _SAMPLE)
+
     def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
         """A name column (accepted by its statistics): one to five words of letters, single-spaced."""
-        return [Shape(r"^\pL(?:[\pL'’.\-]| \pL)*$", "lower", max_length=_NAME_LENGTH, counted=(" ", 4))]
+        return [Shape(r"^\pL(?:[\pL'’.\-]| \pL)*$", "lower", max_length=_NAME_LENGTH, counted=(" ", 4),
+                      digitless=True)]

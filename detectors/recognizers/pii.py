@@ -88,6 +88,7 @@ _MAX_TLDS = 64
 class CreditCardRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     """Payment cards: issuer prefix (IIN) and length per network, Luhn check digit."""
 
+    SCREENED = True
     TRIGGERS = (DIGITS,)
 
     _START, _END = r"(?<![\w\-.])", r"(?![\d\-]|\.\d)"
@@ -188,6 +189,9 @@ class IbanRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
     CONTEXT = ["iban", "account", "bank", "konto", "kontonummer", "bankkonto", "rekening", "rekeningnummer",
                "bic"]
 
+    SCREENED = True
+    SCREEN_PATTERNS = (START.pattern,)
+
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.IBAN_CODE], name="IbanRecognizer", context=self.CONTEXT)
 
@@ -232,6 +236,7 @@ class IbanRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
 
 
 class UsSsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
+    SCREENED = True
     TRIGGERS = (DIGITS,)
     PATTERNS = [Pattern("ssn", r"(?<![\w\-.])\d{3}([\- .]?)\d{2}\1\d{4}(?![\d\-]|\.\d)", WEAK)]
     CONTEXT = ["ssn", "social security", "social", "security number", "ss#", "ssa", "taxpayer"]
@@ -253,6 +258,7 @@ DASHES = "\u2010\u2011\u2012\u2013\u2014\u2212"  # hyphen, non-breaking hyphen, 
 
 class SePersonnummerRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     # Word processors turn the hyphen into a dash: 811218–9876 (the digit trigger does not span a dash).
+    SCREENED = True
     TRIGGERS = (DIGITS, Trigger("[0-9]{6}(?:" + "|".join(DASHES) + ")[0-9]{4}", before=2, after=1))
     PATTERNS = [Pattern("personnummer", rf"(?<![\w\-+{DASHES}])(?:(?:18|19|20)\d{{2}}|\d{{2}})\d{{4}}"
                                         rf"(?:[\-+ {DASHES}]\d{{4}}|\d{{4}})(?![\d\-{DASHES}])", WEAK)]
@@ -272,6 +278,7 @@ class SePersonnummerRecognizer(PatternRecognizer, DetourRecognizer):  # type: ig
 
 
 class NlBsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
+    SCREENED = True
     TRIGGERS = (DIGITS,)
     PATTERNS = [Pattern("bsn", r"(?<![\w.\-])(?:\d{9}|\d{4}\.\d{2}\.\d{3}|\d{3} \d{3} \d{3})(?![\d\-]|\.\d)", WEAK)]
     CONTEXT = ["bsn", "burgerservicenummer", "burgerservice", "sofinummer", "sofi", "citizen service number"]
@@ -288,6 +295,7 @@ class NlBsnRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc
 class UkNinoRecognizer(PatternRecognizer, DetourRecognizer):  # type: ignore[misc]
     """UK National Insurance numbers, in upper or lower case (qq 12 34 56 c is how some forms store them)."""
 
+    SCREENED = True
     TRIGGERS = (Trigger(r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2}", before=2, after=8, caseless=True),)
     PATTERNS = [Pattern("nino", r"(?<![A-Za-z0-9])[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
                                 r"(?: ?\d{2} ?\d{2} ?\d{2}| \d{6})( ?)[A-Z](?![A-Za-z0-9])", 0.4)]
@@ -393,16 +401,12 @@ class PhoneRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
 
     def _template(self, value: str) -> str | None:
         """The layout of a phone value whose score follows from its layout alone, or None."""
-        if not _LAYOUT_CHARS.fullmatch(value) or self.score(value) < 0.5:
-            return None
-        international = value.startswith(("+", "00"))
-        if international and "(" in value:  # +44 (0)…: the digit in brackets matters
-            return None
-        if not international:
-            plain = value.replace("(", "").replace(")", "")
-            if plain.isdigit() or self._ISBN10.match(value) or self._DATE.match(plain) \
-                    or self._DATE.match(self._HOUR.sub("", plain)):
-                return None  # check digits and dates: each value on its own
+        if not _LAYOUT_CHARS.fullmatch(value) or self.score(value) < 0.5 or _ONE_DIGIT_GROUP.search(value):
+            return None  # (a digit in brackets, as in +44 (0)…, is dropped or not by its value)
+        plain = value.replace("(", "").replace(")", "")
+        if plain.isdigit() or self._ISBN10.match(value) or self._DATE.match(plain) \
+                or self._DATE.match(self._HOUR.sub("", plain)):
+            return None  # check digits and dates: each value on its own
         prefix = 2 if value.startswith("00") else 0
         out, written = [], 0
         for char in value[prefix:]:
@@ -472,6 +476,7 @@ def _possible_length(code: int, national_digits: int) -> bool:
 
 _MAYBE_EXTENSION = regex.compile(r"[xX#]|ext")
 _SEPARATOR_CHARS = " .-/()"
+_ONE_DIGIT_GROUP = re.compile(r"\(\d\)")
 _LAYOUT_CHARS = re.compile(r"\+?[0-9 .\-/()]+")  # what a phone column's layout may hold
 _MAX_LAYOUTS = 16
 _DECIMAL = regex.compile(r"\d+\.\d{1,2}")

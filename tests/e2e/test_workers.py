@@ -241,7 +241,10 @@ def test_a_worker_that_cannot_start_again_waits_and_its_connections_go_to_the_ot
     key.unlink()
     victim = max(children(supervisor))
     os.kill(victim, signal.SIGKILL)
-    time.sleep(2.5)  # it has failed to start again at least once: it now waits
+    deadline = time.monotonic() + 30  # it has failed to start again at least once: it now waits, sockets closed
+    while "starting it again in" not in service.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
     answered = 0
     for _ in range(12):  # new connections, each spread by the kernel: none may wait for the missing worker
         with httpx.Client(timeout=3) as fresh:
