@@ -252,7 +252,8 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | No
     header = text[:header_end].split(CELL_SEPARATOR)
     for column in columns:
         cell_values = by_index[column.index]
-        left = _windows(cell_values, column) if column.statistics is not None else _TRUE(len(cell_values))
+        hits = [matches(cell_values, shape) for shape, _ in column.shapes]
+        left = _windows(cell_values, column, hits) if column.statistics is not None else _TRUE(len(cell_values))
         if screen is not None and not all(shape.digitless for shape, _ in column.shapes):
             # a cell where a screened recognizer could find something (they all need digits) is not swept
             left = pc.and_(left, pc.invert(pc.fill_null(pc.match_substring_regex(cell_values, screen), False)))
@@ -260,8 +261,8 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | No
         scores_of: list[np.ndarray] = []
         normalised: list[pa.Array] = []
         shown: tuple[str, ...] = ()
-        for shape, score in column.shapes:
-            matched = pc.and_(left, matches(cell_values, shape))
+        for (shape, score), hit in zip(column.shapes, hits, strict=True):
+            matched = pc.and_(left, hit)
             rows_matched = np.flatnonzero(np.asarray(matched.to_numpy(zero_copy_only=False), dtype=bool))
             if not len(rows_matched):
                 continue
@@ -271,10 +272,13 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | No
             scores_of.append(np.full(len(rows_matched), score))
             normalised.append(_normalised(chosen, shape, column.entity))
             shown = shown or _examples(column.entity, chosen)
-        if rows_of:
+        if len(rows_of) == 1:
+            found.append((column, rows_of[0], scores_of[0], normalised[0], shown))
+        elif rows_of:  # several shapes: in the order of the rows
             order = np.argsort(np.concatenate(rows_of), kind="stable")
             found.append((column, np.concatenate(rows_of)[order], np.concatenate(scores_of)[order],
                           pa.concat_arrays(normalised).take(pa.array(order)), shown))
+        if rows_of:
             blank = pc.binary_repeat(_SPACE, pc.utf8_length(cell_values))  # the same length: offsets stay
             by_index[column.index] = pc.if_else(_swept_mask(rows_of, len(cell_values)), blank, cell_values)
         if column.judged:  # its recognizer decides the rest here (where its statistics hold), on the cell alone
@@ -318,31 +322,34 @@ def _numbered(found: list[tuple[Column, np.ndarray, np.ndarray, pa.Array, tuple[
                  for p, (column, rows, scores, _, shown) in enumerate(found))
 
 
-def _windows(values: pa.Array, column: Column) -> pa.Array:
+def _windows(values: pa.Array, column: Column, hits: list[pa.Array]) -> pa.Array:
     """The rows where a judged column holds what it says, window by window (a name column is judged on every
-    ``window`` rows, as the first ones were): a window whose cells fail the statistics is left alone."""
+    ``window`` rows, as the first ones were): a window whose cells fail the statistics is left alone. The
+    counts here are never above the recognizer's (``hits``: the shapes' matches, no padding allowed; a given
+    name only as the first word, in lower, upper or title case): a window it would take may be left alone
+    (its rows are then no names: people are told apart by their other values), never the other way round."""
     statistics = column.statistics
     assert statistics is not None
-    trimmed = pc.utf8_trim_whitespace(values)
-    filled = np.asarray(pc.not_equal(trimmed, _EMPTY).to_numpy(zero_copy_only=False), dtype=bool)
+    filled = np.asarray(pc.not_equal(pc.utf8_trim_whitespace(values), _EMPTY).to_numpy(zero_copy_only=False),
+                        dtype=bool)
     shaped = np.zeros(len(values), dtype=bool)
-    for shape, _ in column.shapes:
-        shaped |= np.asarray(matches(trimmed, shape).to_numpy(zero_copy_only=False), dtype=bool)
+    for hit in hits:
+        shaped |= np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
     known = shaped
     if statistics.known:
-        first = pc.list_element(pc.utf8_split_whitespace(trimmed, max_splits=1), pa.scalar(0, pa.int32()))
-        first = pc.utf8_trim(pc.utf8_normalize(pc.utf8_lower(first), "NFC"), ".")
+        first = pc.list_element(pc.split_pattern(values, " ", max_splits=1), pa.scalar(0, pa.int32()))
         known = shaped & np.asarray(pc.is_in(first, value_set=_known_values(statistics.known)).to_numpy(
             zero_copy_only=False), dtype=bool)
     starts = np.arange(0, len(values), statistics.window)
-    n, hits, words = (np.add.reduceat(a.astype(np.int64), starts) for a in (filled, shaped, known))
-    good = (n < 2) | ((hits >= statistics.min_shaped * n) & (words >= statistics.min_known * n))
+    n, shaped_n, known_n = (np.add.reduceat(a.astype(np.int64), starts) for a in (filled, shaped, known))
+    good = (n < 2) | ((shaped_n >= statistics.min_shaped * n) & (known_n >= statistics.min_known * n))
     return pa.array(np.repeat(good, np.diff(np.r_[starts, len(values)])))
 
 
 @functools.lru_cache(maxsize=8)
 def _known_values(words: frozenset[str]) -> pa.Array:
-    return pa.array(sorted(words), pa.string())
+    cased = {form for word in words for form in (word, word.upper(), word[:1].upper() + word[1:])}
+    return pa.array(sorted(cased), pa.string())
 
 
 _EMPTY = pa.scalar("", pa.string())  # (typed scalars: a Python one is converted on every call)
