@@ -381,11 +381,18 @@ class PhoneRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
             score = self.score(candidate)
             at = match.start() + (len(match.group()) - len(match.group().lstrip()))
             if (score or self._THREE_BY_THREE.fullmatch(candidate)) and score < CERTAIN \
-                    and self._PHONE_LABEL.search(text[max(0, at - 24):at].lower()):
+                    and self._PHONE_LABEL.search(self._before(text, at)):
                 score = CERTAIN
             if score:
                 results.append(RecognizerResult(self.supported_entities[0], at, at + len(candidate), score))
         return results
+
+    @staticmethod
+    def _before(text: str, at: int) -> str:
+        """The label a number may have right before it: on its own line only (a header line ending in
+        "mobile" labels the column, not the first row's number)."""
+        before = text[max(0, at - 24):at]
+        return before[before.rfind("\n") + 1:].lower()
 
     def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
         """A phone column: its layouts (digits as ``\\d``; the country code and the first digits written out,

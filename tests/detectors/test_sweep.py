@@ -338,3 +338,17 @@ def test_the_screen_matches_every_value_of_a_screened_recognizer(value: str) -> 
     assert split.screen is not None
     for cell in (value, f"+46 {value}", f"{value} x"):
         assert pc.match_substring_regex(pa.array([cell]), split.screen)[0].as_py(), cell
+
+
+def test_a_header_ending_in_a_phone_word_labels_no_number_of_the_first_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """'mobile' at the end of the header line is the column's name, not a label right before the first row's
+    number: that number scores as the others, and the column (phones first) is swept."""
+    rng = random.Random(15)
+    rows = [["mobile", "name"]] + [[f"070-{rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+                                     _name(rng)] for _ in range(5_000)]
+    swept, one_by_one = _both(_csv(rows), "m.csv", monkeypatch)
+    assert PHONE in {s.entity for s in swept.swept}
+    assert _summary(swept) == _summary(one_by_one)
+    first = [f for f in one_by_one.findings if f.entity == PHONE and f.location.record == 2]
+    second = [f for f in one_by_one.findings if f.entity == PHONE and f.location.record == 3]
+    assert first and second and first[0].score == second[0].score
