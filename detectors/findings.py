@@ -26,6 +26,7 @@ class Layout(StrEnum):
 
 CELL_SEPARATOR = "\t"
 EXAMPLES = 3  # distinct masked examples kept per detector (in each part scanned, and in a decision)
+EXAMPLE_TRIES = 4 * EXAMPLES  # values masked at most per detector and part, looking for EXAMPLES distinct masks
 RECORD_SEPARATOR = "\n"
 
 

@@ -39,7 +39,18 @@ from presidio_analyzer import EntityRecognizer, PatternRecognizer
 from detectors import edm, entities, sweep
 from detectors.edm import FingerprintSet
 from detectors.extract import open_upload
-from detectors.findings import CELL_SEPARATOR, EXAMPLES, Finding, Layout, Location, Part, ScanResult, Skipped, Swept
+from detectors.findings import (
+    CELL_SEPARATOR,
+    EXAMPLE_TRIES,
+    EXAMPLES,
+    Finding,
+    Layout,
+    Location,
+    Part,
+    ScanResult,
+    Skipped,
+    Swept,
+)
 from detectors.limits import Limits
 from detectors.masking import mask, normalize
 from detectors.prefilter import WHOLE, Prefilter
@@ -554,7 +565,7 @@ def _counted(values: sweep.Values, index: int, origin: str,
         for position, (column, _, score, _) in enumerate(items):
             groups[(column, score)].append(position)
         for (column, score), positions in groups.items():
-            shown = tuple(dict.fromkeys(mask(entity, items[p][3]) for p in positions[:_Examples.TRIES]))[:EXAMPLES]
+            shown = tuple(dict.fromkeys(mask(entity, items[p][3]) for p in positions[:EXAMPLE_TRIES]))[:EXAMPLES]
             counted.append(Swept(entity, round(min(score, 1.0), 2), index, origin, column + 1,
                                  np.array([items[p][1] for p in positions], dtype=np.int64), numbers[positions],
                                  shown))
@@ -591,14 +602,13 @@ class _Examples:
     """Masked examples, a few per detector in each part or piece: a list of 100,000 addresses is counted by
     digests, and shown by a few masked examples, not 100,000 masks. The other findings' ``masked`` is empty."""
 
-    TRIES = 4 * EXAMPLES  # values masked at most per detector, looking for EXAMPLES distinct masks
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[int, set[str]]] = {}
 
     def masked(self, entity: str, raw: str) -> str:
         tries, distinct = self._seen.get(entity) or (0, set())
-        if tries >= self.TRIES or len(distinct) >= EXAMPLES:
+        if tries >= EXAMPLE_TRIES or len(distinct) >= EXAMPLES:
             return ""
         example = mask(entity, raw)
         distinct.add(example)

@@ -50,7 +50,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detectors.findings import CELL_SEPARATOR, EXAMPLES, Shape, Statistics, Swept
+from detectors.findings import CELL_SEPARATOR, EXAMPLE_TRIES, EXAMPLES, Shape, Statistics, Swept
 from detectors.masking import mask, normalize
 from detectors.recognizers.base import DetourRecognizer
 
@@ -58,7 +58,6 @@ SAMPLE_ROWS = 100  # rows of a table its dense columns are learnt from
 MIN_SAMPLED = 40  # non-empty cells a column needs in the sample to be judged
 DENSE_SHARE = 0.9  # share of them that must be one whole-cell finding of one detector
 MIN_ROWS = 1_000  # smaller tables are scanned value by value (their findings are kept one by one)
-EXAMPLE_TRIES = 4 * EXAMPLES  # values masked at most per swept column, looking for EXAMPLES distinct masks
 
 
 
@@ -253,7 +252,7 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | No
     for column in columns:
         cell_values = by_index[column.index]
         hits = [matches(cell_values, shape) for shape, _ in column.shapes]
-        left = _windows(cell_values, column, hits) if column.statistics is not None else _TRUE(len(cell_values))
+        left = _windows(cell_values, column, hits) if column.statistics is not None else _all_true(len(cell_values))
         if screen is not None and not all(shape.digitless for shape, _ in column.shapes):
             # a cell where a screened recognizer could find something (they all need digits) is not swept
             left = pc.and_(left, pc.invert(pc.fill_null(pc.match_substring_regex(cell_values, screen), False)))
@@ -295,7 +294,7 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | No
     return Piece(CELL_SEPARATOR.join(header) + "\n" + body + ("\n" if trailing else ""), counted, tuple(leftovers))
 
 
-def _TRUE(size: int) -> pa.Array:  # noqa: N802
+def _all_true(size: int) -> pa.Array:
     return pa.array(np.ones(size, dtype=bool))
 
 
