@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 from detectors.findings import CELL_SEPARATOR, EXAMPLE_TRIES, EXAMPLES, Shape, Statistics, Swept
 from detectors.masking import mask, normalize
 from detectors.recognizers.base import DetourRecognizer
+from detectors.screens import could_match, fixed_positions
 
 SAMPLE_ROWS = 100  # rows of a table its dense columns are learnt from
 MIN_SAMPLED = 40  # non-empty cells a column needs in the sample to be judged
@@ -229,39 +230,35 @@ class Values:
         return numbers[indices]
 
 
-def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | None = None) -> Piece:
+def sweep(text: str, columns: Sequence[Column], values: Values, screens: Sequence[str] = ()) -> Piece:
     """Count the cells of ``columns`` in a piece of a table (``text``: its header line, then rows) that match
-    their shapes, in the rows ``screen`` (an RE2 pattern: where another recognizer's value could be) does
-    not match. A piece whose rows do not all have the same number of cells is left as it is (checked value
-    by value)."""
+    their shapes, in the rows no screen (an RE2 pattern: where another recognizer's value could be) matches.
+    A piece whose rows do not all have the same number of cells is left as it is (checked value by value)."""
     header_end = text.find("\n")
     trailing = text.endswith("\n")
-    body_text = text[header_end + 1: len(text) - 1 if trailing else len(text)]
-    if header_end < 0 or not body_text:
+    grid = _Grid.of(text[header_end + 1: len(text) - 1 if trailing else len(text)]) if header_end >= 0 else None
+    if grid is None or any(c.index >= grid.width for c in columns):
         return Piece(text)
-    rows = pc.split_pattern(pa.array([body_text], pa.string()), "\n").flatten()
-    cells = pc.split_pattern(rows, CELL_SEPARATOR)
-    widths = pc.min_max(pc.list_value_length(cells))
-    width = widths["max"].as_py()
-    if widths["min"].as_py() != width or any(c.index >= width for c in columns):
-        return Piece(text)
-    by_index = [pc.list_element(cells, pa.scalar(i, pa.int32())) for i in range(width)]
     found: list[tuple[Column, np.ndarray, np.ndarray, pa.Array, tuple[str, ...]]] = []  # rows, scores, values
     leftovers: list[tuple[Column, int, str]] = []
+    blanked: dict[int, pa.Array] = {}  # the swept columns, their swept cells blanked
     header = text[:header_end].split(CELL_SEPARATOR)
     for column in columns:
-        cell_values = by_index[column.index]
+        cell_values = grid.column(column.index)
         hits = [matches(cell_values, shape) for shape, _ in column.shapes]
         left = _windows(cell_values, column, hits) if column.statistics is not None else _all_true(len(cell_values))
-        if screen is not None and not all(shape.digitless for shape, _ in column.shapes):
-            # a cell where a screened recognizer could find something (they all need digits) is not swept
-            left = pc.and_(left, pc.invert(pc.fill_null(pc.match_substring_regex(cell_values, screen), False)))
+        screened: dict[str, pa.Array] = {}  # where a screen matches, by screen
         rows_of: list[np.ndarray] = []
         scores_of: list[np.ndarray] = []
         normalised: list[pa.Array] = []
         shown: tuple[str, ...] = ()
         for (shape, score), hit in zip(column.shapes, hits, strict=True):
             matched = pc.and_(left, hit)
+            screen = _screen(shape, tuple(screens))
+            if screen is not None:  # a cell where a screened recognizer could find something is not swept
+                if screen not in screened:
+                    screened[screen] = pc.fill_null(pc.match_substring_regex(cell_values, screen), False)
+                matched = pc.and_(matched, pc.invert(screened[screen]))
             rows_matched = np.flatnonzero(np.asarray(matched.to_numpy(zero_copy_only=False), dtype=bool))
             if not len(rows_matched):
                 continue
@@ -278,8 +275,7 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | No
             found.append((column, np.concatenate(rows_of)[order], np.concatenate(scores_of)[order],
                           pa.concat_arrays(normalised).take(pa.array(order)), shown))
         if rows_of:
-            blank = pc.binary_repeat(_SPACE, pc.utf8_length(cell_values))  # the same length: offsets stay
-            by_index[column.index] = pc.if_else(_swept_mask(rows_of, len(cell_values)), blank, cell_values)
+            blanked[column.index] = grid.blanked(column.index, cell_values, rows_of)
         if column.judged:  # its recognizer decides the rest here (where its statistics hold), on the cell alone
             remaining = pc.and_(left, pc.not_equal(cell_values, _EMPTY))
             rows_left = np.flatnonzero(np.asarray(remaining.to_numpy(zero_copy_only=False), dtype=bool))
@@ -289,9 +285,85 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screen: str | No
     if not found:
         return Piece(text)
     counted = _numbered(found, values)
-    joined = pc.binary_join_element_wise(*by_index, CELL_SEPARATOR) if width > 1 else by_index[0]
-    body = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(joined)], pa.int32()), joined), "\n")[0].as_py()
+    body = grid.joined(blanked)
     return Piece(CELL_SEPARATOR.join(header) + "\n" + body + ("\n" if trailing else ""), counted, tuple(leftovers))
+
+
+class _Grid:
+    """The body of a piece of a table as cells, over its UTF-8 bytes: where each cell starts and ends. Its
+    columns are Arrow arrays taken from the bytes (one copy, no splitting)."""
+
+    def __init__(self, data: bytes, separators: np.ndarray, width: int, ascii: bool) -> None:
+        self.data = data
+        self.width = width
+        self.ascii = ascii  # bytes are characters
+        size = len(separators) + 1  # cells
+        bounds = np.empty(2 * size, np.int32)  # each cell's start and end: cells and separators interleaved
+        bounds[0], bounds[-1] = 0, len(data)
+        bounds[1:-1:2] = separators
+        bounds[2::2] = separators + 1
+        self.bounds = bounds
+        self.cells = pa.Array.from_buffers(pa.string(), 2 * size - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)])
+
+    @classmethod
+    def of(cls, body: str) -> _Grid | None:
+        """The grid of a body (rows without the header), or None when it is empty, its rows do not all
+        have the same number of cells, or it cannot be written as UTF-8 (a lone surrogate)."""
+        if not body:
+            return None
+        try:
+            data = body.encode()
+        except UnicodeEncodeError:
+            return None
+        if len(data) >= 1 << 31:
+            return None
+        octets = np.frombuffer(data, np.uint8)
+        separators = np.flatnonzero((octets == _TAB) | (octets == _NEWLINE)).astype(np.int32)
+        breaks = np.flatnonzero(octets[separators] == _NEWLINE)
+        width = (len(separators) + 1) // (len(breaks) + 1)
+        if width * (len(breaks) + 1) != len(separators) + 1 \
+                or not np.array_equal(breaks, np.arange(width - 1, len(separators), width)):
+            return None
+        return cls(data, separators, width, body.isascii())
+
+    def column(self, index: int) -> pa.Array:
+        return self.cells.take(pa.array(np.arange(2 * index, len(self.cells), 2 * self.width)))
+
+    def blanked(self, index: int, values: pa.Array, rows_of: list[np.ndarray]) -> pa.Array:
+        """A column (``values``) with the cells of ``rows_of`` as spaces, as many as it had characters."""
+        if self.ascii:
+            lengths = self.bounds[2 * index + 1::2 * self.width] - self.bounds[2 * index::2 * self.width]
+        else:
+            lengths = np.asarray(pc.utf8_length(values).to_numpy(zero_copy_only=False), dtype=np.int32)
+        offsets = np.zeros(len(lengths) + 1, np.int32)
+        np.cumsum(lengths, out=offsets[1:])
+        spaces = pa.Array.from_buffers(pa.string(), len(lengths),
+                                       [None, pa.py_buffer(offsets), pa.py_buffer(b" " * int(offsets[-1]))])
+        if sum(len(rows) for rows in rows_of) == len(values):
+            return spaces
+        return pc.if_else(_swept_mask(rows_of, len(values)), spaces, values)
+
+    def joined(self, replaced: dict[int, pa.Array]) -> str:
+        """The body again, with some of its columns replaced (cells of the same lengths: offsets stay)."""
+        columns = [replaced[i] if i in replaced else self.column(i) for i in range(self.width)]
+        joined = pc.binary_join_element_wise(*columns, CELL_SEPARATOR) if self.width > 1 else columns[0]
+        lines = pa.ListArray.from_arrays(pa.array([0, len(joined)], pa.int32()), joined)
+        return str(pc.binary_join(lines, "\n")[0].as_py())
+
+
+_TAB, _NEWLINE = ord(CELL_SEPARATOR), ord("\n")
+
+
+@functools.lru_cache(maxsize=256)
+def _screen(shape: Shape, screens: tuple[str, ...]) -> str | None:
+    """The screens that could match in a cell of ``shape``, as one RE2 pattern (None: not one could). Those
+    screened recognizers all need digits; a fixed layout (a phone column's) is checked against each screen
+    once, here, instead of on every cell."""
+    if shape.digitless:
+        return None
+    positions = fixed_positions(shape.pattern)
+    kept = [s for s in screens if positions is None or could_match(s, positions)]
+    return "|".join(f"(?:{s})" for s in kept) or None
 
 
 def _all_true(size: int) -> pa.Array:
@@ -352,7 +424,6 @@ def _known_values(words: frozenset[str]) -> pa.Array:
 
 
 _EMPTY = pa.scalar("", pa.string())  # (typed scalars: a Python one is converted on every call)
-_SPACE = pa.scalar(" ", pa.string())
 
 
 def _normalised(values: pa.Array, shape: Shape, entity: str) -> pa.Array:
@@ -367,11 +438,33 @@ def _normalised(values: pa.Array, shape: Shape, entity: str) -> pa.Array:
     if shape.normal == "ascii":
         return pc.ascii_lower(values)
     if shape.normal == "phone":  # digits, with + for an international prefix (+ or 00)
+        positions = fixed_positions(shape.pattern)
+        if positions is not None:
+            return _fixed_phones(values, positions)
         for char in shape.remove:
             values = pc.replace_substring(values, char, "")
         if shape.pattern.startswith("^00"):
             values = pc.binary_replace_slice(values, 0, 2, "+")
     return values
+
+
+def _fixed_phones(values: pa.Array, positions: tuple[str, ...]) -> pa.Array:
+    """Phone numbers of one fixed layout (each value ``len(positions)`` ASCII characters), normalised: the
+    bytes as a matrix, its digit columns kept, ``+`` first for an international prefix."""
+    width = len(positions)
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+    data = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    assert len(data) == width * len(values), "every value of a fixed layout has its length"
+    international = positions[0] == "+" or positions[:2] == ("0", "0")
+    skip = 2 if positions[:2] == ("0", "0") else 0
+    kept = [i for i, chars in enumerate(positions) if i >= skip and chars[0].isdigit()]
+    normal = np.empty((len(values), len(kept) + international), np.uint8)
+    normal[:, international:] = data.reshape(len(values), width)[:, kept]
+    if international:
+        normal[:, 0] = ord("+")
+    size = normal.shape[1]
+    lengths = np.arange(0, size * (len(values) + 1), size, dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), len(values), [None, pa.py_buffer(lengths), pa.py_buffer(normal)])
 
 
 def _examples(entity: str, values: pa.Array) -> tuple[str, ...]:
@@ -383,107 +476,3 @@ def _examples(entity: str, values: pa.Array) -> tuple[str, ...]:
             if len(shown) >= EXAMPLES:
                 break
     return tuple(shown)
-
-
-def superset(pattern: str, flags: int = 0, ascii_digits: bool = False) -> str:
-    """An RE2 pattern matching wherever a Python ``re``/``regex`` pattern of a recognizer could match (more,
-    never less): lookarounds dropped, a backreference as the group it refers to, possessive quantifiers as
-    plain ones, ``\\w``, ``\\d`` and ``\\s`` as wide as Python's (Unicode). For a dense column's screen: a
-    row where it matches nothing holds no value of that recognizer. ``ascii_digits``: for text that holds no
-    other digits (a swept cell's shapes allow none), ``\\d`` as ``[0-9]``, and no case folding for digits."""
-    wide = dict(_WIDE, **({"\\d": "[0-9]"} if ascii_digits else {}))
-    groups: list[str] = []  # the text of each capturing group, by number
-    out: list[str] = []
-    i = 0
-    opened: list[tuple[int, bool]] = []  # (where in out, capturing)
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            escape = pattern[i:i + 2]
-            if escape[1:].isdigit() and escape[1] != "0":
-                number = int(escape[1])
-                out.append(f"(?:{groups[number - 1]})" if number <= len(groups) else "[\\s\\S]*")
-            else:
-                out.append(wide.get(escape, escape))
-            i += 2
-            continue
-        if char == "[":
-            end = _class_end(pattern, i)
-            body = pattern[i + 1:end]
-            if body.startswith("^") and "\\" in body:
-                out.append("[\\s\\S]")  # a negated class with shorthands: anything (wider)
-            else:
-                for short, wider in (("\\w", "\\pL\\pN_"), ("\\d", "0-9" if ascii_digits else "\\pN"),
-                                     ("\\s", "\\s\\pZ")):
-                    body = body.replace(short, wider)
-                out.append(f"[{body}]")
-            i = end + 1
-            continue
-        if pattern.startswith("(?<![", i) and pattern[_class_end(pattern, i + 4) + 1:][:1] == ")":
-            end = _class_end(pattern, i + 4)  # not after one of a class: after none of it, or at the start
-            body = pattern[i + 5:end]
-            for short, narrow in (("\\w", "A-Za-z0-9_"), ("\\d", "0-9"), ("\\s", " \\t\\n\\r\\f\\v")):
-                body = body.replace(short, narrow)  # (narrower here, so the complement is wider)
-            out.append(f"(?:^|[{body[1:]}])" if body.startswith("^") else f"(?:^|[^{body}])")
-            i = end + 2
-            continue
-        if pattern.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
-            i = _group_end(pattern, i) + 1  # a lookaround: dropped
-            continue
-        if char == "(":
-            capturing = not pattern.startswith("(?", i) or pattern.startswith("(?P<", i)
-            opened.append((len(out), capturing))
-            if pattern.startswith("(?>", i):  # an atomic group
-                out.append("(?:")
-                i += 3
-                continue
-            out.append(char)
-            i += 1
-            continue
-        if char == ")" and opened:
-            start, capturing = opened.pop()
-            out.append(char)
-            if capturing:
-                groups.append("".join(out[start + 1:-1]))
-            i += 1
-            continue
-        if char == "+" and i and pattern[i - 1] in "+*?}" and (i < 2 or pattern[i - 2] != "\\"):
-            i += 1  # possessive: as a plain quantifier
-            continue
-        out.append(char)
-        i += 1
-    prefix = "".join(flag for bit, flag in ((2, "i"), (8, "m"), (16, "s")) if flags & bit)
-    return (f"(?{prefix})" if prefix else "") + "".join(out)
-
-
-_WIDE = {"\\w": "[\\pL\\pN_]", "\\d": "\\pN", "\\s": "[\\s\\pZ]", "\\b": "", "\\B": "", "\\Z": "\\z"}
-
-
-def _class_end(pattern: str, start: int) -> int:
-    i = start + 1
-    if i < len(pattern) and pattern[i] == "^":
-        i += 1
-    if i < len(pattern) and pattern[i] == "]":
-        i += 1
-    while i < len(pattern) and pattern[i] != "]":
-        i += 2 if pattern[i] == "\\" else 1
-    return i
-
-
-def _group_end(pattern: str, start: int) -> int:
-    depth, i = 0, start
-    while i < len(pattern):
-        if pattern[i] == "\\":
-            i += 2
-            continue
-        if pattern[i] == "[":
-            i = _class_end(pattern, i) + 1
-            continue
-        if pattern[i] == "(":
-            depth += 1
-        elif pattern[i] == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return len(pattern) - 1

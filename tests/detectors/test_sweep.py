@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 
 from detectors import entities, sweep
-from detectors.findings import ScanResult
+from detectors.findings import ScanResult, Shape
 from detectors.limits import Limits
 from detectors.recognizers.columns import PersonColumnRecognizer, looks_like_name
 from detectors.recognizers.pii import EmailRecognizer, PhoneRecognizer
 from detectors.registry import Registry, default_recognizers
 from detectors.scan import Scanner, ValueHasher, scan_blob
+from detectors.screens import could_match
 from gateway.policy.engine import measure
 from gateway.policy.loader import Policy
 from gateway.records import Evidence
@@ -327,17 +328,74 @@ def test_a_swept_scan_keeps_no_partial_trace() -> None:
     assert not evidence.traced and evidence.trace == () and evidence.scan().partial
 
 
-@pytest.mark.parametrize("value", ["123-45-6789", "123 45 6789", "4111 1111 1111 1111", "4111111111111111",
-                                   "811228-9874", "19811228-9874", "1234.56.782", "AB 12 34 56 C", "ab123456c",
-                                   "SE45 5000 0000 0583 9825 7466", "NL91ABNA0417164300"])
+SCREENED_VALUES = ["123-45-6789", "123 45 6789", "4111 1111 1111 1111", "4111111111111111", "811228-9874",
+                   "19811228-9874", "1234.56.782", "AB 12 34 56 C", "ab123456c", "SE45 5000 0000 0583 9825 7466",
+                   "NL91ABNA0417164300"]
+
+
+@pytest.mark.parametrize("value", SCREENED_VALUES)
 def test_the_screen_matches_every_value_of_a_screened_recognizer(value: str) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     split = SCANNER._split(frozenset({EMAIL, PHONE, PERSON}))
-    assert split.screen is not None
+    assert split.screens
     for cell in (value, f"+46 {value}", f"{value} x"):
-        assert pc.match_substring_regex(pa.array([cell]), split.screen)[0].as_py(), cell
+        assert any(pc.match_substring_regex(pa.array([cell]), s)[0].as_py() for s in split.screens), cell
+        # worked out from the patterns, a cell of exactly these characters could hold one too
+        assert any(could_match(s, tuple(cell)) for s in split.screens), cell
+
+
+def _strings(rng: random.Random) -> list[str]:
+    """Cells made of what screened values and phone layouts are made of."""
+    pieces = ["", " ", "-", ".", "+", "(", ")", "0", "00", "46", "SE", "se", "AB", "x", "@", "_"]
+    out = list(SCREENED_VALUES)
+    for _ in range(400):
+        out.append("".join(rng.choice(pieces) if rng.random() < 0.3 else str(rng.randint(0, 10**rng.randint(1, 8)))
+                           for _ in range(rng.randint(1, 6))))
+    return out
+
+
+def test_worked_out_from_the_patterns_a_cell_could_match_exactly_when_the_screen_matches_it() -> None:
+    """``could_match`` over one string (each position one character) gives RE2's answer on that string, for
+    every screen of the shipped recognizers: it follows every construct they are made of."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    screens = SCANNER._split(frozenset({EMAIL, PHONE, PERSON})).screens
+    cells = _strings(random.Random(21))
+    for screen in screens:
+        matched = pc.match_substring_regex(pa.array(cells), screen).to_pylist()
+        assert [could_match(screen, tuple(c)) for c in cells] == matched, screen
+
+
+def test_a_phone_layout_no_screened_value_fits_in_is_not_screened_cell_by_cell() -> None:
+    """A layout is checked against each screen once: "+46 7d ddd dd dd" cannot hold a card, an SSN, a
+    personnummer… so its cells are not screened; layouts that could hold one keep the screens that could."""
+    screens = SCANNER._split(frozenset({EMAIL, PHONE, PERSON})).screens
+    phone = Shape(r"^\+46\ 7\d\ \d\d\d\ \d\d\ \d\d$", "phone", remove=" ")
+    assert sweep._screen(phone, screens) is None
+    for pattern in (r"^\d\d\d\-\d\d\-\d\d\d\d$", r"^\d\d\d\d\d\d\d\d\d\d\d\d$", r"^\+46\ \d\d\d\d\d\d\-\d\d\d\d$"):
+        assert sweep._screen(Shape(pattern, "phone", remove=" -"), screens) is not None, pattern
+    # a layout that is not a fixed sequence of characters keeps every screen
+    email = Shape(r"^[a-z0-9.]+@example\.com$", "ascii")
+    assert sweep._screen(email, screens) == "|".join(f"(?:{s})" for s in screens)
+
+
+def test_worked_out_from_the_patterns_a_layout_could_match_whenever_one_of_its_cells_does() -> None:
+    """For random layouts, every cell of the layout the screen matches is one the analysis said could."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    screens = SCANNER._split(frozenset({EMAIL, PHONE, PERSON})).screens
+    rng = random.Random(22)
+    for _ in range(60):
+        positions = tuple(rng.choice(["0123456789"] * 4 + [" ", "-", "+", "(", ")", ".", "S", "E"])
+                          for _ in range(rng.randint(6, 20)))
+        cells = ["".join(rng.choice(p) for p in positions) for _ in range(200)]
+        for screen in screens:
+            if any(pc.match_substring_regex(pa.array(cells), screen).to_pylist()):
+                assert could_match(screen, positions), (screen, positions)
 
 
 def test_a_header_ending_in_a_phone_word_labels_no_number_of_the_first_row(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -352,3 +410,21 @@ def test_a_header_ending_in_a_phone_word_labels_no_number_of_the_first_row(monke
     first = [f for f in one_by_one.findings if f.entity == PHONE and f.location.record == 2]
     second = [f for f in one_by_one.findings if f.entity == PHONE and f.location.record == 3]
     assert first and second and first[0].score == second[0].score
+
+
+@pytest.mark.parametrize("layout", ["+46 70 ddd dd dd", "0046-70-ddd dd dd", "(070) ddd-dd-dd", "+31 (6) dddd.dddd",
+                                    "06/dddddddd", "+1 ddd ddd dddd"])
+def test_phones_of_a_fixed_layout_are_numbered_as_one_by_one(layout: str) -> None:
+    """The bytes-as-a-matrix normalisation of a fixed layout gives what ``masking.normalize`` gives each value
+    (the same number for the same phone, however it was found)."""
+    import pyarrow as pa
+
+    from detectors.masking import normalize
+
+    rng = random.Random(23)
+    pattern = "^" + "".join(r"\d" if c == "d" else re.escape(c) for c in layout) + "$"
+    shape = Shape(pattern, "phone", remove=" .-/()")
+    values = ["".join(str(rng.randint(0, 9)) if c == "d" else c for c in layout) for _ in range(50)]
+    array = pa.array(["x"] + values)[1:]  # a slice: its offsets do not start at 0
+    assert sweep._normalised(array, shape, PHONE).to_pylist() == [normalize(PHONE, v) for v in values]
+
