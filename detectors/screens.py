@@ -128,7 +128,7 @@ def _group_end(pattern: str, start: int) -> int:
     return len(pattern) - 1
 
 
-_DIGITS = "0123456789"
+DIGITS = "0123456789"
 _META = set(".^$*+?{}[]()|\\")
 
 
@@ -145,7 +145,7 @@ def fixed_positions(pattern: str) -> tuple[str, ...] | None:
         if char == "\\":
             escaped = body[i + 1:i + 2]
             if escaped == "d":
-                positions.append(_DIGITS)
+                positions.append(DIGITS)
             elif escaped and escaped.isascii() and not escaped.isalnum():
                 positions.append(escaped)
             else:

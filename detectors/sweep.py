@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 from detectors.findings import CELL_SEPARATOR, EXAMPLE_TRIES, EXAMPLES, Shape, Statistics, Swept
 from detectors.masking import mask, normalize
 from detectors.recognizers.base import DetourRecognizer
-from detectors.screens import could_match, fixed_positions
+from detectors.screens import DIGITS, could_match, fixed_positions
 
 SAMPLE_ROWS = 100  # rows of a table its dense columns are learnt from
 MIN_SAMPLED = 40  # non-empty cells a column needs in the sample to be judged
@@ -196,13 +196,14 @@ def _scored_shapes(shapes: Sequence[Shape] | None, scored: list[tuple[str, float
 
 
 def matches(values: pa.Array, shape: Shape) -> pa.Array:
+    """Where a shape matches whole cells."""
+    positions = fixed_positions(shape.pattern)
+    if positions is not None and (shape.max_length is None or shape.max_length >= len(positions)):
+        return pa.array(_fixed_matches(values, positions))
     matched = pc.match_substring_regex(values, shape.pattern)
     if shape.max_length is not None:
         # bytes, not characters: cheaper, and a value no longer in bytes is no longer in characters either
         matched = pc.and_(matched, pc.less_equal(pc.binary_length(values), pa.scalar(shape.max_length, pa.int32())))
-    if shape.counted is not None:
-        substring, most = shape.counted
-        matched = pc.and_(matched, pc.less_equal(pc.count_substring(values, substring), pa.scalar(most, pa.int32())))
     return pc.fill_null(matched, False)
 
 
@@ -266,7 +267,7 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screens: Sequenc
             chosen = cell_values if len(rows_matched) == len(cell_values) else pc.filter(cell_values, matched)
             rows_of.append(rows_matched.astype(np.int64))
             scores_of.append(np.full(len(rows_matched), score))
-            normalised.append(_normalised(chosen, shape, column.entity))
+            normalised.append(_normalised(chosen, shape, column.entity, grid.ascii))
             shown = shown or _examples(column.entity, chosen)
         if len(rows_of) == 1:
             found.append((column, rows_of[0], scores_of[0], normalised[0], shown))
@@ -426,10 +427,13 @@ def _known_values(words: frozenset[str]) -> pa.Array:
 _EMPTY = pa.scalar("", pa.string())  # (typed scalars: a Python one is converted on every call)
 
 
-def _normalised(values: pa.Array, shape: Shape, entity: str) -> pa.Array:
-    """Values as ``detectors.masking.normalize`` has them (for the forms shapes allow): same value, same number."""
+def _normalised(values: pa.Array, shape: Shape, entity: str, ascii: bool = False) -> pa.Array:
+    """Values as ``detectors.masking.normalize`` has them (for the forms shapes allow): same value, same number.
+    ``ascii``: the values are known to be ASCII."""
     if shape.normal == "lower":  # Unicode lower case as Python has it (Arrow's differs: final sigma, İ)
         lowered = pc.ascii_lower(values)
+        if ascii:
+            return lowered
         others = pc.invert(pc.string_is_ascii(values))
         if pc.any(others).as_py():
             python = [normalize(entity, v) for v in pc.filter(values, others).to_pylist()]
@@ -448,18 +452,53 @@ def _normalised(values: pa.Array, shape: Shape, entity: str) -> pa.Array:
     return values
 
 
+def _matrix(values: pa.Array, width: int) -> np.ndarray:
+    """The bytes of string values all ``width`` bytes long, one row each."""
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+    data: np.ndarray = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
+    assert len(data) == width * len(values), "every value has the width"
+    return data.reshape(len(values), width)
+
+
+def _fixed_matches(values: pa.Array, positions: tuple[str, ...]) -> np.ndarray:
+    """Where a fixed layout matches: the cells of its length (in bytes: a multi-byte character matches no
+    ASCII position) whose every byte is one its position allows; RE2's answer, one column of bytes at a time."""
+    width = len(positions)
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+    fits: np.ndarray = (np.diff(offsets) == width) & _valid(values)
+    if not fits.any():
+        return fits
+    rows = np.flatnonzero(fits)
+    matrix = _matrix(values if len(rows) == len(values) else values.take(pa.array(rows)), width)
+    ok = np.ones(len(rows), dtype=bool)
+    for column, allowed in enumerate(positions):
+        octets = matrix[:, column]
+        if allowed == DIGITS:
+            ok &= (octets - np.uint8(48)) < 10  # (wraps below '0')
+        elif len(allowed) == 1:
+            ok &= octets == ord(allowed)
+        else:
+            ok &= np.isin(octets, np.frombuffer(allowed.encode(), np.uint8))
+    fits[rows] = ok
+    return fits
+
+
+def _valid(values: pa.Array) -> np.ndarray:
+    if values.null_count == 0:
+        return np.ones(len(values), dtype=bool)
+    return np.asarray(pc.is_valid(values).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+
 def _fixed_phones(values: pa.Array, positions: tuple[str, ...]) -> pa.Array:
     """Phone numbers of one fixed layout (each value ``len(positions)`` ASCII characters), normalised: the
     bytes as a matrix, its digit columns kept, ``+`` first for an international prefix."""
     width = len(positions)
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
-    assert len(data) == width * len(values), "every value of a fixed layout has its length"
     international = positions[0] == "+" or positions[:2] == ("0", "0")
     skip = 2 if positions[:2] == ("0", "0") else 0
     kept = [i for i, chars in enumerate(positions) if i >= skip and chars[0].isdigit()]
     normal = np.empty((len(values), len(kept) + international), np.uint8)
-    normal[:, international:] = data.reshape(len(values), width)[:, kept]
+    normal[:, international:] = _matrix(values, width)[:, kept]
     if international:
         normal[:, 0] = ord("+")
     size = normal.shape[1]

@@ -292,5 +292,5 @@ class PersonColumnRecognizer(_ColumnRecognizer):
 
     def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
         """A name column (accepted by its statistics): one to five words of letters, single-spaced."""
-        return [Shape(r"^\pL(?:[\pL'’.\-]| \pL)*$", "lower", max_length=_NAME_LENGTH, counted=(" ", 4),
-                      digitless=True)]
+        word = r"\pL[\pL'’.\-]*"
+        return [Shape(rf"^{word}(?: {word}){{0,4}}$", "lower", max_length=_NAME_LENGTH, digitless=True)]
