@@ -40,8 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.detection import SPACY_MODEL, contacts_csv, print_scores, products_csv, scored  # noqa: E402
+from detectors.limits import MB  # noqa: E402
 from detectors.recognizers.ner import model_directory  # noqa: E402
 from detectors.scan import scan_blob  # noqa: E402
+from gateway.allocator import MMAP_THRESHOLD  # noqa: E402
 from gateway.pipeline import Pipeline  # noqa: E402
 from gateway.records import Envelope  # noqa: E402
 from gateway.runtime import Runtime  # noqa: E402
@@ -54,11 +56,16 @@ SAMPLE_BYTES = {"Presidio default": 100_000, "DataFog (Python)": 200_000, "DataF
 
 Answers = list[dict[str, Any]]
 
+# the peers' processes keep freed memory as Detour's do (gateway.allocator, DETOUR_HEAP_KEEP_MB): the same
+# allocator for every engine measured
+PEER_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
+            "MALLOC_TRIM_THRESHOLD_": str(Settings().heap_keep_mb * MB)}
+
 
 def presidio(texts: list[str]) -> Answers:
     worker = Path(__file__).with_name("presidio_worker.py")
     done = subprocess.run([sys.executable, str(worker), model_directory(SPACY_MODEL)], input=json.dumps(texts),
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=PEER_ENV)
     answers: Answers = json.loads(done.stdout)
     return answers
 
@@ -67,7 +74,7 @@ def datafog(engine: str) -> Callable[[list[str]], Answers]:
     def run(texts: list[str]) -> Answers:
         worker = Path(__file__).with_name("datafog_worker.py")
         done = subprocess.run([str(BENCH_PYTHON), str(worker)], input=json.dumps({"engine": engine, "texts": texts}),
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True, check=True, env=PEER_ENV)
         answers: Answers = json.loads(done.stdout)
         for answer in answers:  # DataFog's names as Detour's (what has no counterpart is not policy data)
             answer["results"] = [[start, end, DATAFOG_ENTITIES[kind], 1.0] for start, end, kind in answer["results"]

@@ -27,6 +27,7 @@ from detectors.edm import FingerprintSet
 from detectors.limits import MB
 from detectors.registry import Registry, default_recognizers
 from detectors.scan import Scanner, ValueHasher
+from gateway.allocator import keep_freed_memory
 from gateway.errors import ConfigurationError
 from gateway.pipeline import Pipeline
 from gateway.policy.loader import Policy, load_policy
@@ -79,6 +80,7 @@ class Runtime:
         """Make every part; raises ``PolicyError`` or ``ConfigurationError`` when one can't be made. ``worker``:
         which of ``detour serve``'s worker processes this is (each has a spool of its own)."""
         writable(settings.data_dir)
+        keep_freed_memory(settings.heap_keep_mb * MB)
         registry = build_registry(settings)
         key = settings.hash_key_bytes()
         store = DecisionStore(store_url(settings))

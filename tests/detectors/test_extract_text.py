@@ -48,6 +48,24 @@ def test_tables_with_any_delimiter_become_rows_of_cells(delimiter: str) -> None:
     assert part.text.split("\n")[1] == "Ann\tann@example.com\t070-123 45 67"
 
 
+@pytest.mark.parametrize("first", ["Ann", "Åsa"], ids=["ascii", "not-ascii"])
+@pytest.mark.parametrize("delimiter", [",", ";", "|"])
+def test_a_tab_inside_a_cell_of_an_unquoted_table_is_a_space(first: str, delimiter: str) -> None:
+    """ASCII tables are translated as bytes, others as text: the same cells either way."""
+    rows = [["name", "note", "phone"], [first, "a\tb", "070-123 45 67"], ["Bo", "", "x"]]
+    (part,) = _parts(("\r\n".join(delimiter.join(r) for r in rows) + "\r\n").encode())
+    assert part.layout is Layout.TABLE
+    assert part.text.split("\n") == ["name\tnote\tphone", f"{first}\ta b\t070-123 45 67", "Bo\t\tx"]
+
+
+def test_an_unquoted_table_of_too_many_rows_is_unscannable() -> None:
+    blob = ("a,b\n" + "1,2\n" * 20).encode()
+    (item,) = list(extract(blob, "t.csv", fresh_context(Limits(max_records=20))))
+    assert isinstance(item, Skipped) and "more than 20 rows" in item.reason
+    (part,) = list(extract(blob, "t.csv", fresh_context(Limits(max_records=22))))
+    assert isinstance(part, Part) and part.text.count("\n") == 20
+
+
 def test_quoted_cells_with_delimiters_and_newlines_stay_in_their_row() -> None:
     blob = b'name,company,email\n"Cole, Ann","Lynch\nand Jones",ann@example.com\nBo,X,bo@example.com\n'
     (part,) = _parts(blob)
