@@ -87,16 +87,25 @@ class Finding:
 @dataclass(frozen=True)
 class Shape:
     """Whole table cells a recognizer certainly accepts, all alike (``detectors.sweep``): an anchored RE2
-    ``pattern``, a longest length (in bytes) and a most times ``counted`` may occur in it; and how values of
-    this shape are normalised to tell them apart: ``lower``, ``ascii`` (lower-cased, for ASCII-only shapes),
-    ``phone`` (without the characters in ``remove``, and ``00`` written ``+``), or as they are."""
+    ``pattern`` and a longest length (in bytes); and how values of this shape are normalised to tell them
+    apart: ``lower``, ``ascii`` (lower-cased, for ASCII-only shapes), ``phone`` (without the characters in
+    ``remove``, and ``00`` written ``+``), or as they are."""
 
     pattern: str
     normal: str = ""
     max_length: int | None = None
     remove: str = ""
-    counted: tuple[str, int] | None = None
     digitless: bool = False  # its cells hold no digit (no number-shaped value of another detector can be in one)
+    words: tuple[int, str] | None = None  # made by ``of_words``: at most so many words, these characters inside
+
+    @classmethod
+    def of_words(cls, most: int, inside: str, normal: str = "", max_length: int | None = None) -> Shape:
+        """One to ``most`` words, single-spaced: each a letter, then letters or characters of ``inside`` (an
+        ASCII column is then checked a column of bytes at a time, not by RE2)."""
+        escaped = "".join("\\" + c if c in "\\]^-" else c for c in inside)
+        word = rf"\pL[\pL{escaped}]*"
+        return cls(rf"^{word}(?: {word}){{0,{most - 1}}}$", normal, max_length, digitless=True,
+                   words=(most, inside))
 
 
 @dataclass(frozen=True)

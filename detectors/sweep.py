@@ -195,8 +195,10 @@ def _scored_shapes(shapes: Sequence[Shape] | None, scored: list[tuple[str, float
     return tuple(kept)
 
 
-def matches(values: pa.Array, shape: Shape) -> pa.Array:
-    """Where a shape matches whole cells."""
+def matches(values: pa.Array, shape: Shape, ascii: bool = False) -> pa.Array:
+    """Where a shape matches whole cells (``ascii``: the values are known to be ASCII)."""
+    if ascii and shape.words is not None:
+        return pa.array(_AsciiCells(values).words(*shape.words, shape.max_length))
     positions = fixed_positions(shape.pattern)
     if positions is not None and (shape.max_length is None or shape.max_length >= len(positions)):
         return pa.array(_fixed_matches(values, positions))
@@ -215,13 +217,19 @@ class Values:
         self._known: dict[str, pa.Array] = {}
 
     def ids(self, entity: str, values: pa.Array) -> np.ndarray:
+        known = self._known.get(entity)
+        if not len(values):
+            return np.zeros(0, np.int64)
+        if known is None or len(known) * 4 <= len(values):
+            # few seen before (the first piece's): numbered with the new ones, in one pass; their numbers are
+            # their places, the new ones follow
+            chunks = pc.dictionary_encode(pa.chunked_array([values] if known is None else [known, values])).chunks
+            self._known[entity] = chunks[-1].dictionary  # (each chunk's: the values up to its end)
+            places = [np.asarray(c.indices.to_numpy(zero_copy_only=False), dtype=np.int64) for c in chunks]
+            return np.concatenate(places)[len(known) if known is not None else 0:]
         encoded = pc.dictionary_encode(values)
         indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         distinct = encoded.dictionary
-        known = self._known.get(entity)
-        if known is None:
-            self._known[entity] = distinct
-            return indices
         found = pc.index_in(distinct, value_set=known)
         missing = np.asarray(pc.is_null(found).to_numpy(zero_copy_only=False), dtype=bool)
         numbers = np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -246,8 +254,9 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screens: Sequenc
     header = text[:header_end].split(CELL_SEPARATOR)
     for column in columns:
         cell_values = grid.column(column.index)
-        hits = [matches(cell_values, shape) for shape, _ in column.shapes]
-        left = _windows(cell_values, column, hits) if column.statistics is not None else _all_true(len(cell_values))
+        hits = [matches(cell_values, shape, grid.ascii) for shape, _ in column.shapes]
+        left = _windows(cell_values, column, hits, grid.ascii) if column.statistics is not None \
+            else _all_true(len(cell_values))
         screened: dict[str, pa.Array] = {}  # where a screen matches, by screen
         rows_of: list[np.ndarray] = []
         scores_of: list[np.ndarray] = []
@@ -394,7 +403,7 @@ def _numbered(found: list[tuple[Column, np.ndarray, np.ndarray, pa.Array, tuple[
                  for p, (column, rows, scores, _, shown) in enumerate(found))
 
 
-def _windows(values: pa.Array, column: Column, hits: list[pa.Array]) -> pa.Array:
+def _windows(values: pa.Array, column: Column, hits: list[pa.Array], ascii: bool = False) -> pa.Array:
     """The rows where a judged column holds what it says, window by window (a name column is judged on every
     ``window`` rows, as the first ones were): a window whose cells fail the statistics is left alone. The
     counts here are never above the recognizer's (``hits``: the shapes' matches, no padding allowed; a given
@@ -402,14 +411,16 @@ def _windows(values: pa.Array, column: Column, hits: list[pa.Array]) -> pa.Array
     (its rows are then no names: people are told apart by their other values), never the other way round."""
     statistics = column.statistics
     assert statistics is not None
-    filled = np.asarray(pc.not_equal(pc.utf8_trim_whitespace(values), _EMPTY).to_numpy(zero_copy_only=False),
-                        dtype=bool)
+    cells = _AsciiCells(values) if ascii else None
+    filled = cells.filled() if cells is not None else np.asarray(
+        pc.not_equal(pc.utf8_trim_whitespace(values), _EMPTY).to_numpy(zero_copy_only=False), dtype=bool)
     shaped = np.zeros(len(values), dtype=bool)
     for hit in hits:
         shaped |= np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
     known = shaped
     if statistics.known:
-        first = pc.list_element(pc.split_pattern(values, " ", max_splits=1), pa.scalar(0, pa.int32()))
+        first = cells.first_words() if cells is not None \
+            else pc.list_element(pc.split_pattern(values, " ", max_splits=1), pa.scalar(0, pa.int32()))
         known = shaped & np.asarray(pc.is_in(first, value_set=_known_values(statistics.known)).to_numpy(
             zero_copy_only=False), dtype=bool)
     starts = np.arange(0, len(values), statistics.window)
@@ -450,6 +461,71 @@ def _normalised(values: pa.Array, shape: Shape, entity: str, ascii: bool = False
         if shape.pattern.startswith("^00"):
             values = pc.binary_replace_slice(values, 0, 2, "+")
     return values
+
+
+class _AsciiCells:
+    """String values known to be ASCII, as bytes (numpy): what RE2 and Arrow's string kernels would say of
+    them, a column of bytes at a time (property-tested against them)."""
+
+    def __init__(self, values: pa.Array) -> None:
+        self.values = values
+        self.offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+        base = int(self.offsets[0]) if len(self.offsets) else 0
+        self.data: np.ndarray = np.frombuffer(values.buffers()[2], np.uint8)[base:int(self.offsets[-1])] \
+            if len(values) else np.zeros(0, np.uint8)
+        self.starts = self.offsets[:-1] - base
+        self.lengths = np.diff(self.offsets)
+        self.valid = _valid(values)
+
+    def count(self, flags: np.ndarray) -> np.ndarray:
+        """Per value, how many of its bytes are flagged."""
+        running = np.zeros(len(self.data) + 1, np.int32)
+        np.cumsum(flags, dtype=np.int32, out=running[1:])
+        return running[self.starts + self.lengths] - running[self.starts]
+
+    def words(self, most: int, inside: str, max_length: int | None) -> np.ndarray:
+        """Where a value is one to ``most`` single-spaced words, each a letter then letters or characters of
+        ``inside``: ``Shape.of_words``' pattern."""
+        data = self.data
+        letter = (data | np.uint8(0x20)) - np.uint8(97) < 26  # A-Z and a-z (the rest wraps above)
+        space = data == 32
+        allowed = letter | space
+        for char in inside.encode("ascii", "ignore"):
+            allowed |= data == char
+        starts = np.zeros(len(data) + 1, dtype=bool)
+        starts[self.starts] = True
+        letter_next = np.zeros(len(data), dtype=bool)  # the next byte is a letter of the same value
+        letter_next[:-1] = letter[1:] & ~starts[1:-1]
+        bad = ~allowed | (space & ~letter_next)
+        first = np.zeros(len(self.values), dtype=bool)
+        filled = self.lengths > 0
+        first[filled] = letter[self.starts[filled]]
+        fits: np.ndarray = self.valid & first & (self.count(bad) == 0) & (self.count(space) < most)
+        if max_length is not None:
+            fits &= self.lengths <= max_length
+        return fits
+
+    def filled(self) -> np.ndarray:
+        """Where a value is more than whitespace."""
+        blank = (self.data - np.uint8(9) < 5) | (self.data - np.uint8(28) < 5)  # 9-13 and 28-32, as Arrow trims
+        return self.valid & (self.count(~blank) > 0)
+
+    def first_words(self) -> pa.Array:
+        """Each value up to its first space (all of it when it has none)."""
+        if not len(self.values):
+            return pa.array([], pa.string())
+        spaces = np.flatnonzero(self.data == 32)
+        at = np.searchsorted(spaces, self.starts)
+        found = np.minimum(at, len(spaces) - 1)
+        ends = self.starts + self.lengths
+        first_end = np.where((at < len(spaces)) & (spaces[found] < ends), spaces[found], ends) if len(spaces) \
+            else ends
+        bounds = np.empty(2 * len(self.values), np.int32)  # each word, then the rest of its value
+        bounds[0::2] = self.offsets[:-1]
+        bounds[1::2] = first_end + self.offsets[0]
+        spans = pa.Array.from_buffers(pa.string(), 2 * len(self.values) - 1,
+                                      [None, pa.py_buffer(bounds), self.values.buffers()[2]])
+        return spans.take(pa.array(np.arange(0, len(spans), 2)))
 
 
 def _matrix(values: pa.Array, width: int) -> np.ndarray:

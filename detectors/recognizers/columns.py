@@ -292,5 +292,4 @@ class PersonColumnRecognizer(_ColumnRecognizer):
 
     def column_shapes(self, values: list[str]) -> Sequence[Shape] | None:
         """A name column (accepted by its statistics): one to five words of letters, single-spaced."""
-        word = r"\pL[\pL'’.\-]*"
-        return [Shape(rf"^{word}(?: {word}){{0,4}}$", "lower", max_length=_NAME_LENGTH, digitless=True)]
+        return [Shape.of_words(5, "'’.-", "lower", _NAME_LENGTH)]

@@ -454,3 +454,52 @@ def test_a_fixed_layout_matches_the_cells_re2_matches() -> None:
         expected = pc.fill_null(pc.match_substring_regex(values, pattern), False).to_pylist()
         assert sweep.matches(values, shape).to_pylist() == expected, layout
 
+
+def _ascii_cells(rng: random.Random, count: int) -> list[str]:
+    """ASCII cells of name-like and not at all name-like kinds: words, doubled and trailing spaces, the
+    punctuation names have, digits, control characters Arrow trims as whitespace."""
+    pieces = ["Ann", "de", "O'Neil", "Jean-Luc", "J.", "x", " ", "  ", "-", "'", ".", "7", "\x0b", "\x1c", "\r", "@",
+              "Zoë".encode("ascii", "ignore").decode(), "", "z"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 7))) for _ in range(count)]
+
+
+def test_ascii_name_cells_are_judged_as_re2_and_arrow_judge_them() -> None:
+    """The byte-at-a-time checks of an ASCII column give RE2's answer for the name shape, Arrow's for what is
+    more than whitespace, and Arrow's split for the first word: on slices (offsets not at 0) and nulls too."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = random.Random(25)
+    shape = Shape.of_words(5, "'’.-", "lower", 20)
+    for _ in range(30):
+        cells: list[str | None] = ["pad", *_ascii_cells(rng, 300), None, "Ann Berg"]
+        values = pa.array(cells, pa.string()).slice(1)
+        expected = pc.and_(pc.fill_null(pc.match_substring_regex(values, shape.pattern), False),
+                           pc.less_equal(pc.binary_length(values), 20))
+        assert sweep.matches(values, shape, ascii=True).to_pylist() == pc.fill_null(expected, False).to_pylist()
+        cells_ = sweep._AsciiCells(values)
+        trimmed = pc.not_equal(pc.utf8_trim_whitespace(values), pa.scalar("", pa.string()))
+        assert cells_.filled().tolist() == pc.fill_null(trimmed, False).to_pylist()
+        valid = [c is not None for c in cells[1:]]
+        first = pc.list_element(pc.split_pattern(values, " ", max_splits=1), pa.scalar(0, pa.int32())).to_pylist()
+        assert [w for w, ok in zip(cells_.first_words().to_pylist(), valid, strict=True) if ok] == \
+            [w for w, ok in zip(first, valid, strict=True) if ok]
+
+
+
+def test_values_are_numbered_alike_across_pieces_whichever_way_they_are_looked_up() -> None:
+    """A piece after a few values (looked up together with them) or after many (looked up among them): the same
+    value, the same number; a new value, the next number."""
+    import pyarrow as pa
+
+    rng = random.Random(26)
+    pieces = [[f"v{rng.randint(0, 300)}" for _ in range(size)] for size in (10, 500, 40, 2_000, 5, 1_000)]
+    values = sweep.Values()
+    seen: dict[str, int] = {}
+    for piece in pieces:
+        numbers = values.ids(EMAIL, pa.array(piece, pa.string()))
+        for value, number in zip(piece, numbers.tolist(), strict=True):
+            assert seen.setdefault(value, len(seen)) == number, value
+    assert values.ids(PHONE, pa.array(["v1"], pa.string())).tolist() == [0]  # one series per detector
+    assert values.ids(EMAIL, pa.array([], pa.string())).tolist() == []
+    assert values.ids(PERSON, pa.array([], pa.string())).tolist() == []  # (nothing of it seen before)
