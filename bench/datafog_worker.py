@@ -1,8 +1,8 @@
 """DataFog, in .venv-bench (its own environment: never a Detour dependency), for bench/peers.py.
 
-Reads a JSON object ``{"engine": "python" | "rust", "texts": [...]}`` on stdin; writes, per text, the
-results (character offsets, DataFog's entity type) and the seconds the scan took. ``python``: DataFog's
-regex engine (``datafog.scan``); ``rust``: its Rust backend (``datafog_core.scan``).
+Reads a JSON object ``{"engine": "python" | "rust", "texts": [...], "runs": 3}`` on stdin; writes, per text,
+the results (character offsets, DataFog's entity type) and the seconds the scan took (the best of ``runs``).
+``python``: DataFog's regex engine (``datafog.scan``); ``rust``: its Rust backend (``datafog_core.scan``).
 
     .venv-bench/bin/python bench/datafog_worker.py < request.json
 """
@@ -30,9 +30,12 @@ def main() -> None:
     scan("warm up: anna@example.com")
     out = []
     for text in request["texts"]:
-        start = time.perf_counter()
-        results = scan(text)
-        out.append({"seconds": time.perf_counter() - start, "results": results})
+        seconds = []
+        for _ in range(request.get("runs", 1)):  # the best of a few, as Detour is timed
+            start = time.perf_counter()
+            results = scan(text)
+            seconds.append(time.perf_counter() - start)
+        out.append({"seconds": min(seconds), "results": results})
     json.dump(out, sys.stdout)
 
 

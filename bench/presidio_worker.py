@@ -2,9 +2,9 @@
 
 Its own process, because Presidio's recognizer loader finds classes by name,
 and Detour's recognizers share some of those names. Reads a JSON list of texts
-on stdin; writes, per text, the results and the seconds ``analyze`` took.
+on stdin; writes, per text, the results and the seconds ``analyze`` took (the best of RUNS, 1 by default).
 
-    python bench/presidio_worker.py MODEL_DIRECTORY < texts.json
+    python bench/presidio_worker.py MODEL_DIRECTORY [RUNS] < texts.json
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ def main() -> None:
     config = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": sys.argv[1]}]}
     engine = AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=config).create_engine(),
                             supported_languages=["en"])
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     out = []
     for text in json.load(sys.stdin):
-        start = time.perf_counter()
-        results = engine.analyze(text=text, language="en")
-        seconds = time.perf_counter() - start
-        out.append({"seconds": seconds,
+        seconds = []
+        for _ in range(runs):  # the best of a few, as Detour is timed
+            start = time.perf_counter()
+            results = engine.analyze(text=text, language="en")
+            seconds.append(time.perf_counter() - start)
+        out.append({"seconds": min(seconds),
                     "results": [[r.start, r.end, r.entity_type, float(r.score)] for r in results]})
     json.dump(out, sys.stdout)
 
