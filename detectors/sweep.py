@@ -186,9 +186,10 @@ def _scored_shapes(shapes: Sequence[Shape] | None, scored: list[tuple[str, float
     if not shapes:
         return ()
     values = pa.array([v for v, _ in scored], pa.string())
+    ascii = all(v.isascii() for v, _ in scored)
     kept = []
     for shape in shapes:
-        matched = np.asarray(matches(values, shape), dtype=bool)
+        matched = np.asarray(matches(values, shape, ascii), dtype=bool)
         scores = {s for (_, s), m in zip(scored, matched, strict=True) if m}
         if len(scores) == 1:
             kept.append((shape, scores.pop()))
@@ -328,7 +329,7 @@ class _Grid:
         if len(data) >= 1 << 31:
             return None
         octets = np.frombuffer(data, np.uint8)
-        separators = np.flatnonzero((octets == _TAB) | (octets == _NEWLINE)).astype(np.int32)
+        separators = np.flatnonzero(octets - np.uint8(_TAB) < 2).astype(np.int32)  # tab (9) or line break (10)
         breaks = np.flatnonzero(octets[separators] == _NEWLINE)
         width = (len(separators) + 1) // (len(breaks) + 1)
         if width * (len(breaks) + 1) != len(separators) + 1 \
@@ -362,6 +363,7 @@ class _Grid:
 
 
 _TAB, _NEWLINE = ord(CELL_SEPARATOR), ord("\n")
+assert _NEWLINE == _TAB + 1  # one comparison finds both
 
 
 @functools.lru_cache(maxsize=256)
