@@ -6,7 +6,9 @@ mappings and returns them to the system when freed, so every upload pays for
 its pages again (measured: ~18,000 page faults, about a sixth of the time of a
 full scan of a 10 MB contact list). Here blocks up to glibc's largest threshold
 come from the heap, and up to ``keep`` bytes of freed heap stay with the
-process for the next upload.
+process for the next upload. One heap (arena) for all threads keeps that
+bound per process (glibc trims each arena on its own; Python allocates under
+its interpreter lock, so threads hardly wait for it).
 
 Linux with glibc only; elsewhere (musl, macOS) nothing changes.
 """
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 MMAP_THRESHOLD = 32 * 1024 * 1024  # the largest glibc takes: smaller blocks come from the heap
 
 
@@ -34,7 +37,8 @@ def keep_freed_memory(keep: int) -> bool:
     except (OSError, AttributeError):  # not glibc
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    taken = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, keep))
+    taken = bool(mallopt(_M_ARENA_MAX, 1)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) \
+        and bool(mallopt(_M_TRIM_THRESHOLD, keep))
     if not taken:
         log.warning("the allocator did not take the settings for freed memory; glibc's defaults stay")
     return taken

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 PROGRAM = """
-import resource, sys
+import resource, sys, threading
 from gateway.allocator import keep_freed_memory
 took = keep_freed_memory(int(sys.argv[1]))
 
@@ -20,7 +20,11 @@ def faults_of_one_upload():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 faults_of_one_upload()
-print(took, faults_of_one_upload())
+again = []  # an inspection thread reuses what the first upload left (one heap for every thread)
+thread = threading.Thread(target=lambda: again.append(faults_of_one_upload()))
+thread.start()
+thread.join()
+print(took, max(faults_of_one_upload(), again[0]))
 """
 
 
