@@ -382,8 +382,8 @@ class Scanner:
             numbers = {e for r in screened for e in r.supported_entities}  # type: ignore[attr-defined]
             rest = self._entities - swept - numbers
             # swept cells hold ASCII digits only (their shapes allow no others)
-            patterns = [screens.superset(pattern, int(getattr(r, "global_regex_flags", 0)) & re.IGNORECASE,
-                                       ascii_digits=True) for r in screened for pattern in _screen_patterns(r)]
+            patterns = [screens.superset(pattern, flags & re.IGNORECASE, ascii_digits=True)
+                        for r in screened for pattern, flags in _screen_patterns(r)]
             split = self._splits[swept] = _Split(self.narrowed(rest) if rest else None,
                                                  self.narrowed(swept | numbers), tuple(patterns))
         return split
@@ -541,10 +541,11 @@ class Scanner:
         )
 
 
-def _screen_patterns(recognizer: EntityRecognizer) -> list[str]:
+def _screen_patterns(recognizer: EntityRecognizer) -> list[tuple[str, int]]:
+    """A screened recognizer's patterns, each with its flags."""
     if isinstance(recognizer, PatternRecognizer):
-        return [pattern.regex for pattern in recognizer.patterns]
-    return list(recognizer.SCREEN_PATTERNS)
+        return [(pattern.regex, int(recognizer.global_regex_flags or 0)) for pattern in recognizer.patterns]
+    return [(pattern.pattern, int(pattern.flags)) for pattern in recognizer.SCREEN_PATTERNS]
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,8 @@ def _for_python(pattern: str) -> str:
             out.append("\\Z" if escape == "\\z" else escape)
             i += 2
             continue
+        if char == "[" and depth and pattern.startswith("[:", i):
+            raise _Unsure("a POSIX class")  # (Python reads it as characters)
         if char == "[" and not depth:
             depth = 1
             out.append(char)
@@ -275,7 +277,8 @@ class _Positions:
 
     def one(self, op: Any, argument: Any, char: str, flags: int) -> bool:
         """Whether one character matches a one-character item."""
-        forms = {char, char.lower(), char.upper()} if flags & sre.SRE_FLAG_IGNORECASE else {char}
+        forms = {char, char.lower(), char.upper(), *_FOLDED.get(char.lower(), "")} \
+            if flags & sre.SRE_FLAG_IGNORECASE else {char}
         if op is sre.LITERAL:
             return chr(argument) in forms
         if op is sre.NOT_LITERAL:
@@ -301,6 +304,11 @@ class _Positions:
             if found:
                 break
         return found != negated
+
+
+# the characters case-blind matching takes for an ASCII letter besides its two cases (Unicode's case folding,
+# as RE2 has it): KELVIN SIGN and LONG S
+_FOLDED = {"k": "\u212a", "s": "\u017f"}
 
 
 def _category(category: Any, char: str) -> bool:

@@ -25,20 +25,25 @@ _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 MMAP_THRESHOLD = 32 * 1024 * 1024  # the largest glibc takes: smaller blocks come from the heap
+MOST_KEPT = 2**31 - 1  # mallopt takes a C int
 
 
 def keep_freed_memory(keep: int) -> bool:
     """Let the process keep up to ``keep`` bytes of freed heap for later uploads (0: glibc's defaults, nothing
-    changed). True when the allocator took it."""
+    changed). True when the allocator took it; False, changing nothing, without glibc."""
     if keep <= 0 or not sys.platform.startswith("linux"):
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
+    if keep > MOST_KEPT:
+        raise ValueError(f"at most {MOST_KEPT} bytes can be kept (glibc takes a C int)")
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "gnu_get_libc_version"):  # musl (Alpine) and others: their own allocators
+        log.debug("not glibc: the allocator's defaults stay")
         return False
+    mallopt = libc.mallopt
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    taken = bool(mallopt(_M_ARENA_MAX, 1)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) \
-        and bool(mallopt(_M_TRIM_THRESHOLD, keep))
-    if not taken:
-        log.warning("the allocator did not take the settings for freed memory; glibc's defaults stay")
-    return taken
+    settings = ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, keep))
+    refused = [parameter for parameter, value in settings if not mallopt(parameter, value)]
+    if refused:
+        log.warning("the allocator refused some of its settings (mallopt %s): freed memory may not be kept",
+                    refused)
+    return not refused

@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     inspect_memory_mb: int = Field(default=1024, ge=16, description="Bytes of uploads held for inspection at "
                                    "once (running and waiting); beyond them the policy's on_error decides at once "
                                    "(one upload alone is always taken)")
-    heap_keep_mb: int = Field(default=256, ge=0, le=4096, description="Freed memory each process keeps for "
+    heap_keep_mb: int = Field(default=256, ge=0, le=2047, description="Freed memory each process keeps for "
                               "the next uploads instead of returning it to the system (large uploads then cost no "
                               "fresh pages); 0: the C library's defaults")
     audit_log: Path | None = Field(default=None, description="JSON Lines file for decision records")

@@ -25,6 +25,7 @@ Presidio's own) gets the defaults: whole text, every layout, patterns with a tim
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -47,7 +48,8 @@ class DetourRecognizer:
     # Its values are digit runs, its trigger fires on every phone number: a dense column is screened with its
     # patterns instead (``detectors.sweep``), a row where they could match is not swept
     SCREENED: ClassVar[bool] = False
-    SCREEN_PATTERNS: ClassVar[tuple[str, ...]] = ()  # for one without patterns: where each of its values begins
+    # for one without patterns: where each of its values begins (compiled: its flags go with it)
+    SCREEN_PATTERNS: ClassVar[tuple[re.Pattern[str], ...]] = ()
     LAYOUTS: ClassVar[frozenset[Layout] | None] = None
     LINEAR_PATTERNS: ClassVar[bool] = True
     ANTI_CONTEXT: ClassVar[tuple[str, ...]] = ()

@@ -190,7 +190,7 @@ class IbanRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
                "bic"]
 
     SCREENED = True
-    SCREEN_PATTERNS = (START.pattern,)
+    SCREEN_PATTERNS = (START,)
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.IBAN_CODE], name="IbanRecognizer", context=self.CONTEXT)

@@ -369,6 +369,28 @@ def test_worked_out_from_the_patterns_a_cell_could_match_exactly_when_the_screen
         assert [could_match(screen, tuple(c)) for c in cells] == matched, screen
 
 
+def test_what_the_analysis_does_not_follow_could_match() -> None:
+    """A POSIX class, and letters case-blind matching folds into ASCII ones (KELVIN SIGN, LONG S): RE2 matches
+    them in these cells, so the analysis must not say it can't."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for pattern, cell in ((r"[[:digit:]]{3}-[0-9]{2}", "123-45"), ("(?i)\u212a[0-9]{4}", "k1234"),
+                          ("(?i)[\u017f][0-9]{2}", "S12")):
+        assert pc.match_substring_regex(pa.array([cell]), pattern)[0].as_py(), pattern
+        assert could_match(pattern, tuple(cell)), pattern
+
+
+def test_a_lower_case_iban_in_an_address_is_screened() -> None:
+    """The IBAN recognizer's start is case-blind (a flag of its compiled pattern): so is its screen."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    screens = SCANNER._split(frozenset({EMAIL, PHONE, PERSON})).screens
+    cell = "pay.se4550000000058398257466@example.com"
+    assert any(pc.match_substring_regex(pa.array([cell]), s)[0].as_py() for s in screens)
+
+
 def test_a_phone_layout_no_screened_value_fits_in_is_not_screened_cell_by_cell() -> None:
     """A layout is checked against each screen once: "+46 7d ddd dd dd" cannot hold a card, an SSN, a
     personnummer… so its cells are not screened; layouts that could hold one keep the screens that could."""

@@ -44,3 +44,19 @@ def test_freed_memory_is_kept_for_the_next_upload() -> None:
     # glibc's defaults map each block afresh (~2,400 pages per 10 MB block); kept memory is reused
     assert untuned_faults > 2_000
     assert faults < untuned_faults // 10
+
+
+def test_more_than_the_allocator_can_take_is_refused() -> None:
+    """glibc takes a C int: 2 GB would wrap around (never trim, or trim everything), so it is refused, and the
+    setting stops below it."""
+    from pydantic import ValidationError
+
+    from gateway.allocator import MOST_KEPT, keep_freed_memory
+    from gateway.settings import Settings
+
+    with pytest.raises(ValueError, match="at most"):
+        keep_freed_memory(MOST_KEPT + 1)
+    with pytest.raises(ValidationError):
+        Settings(heap_keep_mb=2048)
+    assert Settings(heap_keep_mb=2047).heap_keep_mb * 1024 * 1024 <= MOST_KEPT
+
