@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 REGEX_TIMEOUT_SECONDS = 5.0  # one recognizer pattern on one window; a timeout is a detector error, never a pass
 ACCEPT_SCORE = 0.5  # a candidate at or above this is a finding
+TOP_SCORE = sweep.TOP_SCORE  # no candidate is surer (a validated value)
 CONTEXT_BOOST = 0.35  # added to a weak candidate when a context word is near (Presidio's factor)
 CONTEXT_WINDOW = 48  # characters either side of a candidate searched for context words
 
@@ -385,7 +386,8 @@ class Scanner:
             patterns = [screens.superset(pattern, flags & re.IGNORECASE, ascii_digits=True)
                         for r in screened for pattern, flags in _screen_patterns(r)]
             split = self._splits[swept] = _Split(self.narrowed(rest) if rest else None,
-                                                 self.narrowed(swept | numbers), tuple(patterns))
+                                                 self.narrowed(swept | numbers),
+                                                 sweep.Screens(tuple(patterns), _unheld(screened)))
         return split
 
     def scan_part(self, part: Part, index: int, piece: _Piece | None = None) -> list[Finding]:
@@ -485,12 +487,12 @@ class Scanner:
                             continue
                         value = text[start:end]
                         valid = validate(value)
-                        score = pattern.score if valid is None else (1.0 if valid else 0.0)
+                        score = min(pattern.score, TOP_SCORE) if valid is None else (TOP_SCORE if valid else 0.0)
                         if score > 0 and not invalidate(value):
                             found.append(_Candidate(start, end, entity, score))
             return found
         for lo, hi in spans:
-            found.extend(_Candidate(r.start, r.end, r.entity_type, float(r.score))
+            found.extend(_Candidate(r.start, r.end, r.entity_type, min(float(r.score), TOP_SCORE))
                          for r in analyze_range(recognizer, text, lo, hi) if r.score > 0)
         return found
 
@@ -541,6 +543,18 @@ class Scanner:
         )
 
 
+def _unheld(recognizers: Sequence[EntityRecognizer]) -> frozenset[str]:
+    """The ASCII characters no value of these recognizers can hold (worked out from their patterns, or from
+    what a recognizer without patterns says its values are made of)."""
+    def holds(recognizer: EntityRecognizer, char: str) -> bool:
+        if isinstance(recognizer, PatternRecognizer):
+            flags = int(recognizer.global_regex_flags or 0)
+            return any(screens.could_hold(p.regex, flags, char) for p in recognizer.patterns)
+        values = getattr(recognizer, "SCREEN_VALUES", None)
+        return values is None or screens.could_hold(values.pattern, int(values.flags), char)
+    return frozenset(char for char in map(chr, range(33, 127)) if not any(holds(r, char) for r in recognizers))
+
+
 def _screen_patterns(recognizer: EntityRecognizer) -> list[tuple[str, int]]:
     """A screened recognizer's patterns, each with its flags."""
     if isinstance(recognizer, PatternRecognizer):
@@ -555,7 +569,7 @@ class _Split:
 
     others: Scanner | None
     blanked: Scanner
-    screens: tuple[str, ...]  # RE2 patterns
+    screens: sweep.Screens
 
 
 def _counted(values: sweep.Values, index: int, origin: str,

@@ -276,34 +276,92 @@ class _Positions:
         return frozenset(reached)
 
     def one(self, op: Any, argument: Any, char: str, flags: int) -> bool:
-        """Whether one character matches a one-character item."""
-        forms = {char, char.lower(), char.upper(), *_FOLDED.get(char.lower(), "")} \
-            if flags & sre.SRE_FLAG_IGNORECASE else {char}
-        if op is sre.LITERAL:
-            return chr(argument) in forms
-        if op is sre.NOT_LITERAL:
-            return chr(argument) not in forms
-        if op is sre.ANY:
-            return char != "\n" or bool(flags & sre.SRE_FLAG_DOTALL)
-        return any(self.in_class(argument, form) for form in forms)
+        return _one(op, argument, char, flags)
 
-    @staticmethod
-    def in_class(items: list[tuple[Any, Any]], char: str) -> bool:
-        negated = bool(items) and items[0][0] is sre.NEGATE
-        found = False
-        for op, argument in items[1:] if negated else items:
-            if op is sre.LITERAL:
-                found = chr(argument) == char
-            elif op is sre.RANGE:
-                low, high = argument
-                found = low <= ord(char) <= high
-            elif op is sre.CATEGORY:
-                found = _category(argument, char)
-            else:
-                raise _Unsure(str(op))
-            if found:
-                break
-        return found != negated
+
+def _one(op: Any, argument: Any, char: str, flags: int) -> bool:
+    """Whether one character matches a one-character item."""
+    forms = {char, char.lower(), char.upper(), *_FOLDED.get(char.lower(), "")} \
+        if flags & sre.SRE_FLAG_IGNORECASE else {char}
+    if op is sre.LITERAL:
+        return chr(argument) in forms
+    if op is sre.NOT_LITERAL:
+        return chr(argument) not in forms
+    if op is sre.ANY:
+        return char != "\n" or bool(flags & sre.SRE_FLAG_DOTALL)
+    return any(_in_class(argument, form) for form in forms)
+
+
+def _in_class(items: list[tuple[Any, Any]], char: str) -> bool:
+    negated = bool(items) and items[0][0] is sre.NEGATE
+    found = False
+    for op, argument in items[1:] if negated else items:
+        if op is sre.LITERAL:
+            found = chr(argument) == char
+        elif op is sre.RANGE:
+            low, high = argument
+            found = low <= ord(char) <= high
+        elif op is sre.CATEGORY:
+            found = _category(argument, char)
+        else:
+            raise _Unsure(str(op))
+        if found:
+            break
+    return found != negated
+
+
+def could_hold(pattern: str, flags: int, char: str) -> bool:
+    """Whether a match of a recognizer's Python ``pattern`` can contain ``char`` (what a lookaround looks at
+    is no part of a match). True whenever unsure (a construct not followed, the ``regex`` module's syntax)."""
+    try:
+        parsed = sre_parse.parse(pattern, flags)
+        return _holds(list(parsed), char, parsed.state.flags)
+    except (re.error, _Unsure, RecursionError, ValueError, TypeError):
+        return True
+
+
+def _holds(items: list[tuple[Any, Any]], char: str, flags: int) -> bool:
+    for op, argument in items:
+        if op in (sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN):
+            held = _one(op, argument, char, flags)
+        elif op is sre.BRANCH:
+            held = any(_holds(list(alternative), char, flags) for alternative in argument[1])
+        elif op is sre.SUBPATTERN:
+            _, add, remove, inner = argument
+            held = _holds(list(inner), char, (flags | add) & ~remove)
+        elif op is sre.ATOMIC_GROUP:
+            held = _holds(list(argument), char, flags)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            _, most, inner = argument
+            held = bool(most) and _holds(list(inner), char, flags)
+        elif op in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            held = False  # a position, or a look around it: nothing of the match
+        elif op is sre.GROUPREF:
+            held = False  # what its group matched, and the group came first: already looked at
+        else:
+            raise _Unsure(str(op))
+        if held:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=256)
+def required(pattern: str) -> frozenset[str]:
+    """Characters every match of an RE2 shape holds: its literals outside repeats and alternatives (the
+    ``@`` of an e-mail form). Empty when unsure."""
+    try:
+        parsed = sre_parse.parse(_for_python(pattern), 0)
+    except (re.error, _Unsure, RecursionError):
+        return frozenset()
+    found: set[str] = set()
+    items = list(parsed)
+    while items:
+        op, argument = items.pop()
+        if op is sre.LITERAL and not parsed.state.flags & sre.SRE_FLAG_IGNORECASE:
+            found.add(chr(argument))
+        elif op is sre.SUBPATTERN and not argument[1] & sre.SRE_FLAG_IGNORECASE:
+            items.extend(argument[3])
+    return frozenset(found)
 
 
 # the characters case-blind matching takes for an ASCII letter besides its two cases (Unicode's case folding,

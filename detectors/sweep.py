@@ -53,12 +53,13 @@ import pyarrow.compute as pc
 from detectors.findings import CELL_SEPARATOR, EXAMPLE_TRIES, EXAMPLES, Shape, Statistics, Swept
 from detectors.masking import mask, normalize
 from detectors.recognizers.base import DetourRecognizer
-from detectors.screens import DIGITS, could_match, fixed_positions
+from detectors.screens import DIGITS, could_match, fixed_positions, required
 
 SAMPLE_ROWS = 100  # rows of a table its dense columns are learnt from
 MIN_SAMPLED = 40  # non-empty cells a column needs in the sample to be judged
 DENSE_SHARE = 0.9  # share of them that must be one whole-cell finding of one detector
 MIN_ROWS = 1_000  # smaller tables are scanned value by value (their findings are kept one by one)
+TOP_SCORE = 1.0  # no candidate scores higher (``detectors.scan`` caps them there)
 
 
 
@@ -240,10 +241,19 @@ class Values:
         return numbers[indices]
 
 
-def sweep(text: str, columns: Sequence[Column], values: Values, screens: Sequence[str] = ()) -> Piece:
+@dataclass(frozen=True)
+class Screens:
+    """Where the screened recognizers (numbers: cards, national IDs, IBANs) could find a value: RE2
+    ``patterns`` (supersets of theirs), and the characters none of their values can hold (``unheld``)."""
+
+    patterns: tuple[str, ...] = ()
+    unheld: frozenset[str] = frozenset()
+
+
+def sweep(text: str, columns: Sequence[Column], values: Values, screens: Screens = Screens()) -> Piece:
     """Count the cells of ``columns`` in a piece of a table (``text``: its header line, then rows) that match
-    their shapes, in the rows no screen (an RE2 pattern: where another recognizer's value could be) matches.
-    A piece whose rows do not all have the same number of cells is left as it is (checked value by value)."""
+    their shapes, in the rows no screen (where another recognizer's value could be) matches. A piece whose
+    rows do not all have the same number of cells is left as it is (checked value by value)."""
     header_end = text.find("\n")
     trailing = text.endswith("\n")
     grid = _Grid.of(text[header_end + 1: len(text) - 1 if trailing else len(text)]) if header_end >= 0 else None
@@ -265,7 +275,7 @@ def sweep(text: str, columns: Sequence[Column], values: Values, screens: Sequenc
         shown: tuple[str, ...] = ()
         for (shape, score), hit in zip(column.shapes, hits, strict=True):
             matched = pc.and_(left, hit)
-            screen = _screen(shape, tuple(screens))
+            screen = _screen(shape, score, screens)
             if screen is not None:  # a cell where a screened recognizer could find something is not swept
                 if screen not in screened:
                     screened[screen] = pc.fill_null(pc.match_substring_regex(cell_values, screen), False)
@@ -367,14 +377,19 @@ assert _NEWLINE == _TAB + 1  # one comparison finds both
 
 
 @functools.lru_cache(maxsize=256)
-def _screen(shape: Shape, screens: tuple[str, ...]) -> str | None:
-    """The screens that could match in a cell of ``shape``, as one RE2 pattern (None: not one could). Those
-    screened recognizers all need digits; a fixed layout (a phone column's) is checked against each screen
-    once, here, instead of on every cell."""
-    if shape.digitless:
+def _screen(shape: Shape, score: float, screens: Screens) -> str | None:
+    """The screens that could match in a cell of ``shape`` (its cells score ``score``), as one RE2 pattern
+    (None: not one could, or what they found would not count):
+
+    - those screened recognizers all need digits;
+    - a fixed layout (a phone column's) is checked against each screen once, here, instead of on every cell;
+    - a cell of a shape scoring ``TOP_SCORE`` that holds a character none of their values can (an e-mail's @) is
+      one finding, whatever they find in it: theirs would be shorter and no more certain, and where findings
+      overlap the most certain, then the longest, is kept (``scan._without_overlaps``), swept or not."""
+    if shape.digitless or (score >= TOP_SCORE and required(shape.pattern) & screens.unheld):
         return None
     positions = fixed_positions(shape.pattern)
-    kept = [s for s in screens if positions is None or could_match(s, positions)]
+    kept = [s for s in screens.patterns if positions is None or could_match(s, positions)]
     return "|".join(f"(?:{s})" for s in kept) or None
 
 

@@ -50,6 +50,8 @@ class DetourRecognizer:
     SCREENED: ClassVar[bool] = False
     # for one without patterns: where each of its values begins (compiled: its flags go with it)
     SCREEN_PATTERNS: ClassVar[tuple[re.Pattern[str], ...]] = ()
+    # and what every value it reports is made of (None: anything)
+    SCREEN_VALUES: ClassVar[re.Pattern[str] | None] = None
     LAYOUTS: ClassVar[frozenset[Layout] | None] = None
     LINEAR_PATTERNS: ClassVar[bool] = True
     ANTI_CONTEXT: ClassVar[tuple[str, ...]] = ()

@@ -191,6 +191,7 @@ class IbanRecognizer(EntityRecognizer, DetourRecognizer):  # type: ignore[misc]
 
     SCREENED = True
     SCREEN_PATTERNS = (START,)
+    SCREEN_VALUES = re.compile(rf"[A-Za-z0-9{re.escape(_IBAN_SEPARATORS)}]+")  # what _candidate reads
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[entities.IBAN_CODE], name="IbanRecognizer", context=self.CONTEXT)
