@@ -4,7 +4,7 @@ A large table whose column holds one kind of value in nearly every row (an
 e-mail column, a phone column, a name column) is where a per-value scan spends
 its time: each value becomes a Python object, is masked and hashed. Here such
 a column is learnt from the table's first rows and then read whole, in
-Arrow's compute kernels (RE2, hash tables), in three steps:
+Arrow's compute kernels (RE2, hash tables) and numpy, in three steps:
 
 1. **Learn** (``learn``): the scanner runs every recognizer over the first
    ``SAMPLE_ROWS`` rows as usual. A column is *dense* for a detector when at
@@ -17,18 +17,24 @@ Arrow's compute kernels (RE2, hash tables), in three steps:
    matches had that one score. A recognizer that accepts a column by its
    statistics (names) gives them too, and they are checked again on every
    ``Statistics.window`` rows: a name column is one only where it looks like one.
-2. **Sweep** (``sweep``): each piece of the table is split into columns; the
-   cells of a dense column that match a shape are counted in bulk (``Cells``):
-   their rows, their scores, and a number per distinct normalised value (the
-   same value, the same number, across the whole upload: ``Values``), with a
-   few masked examples. They are blanked (spaces: every offset stays where it
-   was) for the recognizers of the swept detectors.
+2. **Sweep** (``sweep``): each piece of the table is laid out as cells from
+   the byte offsets of its tabs and line breaks (``_Grid``, numpy: no
+   splitting); the cells of a dense column that match a shape are counted in
+   bulk (``Cells``): their rows, their scores, and a number per distinct
+   normalised value (the same value, the same number, across the whole
+   upload: ``Values``), with a few masked examples. A cell where a number-shaped
+   recognizer (cards, national IDs, IBANs: ``SCREENED``) could find a value is
+   not swept: its cells are screened with RE2 supersets of those recognizers'
+   patterns, or, for a fixed layout such as a phone column's, the layout is
+   checked against each screen once (``detectors.screens``). Fixed layouts and
+   ASCII name columns are matched a column of bytes at a time (numpy), the rest
+   by RE2. Swept cells are blanked (spaces: every offset stays where it was) for
+   the recognizers of the swept detectors.
 3. **The rest as usual** (``detectors.scan``): the other recognizers read the
-   piece as it is, swept cells included (a national ID written like a phone
-   number is still found, and the cell goes back to being checked one by
-   one); the swept detectors' recognizers read the blanked piece: a cell no
-   shape matched (a typo, an unusual layout) and every other column is
-   checked one by one.
+   piece as it is, swept cells included (what they find there takes the cell
+   back, to be decided one by one); the swept detectors' and the screened
+   recognizers read the blanked piece: a cell no shape matched (a typo, an
+   unusual layout) and every other column is checked one by one.
 
 Only contact detectors (e-mail, phone, names) are swept: values with a check
 digit or a national format (cards, IBANs, national IDs) are always checked one
