@@ -493,7 +493,7 @@ class _AsciiCells:
 
     def __init__(self, values: pa.Array) -> None:
         self.values = values
-        self.offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+        self.offsets = _offsets(values)
         base = int(self.offsets[0]) if len(self.offsets) else 0
         self.data: np.ndarray = np.frombuffer(values.buffers()[2], np.uint8)[base:int(self.offsets[-1])] \
             if len(values) else np.zeros(0, np.uint8)
@@ -505,7 +505,8 @@ class _AsciiCells:
         """Per value, how many of its bytes are flagged."""
         running = np.zeros(len(self.data) + 1, np.int32)
         np.cumsum(flags, dtype=np.int32, out=running[1:])
-        return running[self.starts + self.lengths] - running[self.starts]
+        counts: np.ndarray = running[self.starts + self.lengths] - running[self.starts]
+        return counts
 
     def words(self, most: int, inside: str, max_length: int | None) -> np.ndarray:
         """Where a value is one to ``most`` single-spaced words, each a letter then letters or characters of
@@ -552,9 +553,15 @@ class _AsciiCells:
         return spans.take(pa.array(np.arange(0, len(spans), 2)))
 
 
+def _offsets(values: pa.Array) -> np.ndarray:
+    """A string array's value offsets (into its data buffer), slices included."""
+    offsets: np.ndarray = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+    return offsets
+
+
 def _matrix(values: pa.Array, width: int) -> np.ndarray:
     """The bytes of string values all ``width`` bytes long, one row each."""
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+    offsets = _offsets(values)
     data: np.ndarray = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
     assert len(data) == width * len(values), "every value has the width"
     return data.reshape(len(values), width)
@@ -564,7 +571,7 @@ def _fixed_matches(values: pa.Array, positions: tuple[str, ...]) -> np.ndarray:
     """Where a fixed layout matches: the cells of its length (in bytes: a multi-byte character matches no
     ASCII position) whose every byte is one its position allows; RE2's answer, one column of bytes at a time."""
     width = len(positions)
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset:values.offset + len(values) + 1]
+    offsets = _offsets(values)
     fits: np.ndarray = (np.diff(offsets) == width) & _valid(values)
     if not fits.any():
         return fits
